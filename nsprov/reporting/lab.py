@@ -1,0 +1,17 @@
+"""How lab commands look on a terminal."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from nsprov.lab.hosts import HostStatus
+
+
+def render_status(hosts: list[HostStatus], directory: str) -> Table:
+    table = Table(title=f"nsprov lab in {directory}", title_justify="left")
+    for col in ("host", "address", "pid", "sshd"):
+        table.add_column(col)
+    for h in hosts:
+        sshd = "[green]alive[/]" if h.sshd_listening else ("[yellow]not listening[/]" if h.alive else "[red]dead[/]")
+        table.add_row(h.name, h.address, str(h.pid) if h.alive else "-", sshd)
+    return table

@@ -1,0 +1,73 @@
+"""Shared test helpers: run the real `nsprov` CLI and bring lab hosts up and down."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+NSPROV = [sys.executable, "-m", "nsprov.cli"]
+
+
+def nsprov(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    """Run the real CLI in a child process, as a user would."""
+    proc = subprocess.run([*NSPROV, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"nsprov {' '.join(args)} exited {proc.returncode}\n"
+                             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def sh(*argv: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    """Run a command on this machine (argv, never a shell string)."""
+    proc = subprocess.run(list(argv), capture_output=True, text=True, stdin=subprocess.DEVNULL, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+class LabHosts:
+    """A running lab, seen from the outside: its files and plain-ssh access to its hosts."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.inventory = directory / "inventory.yml"
+        self.ssh_config = directory / "ssh_config"
+        self.known_hosts = directory / "known_hosts"
+        self.key = directory / "id_ed25519"
+
+    def status(self) -> dict:
+        return json.loads(nsprov("lab", "status", "--dir", str(self.dir), "--json").stdout)
+
+    def address(self, host: str) -> str:
+        return self.status()[host]["address"]
+
+    def ssh(self, host: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Plain OpenSSH with strict host key checking: independent of nsprov's transport."""
+        return sh("ssh", "-F", str(self.ssh_config), "-o", "StrictHostKeyChecking=yes", host, "--",
+                  *command, check=check)
+
+
+def lab_up(directory: Path, hosts: int) -> LabHosts:
+    nsprov("lab", "up", "--hosts", str(hosts), "--dir", str(directory))
+    return LabHosts(directory)
+
+
+def lab_down(directory: Path) -> None:
+    nsprov("lab", "down", "--dir", str(directory), check=False)
+
+
+@pytest.fixture(scope="session")
+def lab3(tmp_path_factory) -> LabHosts:
+    """Three lab hosts shared by the tests of a session; always torn down."""
+    if os.geteuid() != 0:
+        pytest.fail("lab tests need root (CI runs as root); run: sudo .venv/bin/pytest -m lab")
+    directory = tmp_path_factory.mktemp("lab3") / "lab"
+    try:
+        yield lab_up(directory, 3)
+    finally:
+        lab_down(directory)
