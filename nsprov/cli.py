@@ -118,5 +118,114 @@ def lab_status(directory: str, as_json: bool) -> None:
         sys.exit(EXIT_FAILED)
 
 
+# ------------------------------------------------------------------- inventory + hosts
+def _inventory_options(f):
+    f = click.option("-i", "--inventory", "inventories", multiple=True, required=True,
+                     help="inventory file, directory or 'host1,host2,' (repeatable)")(f)
+    return f
+
+
+def _load_inventory(inventories: tuple[str, ...]):
+    from nsprov.controller.inventory import load_inventory
+    from nsprov.controller.yamlsrc import InputError
+    try:
+        return load_inventory(inventories)
+    except InputError as exc:
+        _fail("bad inventory:\n" + "\n".join(f"  {p}" for p in exc.problems))
+
+
+def _select(inv, pattern: str, limit: str | None) -> list[str]:
+    from nsprov.controller.patterns import PatternError, select_hosts
+    try:
+        hosts = select_hosts(inv, pattern)
+        if limit:
+            allowed = set(select_hosts(inv, limit))
+            hosts = [h for h in hosts if h in allowed]
+    except (PatternError, ValueError) as exc:
+        _fail(f"bad host pattern: {exc}")
+    if not hosts:
+        _fail(f"no hosts match {pattern!r}" + (f" with --limit {limit!r}" if limit else ""))
+    return hosts
+
+
+def _run_options(forks: int, accept_new: bool, ask_become_pass: bool):
+    from nsprov.controller.runner import RunOptions
+    password = None
+    if ask_become_pass:
+        if sys.stdin.isatty():
+            password = click.prompt("BECOME password", hide_input=True, err=True)
+        else:   # piped in (scripts, tests): one line, never echoed anywhere
+            password = sys.stdin.readline().rstrip("\n")
+    return RunOptions(forks=forks, accept_new_host_keys=accept_new, become_password=password)
+
+
+def _connection_options(f):
+    f = click.option("--forks", "-f", type=int, default=10, show_default=True, help="hosts at a time")(f)
+    f = click.option("--accept-new-host-keys", is_flag=True,
+                     help="remember unknown host keys (like ssh accept-new); changed keys still fail")(f)
+    f = click.option("-K", "--ask-become-pass", is_flag=True, help="ask for the sudo password")(f)
+    f = click.option("--limit", "-l", default=None, help="further limit hosts with a pattern")(f)
+    f = click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout")(f)
+    return f
+
+
+@main.group()
+def inventory() -> None:
+    """Inspect inventories the way ansible-inventory does."""
+
+
+@inventory.command("list")
+@_inventory_options
+@click.option("--graph", "graph", is_flag=True, help="print the group tree instead of JSON")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (the default, as ansible-inventory --list)")
+@click.argument("group", required=False, default="all")
+def inventory_list(inventories, graph: bool, as_json: bool, group: str) -> None:
+    """Print the inventory as `ansible-inventory --list` (or `--graph [GROUP]`) would."""
+    inv = _load_inventory(inventories)
+    if graph:
+        if group not in inv.groups:
+            _fail(f"no group named {group!r}")
+        click.echo(inv.graph(group))
+    else:
+        click.echo(json.dumps(inv.as_ansible_list(), indent=4, sort_keys=True))
+
+
+# ------------------------------------------------------------------------- facts
+@main.command()
+@_inventory_options
+@_connection_options
+def facts(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_json) -> None:
+    """Kernel capabilities, namespaces, links per netns and nsprov's objects, per host."""
+    from nsprov.controller.bundle import load_bundle
+    from nsprov.controller.runner import run_on_hosts
+    inv = _load_inventory(inventories)
+    hosts = _select(inv, "all", limit)
+    options = _run_options(forks, accept_new_host_keys, ask_become_pass)
+    conns = [inv.connection(h) for h in hosts]
+    bundle = load_bundle()
+    request = {"protocol": 1, "op": "facts"}
+    if as_json:
+        from nsprov.reporting.jsonl import JsonLines
+        sink = JsonLines()
+        results = run_on_hosts(conns, bundle, lambda h: request, options, sink)
+        sink.write({"event": "recap", "hosts": {h: {"ok": int(r.status == "ok"), "changed": 0,
+                                                    "failed": int(r.status == "failed"), "skipped": 0,
+                                                    "unreachable": r.status == "unreachable"}
+                                                for h, r in results.items()}})
+    else:
+        from nsprov.reporting.facts import render_facts
+        console = _console()
+        with console.status(f"gathering facts from {len(conns)} host(s)"):
+            results = run_on_hosts(conns, bundle, lambda h: request, options, lambda h, e: None)
+        for host, r in results.items():
+            ev = r.first("facts")
+            if r.status == "ok" and ev:
+                console.print(render_facts(host, ev["facts"]))
+            else:
+                console.print(f"[bold red]{host}: {r.status.upper()}[/]: {r.error}", soft_wrap=True)
+    statuses = {r.status for r in results.values()}
+    sys.exit(EXIT_BAD_INPUT if "unreachable" in statuses else EXIT_FAILED if "failed" in statuses else EXIT_OK)
+
+
 if __name__ == "__main__":
     main()

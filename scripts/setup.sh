@@ -8,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 packages=(openssh-server openssh-client iproute2 nftables iptables procps iputils-ping util-linux
-          python3 python3-venv ca-certificates)
+          sudo python3 python3-venv ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

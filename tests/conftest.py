@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -48,8 +49,9 @@ class LabHosts:
 
     def ssh(self, host: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:
         """Plain OpenSSH with strict host key checking: independent of nsprov's transport."""
+        # ssh hands the remote shell one string: quote each argument
         return sh("ssh", "-F", str(self.ssh_config), "-o", "StrictHostKeyChecking=yes", host, "--",
-                  *command, check=check)
+                  shlex.join(command), check=check)
 
 
 def lab_up(directory: Path, hosts: int) -> LabHosts:
@@ -71,3 +73,33 @@ def lab3(tmp_path_factory) -> LabHosts:
         yield lab_up(directory, 3)
     finally:
         lab_down(directory)
+
+
+def sshd_log(lab: LabHosts, host: str) -> list[str]:
+    """The lab host's own sshd log (LogLevel VERBOSE): an independent count of what reached it."""
+    return (lab.dir / "hosts" / host / "sshd.log").read_text().splitlines()
+
+
+def sshd_counts(lab: LabHosts, host: str) -> dict:
+    lines = sshd_log(lab, host)
+    return {"connections": sum("Connection from" in x for x in lines),
+            "commands": sum("Starting session: command" in x for x in lines),
+            "sftp": sum("subsystem" in x.lower() and "sftp" in x for x in lines)}
+
+
+def write_inventory(path: Path, hosts: dict) -> Path:
+    import yaml
+    path.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    return path
+
+
+def host_entry(lab: LabHosts, host: str, **overrides) -> dict:
+    """A lab host's inventory entry, with some variables replaced."""
+    import yaml
+    entry = dict(yaml.safe_load(lab.inventory.read_text())["all"]["children"]["lab"]["hosts"][host])
+    entry.update(overrides)
+    return entry
+
+
+def json_events(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]

@@ -21,12 +21,14 @@ HostKey /run/nsprov-lab/ssh/ssh_host_ed25519_key
 PidFile none
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
-AuthorizedKeysFile /root/.ssh/authorized_keys
+AuthorizedKeysFile /etc/ssh/authorized_keys/%u
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 UseDNS no
 MaxStartups 200:30:400
+# VERBOSE logs one "Starting session" line per command: tests count round trips with it
+LogLevel VERBOSE
 MaxSessions 200
 LoginGraceTime 30
 PrintMotd no
@@ -134,7 +136,7 @@ def write_client_files(directory: Path, state: LabState) -> None:
 
 
 CLIENT_FILES = ("inventory.yml", "known_hosts", "ssh_config", "id_ed25519", "id_ed25519.pub",
-                "state.json", "init.log")
+                "state.json")
 
 
 def remove_lab_files(directory: Path) -> None:

@@ -153,7 +153,6 @@ class Lab:
         return rec is not None and is_same_process(rec.pid, rec.started)
 
     def _start_hosts(self, state: LabState, names: list[str], on_done: Callable[[int], None]) -> None:
-        log = open(self.dir / "init.log", "ab")
         procs: dict[str, subprocess.Popen] = {}
         try:
             for name in names:
@@ -163,12 +162,13 @@ class Lab:
                 rec = HostRecord(name=name, address=f"{state.subnet_prefix}.{int(name[3:])}")
                 hostdir = self.dir / "hosts" / name
                 files.write_host_files(hostdir, name, rec.address, self.dir / "id_ed25519")
-                procs[name] = subprocess.Popen(
-                    ["unshare", "--net", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child",
-                     "--mount-proc", "--propagation", "private", "--",
-                     "/bin/sh", self.init_script, self.lab_id, name, f"{rec.address}/24", str(hostdir),
-                     INIT_MARK],
-                    stdin=subprocess.PIPE, stdout=log, stderr=log, start_new_session=True)
+                with open(hostdir / "sshd.log", "ab") as log:   # the host's init and sshd write here
+                    procs[name] = subprocess.Popen(
+                        ["unshare", "--net", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child",
+                         "--mount-proc", "--propagation", "private", "--",
+                         "/bin/sh", self.init_script, self.lab_id, name, f"{rec.address}/24", str(hostdir),
+                         INIT_MARK],
+                        stdin=subprocess.PIPE, stdout=log, stderr=log, start_new_session=True)
                 rec.unshare_pid = procs[name].pid
                 rec.unshare_started = start_time(rec.unshare_pid) or 0
                 state.hosts[name] = rec
@@ -184,7 +184,6 @@ class Lab:
                 procs[name].stdin.close()
             self._wait_ready(state, names, procs, on_done)
         finally:
-            log.close()
             for p in procs.values():
                 if p.stdin and not p.stdin.closed:
                     p.stdin.close()
@@ -202,7 +201,7 @@ class Lab:
             for name in list(pending):
                 rec = state.hosts[name]
                 if procs[name].poll() is not None:
-                    raise LabError(f"{name}: unshare exited {procs[name].returncode}; see {self.dir}/init.log")
+                    raise LabError(f"{name}: unshare exited {procs[name].returncode}; see {self.log_path(name)}")
                 kids = children(rec.unshare_pid)
                 if kids:
                     ns = netns_inode(kids[0])
@@ -222,19 +221,23 @@ class Lab:
                 rec = state.hosts[name]
                 if procs[name].poll() is not None:
                     raise LabError(f"{name}: init exited {procs[name].returncode} before sshd listened; "
-                                   f"last lines of {self.dir}/init.log:\n{self._log_tail()}")
+                                   f"last lines of its log:\n{self._log_tail(name)}")
                 if tcp_listening(rec.pid, 22):
                     pending.discard(name)
                     on_done(len(names) - len(pending))
             if pending and time.monotonic() > deadline:
+                first = sorted(pending)[0]
                 raise LabError(f"{', '.join(sorted(pending))}: sshd not listening after {READY_TIMEOUT:.0f} s; "
-                               f"last lines of {self.dir}/init.log:\n{self._log_tail()}")
+                               f"last lines of {first}'s log:\n{self._log_tail(first)}")
             if pending:
                 time.sleep(0.01)
 
-    def _log_tail(self) -> str:
+    def log_path(self, name: str) -> Path:
+        return self.dir / "hosts" / name / "sshd.log"
+
+    def _log_tail(self, name: str) -> str:
         try:
-            return "\n".join((self.dir / "init.log").read_text(errors="replace").splitlines()[-8:])
+            return "\n".join(self.log_path(name).read_text(errors="replace").splitlines()[-8:])
         except OSError:
             return "(no log)"
 

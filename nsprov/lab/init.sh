@@ -25,11 +25,12 @@ mkdir -p /run/nsprov-lab/etc.upper /run/nsprov-lab/etc.work /run/nsprov-lab/var.
 mount -t overlay -o lowerdir=/etc,upperdir=/run/nsprov-lab/etc.upper,workdir=/run/nsprov-lab/etc.work overlay /etc
 mount -t overlay -o lowerdir=/var,upperdir=/run/nsprov-lab/var.upper,workdir=/run/nsprov-lab/var.work overlay /var
 # /var/run and /var/lock are symlinks into /run on Debian; nothing else to do for them.
-# Private /root holding only the lab's authorized key (sshd StrictModes wants 0700/0600).
+# A private, empty /root; login keys live in the private /etc, one file per user
+# (sshd StrictModes: root-owned 0755 directory, file owned by its user, 0600).
 mount -t tmpfs -o mode=0700 tmpfs /root
-mkdir -m 0700 /root/.ssh
-cp /run/nsprov-lab/ssh/authorized_keys /root/.ssh/authorized_keys
-chmod 0600 /root/.ssh/authorized_keys
+mkdir -p -m 0755 /etc/ssh/authorized_keys
+cp /run/nsprov-lab/ssh/authorized_keys /etc/ssh/authorized_keys/root
+chmod 0600 /etc/ssh/authorized_keys/root
 for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$d"; done
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
 mkdir -p /dev/pts

@@ -1,0 +1,148 @@
+"""The ledger: what nsprov created on this host, so destroy removes exactly that and nothing else.
+
+Crash-safe: before a kernel change the intent is recorded (written to a temporary file,
+fsynced, renamed over the ledger, directory fsynced); after it the entry is marked done the same
+way. A SIGKILL at any instant leaves either the old or the new ledger, never a torn one; an
+entry still marked "intent" may or may not exist in the kernel, and destroy treats it as
+"remove if it is there and carries our mark".
+
+One writer at a time: `Ledger.open()` takes an exclusive flock on STATE_DIR/lock, waiting up
+to a timeout that the error reports.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from typing import Iterable, Optional
+
+from nsprov.agent.statedir import STATE_DIR, ensure_private_dir
+
+LEDGER_VERSION = 1
+
+
+class LockTimeout(RuntimeError):
+    pass
+
+
+def object_key(obj: dict) -> str:
+    """Identity of a kernel object: kind, namespace and name (what the kernel keys it by)."""
+    return f"{obj['kind']}:{obj.get('netns', '')}:{obj['name']}"
+
+
+class Ledger:
+    def __init__(self, directory: str, objects: list, lock_fd: Optional[int]):
+        self.directory = directory
+        self.path = os.path.join(directory, "ledger.json")
+        self.objects: list[dict] = objects
+        self._lock_fd = lock_fd
+
+    # ------------------------------------------------------------ opening
+    @staticmethod
+    def _load(path: str) -> list:
+        try:
+            with open(path, "rb") as f:
+                data = json.loads(f.read().decode())
+        except FileNotFoundError:
+            return []
+        if data.get("version") != LEDGER_VERSION:
+            raise RuntimeError(f"{path}: ledger version {data.get('version')!r} is not {LEDGER_VERSION}")
+        return list(data.get("objects", []))
+
+    @classmethod
+    def open_readonly(cls, directory: str = STATE_DIR) -> "Ledger":
+        path = os.path.join(directory, "ledger.json")
+        if not os.path.isdir(directory):
+            return cls(directory, [], None)
+        ensure_private_dir(directory)
+        return cls(directory, cls._load(path), None)
+
+    @classmethod
+    def open(cls, directory: str = STATE_DIR, timeout: float = 60.0) -> "Ledger":
+        """Lock the host for this run (one writer at a time) and load the ledger."""
+        ensure_private_dir(directory)
+        fd = os.open(os.path.join(directory, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise LockTimeout(f"another nsprov run holds {directory}/lock; gave up after {timeout:.0f} s")
+                time.sleep(0.05)
+        return cls(directory, cls._load(os.path.join(directory, "ledger.json")), fd)
+
+    def close(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)   # releases the flock
+            self._lock_fd = None
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ reading
+    def find(self, kind: str, netns: str, name: str) -> Optional[dict]:
+        key = f"{kind}:{netns}:{name}"
+        for obj in self.objects:
+            if object_key(obj) == key:
+                return obj
+        return None
+
+    def owned_by(self, owner: str) -> list[dict]:
+        return [o for o in self.objects if o.get("owner") == owner]
+
+    # ------------------------------------------------------------ writing
+    def record_intents(self, objs: Iterable[dict]) -> None:
+        """Before creating: add entries in state 'intent' (one fsynced write for the batch)."""
+        changed = False
+        for obj in objs:
+            if self.find(obj["kind"], obj.get("netns", ""), obj["name"]) is None:
+                self.objects.append({**obj, "state": "intent"})
+                changed = True
+        if changed:
+            self._save()
+
+    def mark_done(self, objs: Iterable[dict]) -> None:
+        keys = {object_key(o) for o in objs}
+        for obj in self.objects:
+            if object_key(obj) in keys:
+                obj["state"] = "created"
+        self._save()
+
+    def update(self, obj: dict) -> None:
+        """Replace an entry's data (e.g. a sysctl's remembered previous value)."""
+        key = object_key(obj)
+        self.objects = [obj if object_key(o) == key else o for o in self.objects]
+        self._save()
+
+    def forget(self, objs: Iterable[dict]) -> None:
+        keys = {object_key(o) for o in objs}
+        before = len(self.objects)
+        self.objects = [o for o in self.objects if object_key(o) not in keys]
+        if len(self.objects) != before:
+            self._save()
+
+    def _save(self) -> None:
+        data = json.dumps({"version": LEDGER_VERSION, "objects": self.objects}, indent=1).encode()
+        tmp = self.path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        dfd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)

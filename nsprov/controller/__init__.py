@@ -1,0 +1,1 @@
+"""The operator's side: inventory, playbooks, agent bundle, SSH transport, runner."""

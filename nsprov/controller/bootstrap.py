@@ -1,0 +1,61 @@
+# The bootstrap: sent as `python3 -c` with the bundle's sha256 and size as arguments. It keeps
+# the agent bundle in a root-only cache, checks its hash before every run, receives it over the
+# same channel when missing or tampered (never runs a file whose hash differs), then becomes the
+# agent, which reads the request from the same stdin. Python 3.9 compatible, no f-strings
+# needed, reads stdin with os.read so no byte meant for the agent is swallowed.
+import hashlib, os, stat, sys
+def fail(msg):
+    os.write(1, ("NSPROV-ERROR " + msg + "\n").encode())
+    sys.exit(3)
+sha, size = sys.argv[1], int(sys.argv[2])
+if sys.version_info < (3, 9):
+    fail("python %s is too old: the nsprov agent needs 3.9 or newer" % sys.version.split()[0])
+cache = sys.argv[3]
+for d in (os.path.dirname(cache), cache):
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(d)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        fail("refusing %s: it must be a directory owned by uid %d with mode 0700" % (d, os.geteuid()))
+path = os.path.join(cache, sha + ".pyz")
+def digest(p):
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+try:
+    have = digest(path) == sha
+except OSError:
+    have = False
+if have:
+    os.write(1, b"NSPROV-HAVE\n")
+else:
+    os.write(1, b"NSPROV-NEED\n")
+    buf = bytearray()
+    while len(buf) < size:
+        chunk = os.read(0, min(1 << 20, size - len(buf)))
+        if not chunk:
+            fail("bundle upload cut short after %d of %d bytes" % (len(buf), size))
+        buf += chunk
+    if hashlib.sha256(buf).hexdigest() != sha:
+        fail("uploaded bundle does not match its sha256; nothing was run")
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(buf)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    for old in os.listdir(cache):
+        if old != sha + ".pyz" and (old.endswith(".pyz") or old.endswith(".tmp")):
+            try:
+                os.unlink(os.path.join(cache, old))
+            except OSError:
+                pass
+os.execv(sys.executable, [sys.executable, "-E", "-s", path])

@@ -1,0 +1,125 @@
+"""The agent bundle: a deterministic zipapp of nsprov.agent + nsprov.model + vendored pyroute2.
+
+Same sources → same bytes → same sha256, which names the bundle on hosts
+(/var/lib/nsprov/agent/<sha256>.pyz). pyroute2 is pure Python and runs from the zip; its
+licence files travel with it (pyroute2/LICENSE*). Its package __init__ is replaced by a
+one-line version stub: the upstream one imports every subsystem (ndb, ipdb, conntrack, ...),
+which costs ~0.1 s per run; the agent imports the submodules it needs directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+SHEBANG = b"#!/usr/bin/env python3\n"
+EPOCH = (1980, 1, 1, 0, 0, 0)
+MAIN = b"import sys\nfrom nsprov.agent.__main__ import main\nsys.exit(main())\n"
+PYROUTE2_INIT = "__version__ = {version!r}\n"
+REMOTE_CACHE = "/var/lib/nsprov/agent"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    data: bytes
+    sha256: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"cannot find package {name} to bundle")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _py_files(root: Path, arc_prefix: str) -> list[tuple[str, Path]]:
+    out = []
+    for p in sorted(root.rglob("*.py")):
+        if "__pycache__" in p.parts:
+            continue
+        out.append((f"{arc_prefix}/{p.relative_to(root).as_posix()}", p))
+    return out
+
+
+def bundle_sources() -> list[tuple[str, Optional[Path], Optional[bytes]]]:
+    """(name in zip, file to read, or bytes) for every member, sorted by name."""
+    nsprov_dir = _package_dir("nsprov")
+    pyroute2_dir = _package_dir("pyroute2")
+    members: list[tuple[str, Optional[Path], Optional[bytes]]] = [
+        ("__main__.py", None, MAIN),
+        ("nsprov/__init__.py", nsprov_dir / "__init__.py", None),
+    ]
+    for sub in ("model", "agent"):
+        members += [(a, p, None) for a, p in _py_files(nsprov_dir / sub, f"nsprov/{sub}")]
+    version = importlib.metadata.version("pyroute2")
+    for arc, path in _py_files(pyroute2_dir, "pyroute2"):
+        if arc == "pyroute2/__init__.py":
+            members.append((arc, None, PYROUTE2_INIT.format(version=version).encode()))
+        else:
+            members.append((arc, path, None))
+    dist = importlib.metadata.distribution("pyroute2")
+    for f in dist.files or []:
+        if "LICENSE" in f.name.upper() or "COPYING" in f.name.upper():
+            members.append((f"pyroute2/{f.name}", Path(str(dist.locate_file(f))), None))
+    return sorted(members, key=lambda m: m[0])
+
+
+def build_bundle() -> Bundle:
+    buf = io.BytesIO()
+    buf.write(SHEBANG)
+    with zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for arcname, path, data in bundle_sources():
+            info = zipfile.ZipInfo(arcname, date_time=EPOCH)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data if data is not None else path.read_bytes(), compresslevel=6)
+    data = buf.getvalue()
+    return Bundle(data, hashlib.sha256(data).hexdigest())
+
+
+def _cache_key() -> str:
+    """Changes whenever a bundled source file changes (path, size, mtime)."""
+    h = hashlib.sha256()
+    for arcname, path, data in bundle_sources():
+        h.update(arcname.encode())
+        if path is not None:
+            st = path.stat()
+            h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        else:
+            h.update(data)
+    return h.hexdigest()[:32]
+
+
+def load_bundle() -> Bundle:
+    """The bundle for the installed sources, built once and cached under ~/.cache/nsprov."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "nsprov"
+    path = cache / f"bundle-{_cache_key()}.pyz"
+    try:
+        data = path.read_bytes()
+        return Bundle(data, hashlib.sha256(data).hexdigest())
+    except OSError:
+        pass
+    bundle = build_bundle()
+    try:
+        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(bundle.data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return bundle
+
+
+def bootstrap_code() -> str:
+    return (Path(__file__).with_name("bootstrap.py")).read_text()

@@ -1,0 +1,222 @@
+"""The only module that imports fabric/paramiko: one SSH connection per host, one agent run on it.
+
+A run is one exec on one connection: the bootstrap checks the cached bundle (and receives it
+on the same channel if missing), then becomes the agent, which reads the request and streams
+JSON-lines events back. So a host costs one connection and one command, whatever the number
+of tasks. Host keys are checked strictly: known_hosts from `nsprov_known_hosts` (or
+~/.ssh/known_hosts); `accept_new` behaves like OpenSSH's StrictHostKeyChecking=accept-new.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shlex
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import paramiko
+from fabric import Connection as FabricConnection
+
+from nsprov.controller.bundle import REMOTE_CACHE, Bundle, bootstrap_code
+from nsprov.controller.inventory import Connection
+from nsprov.model.protocol import encode
+
+SUDO_PROMPT = "[nsprov-sudo-password]"
+
+
+class Unreachable(Exception):
+    """The host could not be reached or authenticated; the message says why."""
+
+
+class AgentFailed(Exception):
+    """The agent could not run (bootstrap refused, crashed, or spoke garbage)."""
+
+
+@dataclass
+class TransportStats:
+    """What one host run cost on the wire: counted here, checked by tests against sshd's log."""
+    connections: int = 0
+    commands: int = 0
+    bundle_uploads: int = 0
+    bytes_sent: int = 0
+    connect_seconds: float = 0.0
+    run_seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+class AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
+    """Like OpenSSH accept-new: remember an unknown host's key; a changed key still fails."""
+
+    def __init__(self, known_hosts: str):
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client, hostname, key):
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        Path(self.known_hosts).parent.mkdir(parents=True, exist_ok=True)
+        with open(self.known_hosts, "a") as f:
+            f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+
+
+def _known_hosts_file(conn: Connection) -> str:
+    return os.path.expanduser(conn.known_hosts or "~/.ssh/known_hosts")
+
+
+@dataclass
+class HostSession:
+    conn: Connection
+    accept_new_host_keys: bool = False
+    connect_timeout: float = 10.0
+    become_password: Optional[str] = None
+    stats: TransportStats = field(default_factory=TransportStats)
+    _fabric: Optional[FabricConnection] = None
+
+    # ------------------------------------------------------------ connection
+    def open(self) -> None:
+        c = self.conn
+        began = time.monotonic()
+        connect_kwargs: dict = {"banner_timeout": self.connect_timeout, "auth_timeout": self.connect_timeout}
+        if c.key_file:
+            connect_kwargs["key_filename"] = os.path.expanduser(c.key_file)
+            connect_kwargs["look_for_keys"] = False
+        if c.password:
+            connect_kwargs["password"] = c.password
+        fab = FabricConnection(c.address, user=c.user, port=c.port, connect_timeout=int(self.connect_timeout),
+                               connect_kwargs=connect_kwargs)
+        client = paramiko.SSHClient()   # fabric's default client trusts any key (AutoAddPolicy): never that
+        known = _known_hosts_file(c)
+        if os.path.exists(known):
+            client.load_host_keys(known)
+        client.set_missing_host_key_policy(AcceptNewPolicy(known) if self.accept_new_host_keys
+                                           else paramiko.RejectPolicy())
+        fab.client = client
+        try:
+            fab.open()
+        except paramiko.BadHostKeyException as exc:
+            raise Unreachable(f"host key for {c.address} CHANGED (expected {exc.expected_key.get_base64()[:16]}..., "
+                              f"got {exc.key.get_base64()[:16]}...): refusing to connect; check {known}") from None
+        except paramiko.SSHException as exc:
+            msg = str(exc)
+            if "not found in known_hosts" in msg:
+                msg = (f"host key of {c.address} is not in {known}; add it (ssh-keyscan) or pass "
+                       f"--accept-new-host-keys")
+            raise Unreachable(msg) from None
+        except (OSError, socket.timeout, EOFError) as exc:
+            raise Unreachable(f"cannot connect to {c.address}:{c.port or 22}: {exc}") from None
+        self._fabric = fab
+        self.stats.connections += 1
+        self.stats.connect_seconds += time.monotonic() - began
+
+    def close(self) -> None:
+        if self._fabric is not None:
+            self._fabric.close()
+            self._fabric = None
+
+    # ------------------------------------------------------------ the one command
+    def agent_command(self, bundle: Bundle) -> str:
+        argv = [self.conn.python, "-c", bootstrap_code(), bundle.sha256, str(bundle.size), REMOTE_CACHE]
+        # the agent needs root: a non-root login always goes through sudo
+        if self.conn.become or self.conn.user not in (None, "root"):
+            argv = ["sudo", "-S", "-p", SUDO_PROMPT, "-u", self.conn.become_user, "-H", "--", *argv]
+        return " ".join(shlex.quote(a) for a in argv)
+
+    def run_agent(self, bundle: Bundle, request: dict, on_event: Callable[[dict], None]) -> int:
+        """Run the agent with one request; calls on_event for each event; returns its exit status."""
+        assert self._fabric is not None, "open() first"
+        began = time.monotonic()
+        transport = self._fabric.client.get_transport()
+        chan = transport.open_session()
+        chan.settimeout(None)
+        chan.exec_command(self.agent_command(bundle))
+        self.stats.commands += 1
+        reader = _ChannelReader(chan)
+        try:
+            self._handshake(chan, reader, bundle)
+            payload = encode(request)
+            chan.sendall(payload)
+            self.stats.bytes_sent += len(payload)
+            chan.shutdown_write()
+            for line in reader.lines():
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    raise AgentFailed(f"agent wrote a line that is not JSON: {line[:200]!r}; "
+                                      f"stderr: {reader.stderr_tail()}") from None
+                on_event(ev)
+            status = chan.recv_exit_status()
+        finally:
+            chan.close()
+            self.stats.run_seconds += time.monotonic() - began
+        return status
+
+    def _handshake(self, chan, reader: "_ChannelReader", bundle: Bundle) -> None:
+        """Answer sudo's prompt if it asks, then HAVE (run it) or NEED (send it first)."""
+        first = reader.first_line(prompt=SUDO_PROMPT)
+        if first == SUDO_PROMPT:
+            if self.become_password is None and self.conn.become_password is None:
+                raise AgentFailed("sudo asks for a password: give it with -K/--ask-become-pass "
+                                  "or ansible_become_password")
+            secret = self.become_password if self.become_password is not None else self.conn.become_password
+            chan.sendall((str(secret) + "\n").encode())   # on stdin, never on a command line
+            first = reader.first_line(prompt=SUDO_PROMPT)
+            if first == SUDO_PROMPT:
+                raise AgentFailed("sudo refused the become password")
+        if first == "NSPROV-NEED":
+            chan.sendall(bundle.data)
+            self.stats.bundle_uploads += 1
+            self.stats.bytes_sent += bundle.size
+        elif first != "NSPROV-HAVE":
+            detail = first[len("NSPROV-ERROR "):] if first.startswith("NSPROV-ERROR ") else repr(first[:200])
+            raise AgentFailed(f"agent bootstrap failed: {detail}; stderr: {reader.stderr_tail()}")
+
+
+class _ChannelReader:
+    """Lines from a channel's stdout, keeping its stderr (and spotting sudo's prompt there)."""
+
+    def __init__(self, chan: paramiko.Channel):
+        self.chan = chan
+        self.buf = b""
+        self.err = b""
+
+    def _pump(self) -> bool:
+        """Wait up to a second for output; read what is there. False once stdout is at EOF."""
+        select.select([self.chan], [], [], 1.0)
+        while self.chan.recv_stderr_ready():
+            self.err += self.chan.recv_stderr(65536)
+        if self.chan.recv_ready():
+            self.buf += self.chan.recv(65536)
+            return True
+        return not self.chan.eof_received
+
+    def first_line(self, prompt: str) -> str:
+        while b"\n" not in self.buf:
+            if prompt.encode() in self.err:
+                self.err = self.err.replace(prompt.encode(), b"", 1)
+                return prompt
+            if not self._pump():
+                if b"\n" in self.buf:
+                    break
+                raise AgentFailed(f"remote command ended before the agent started "
+                                  f"(exit {self.chan.recv_exit_status()}): {self.stderr_tail()}")
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode(errors="replace")
+
+    def lines(self):
+        while True:
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                if line.strip():
+                    yield line.decode(errors="replace")
+            if not self._pump():
+                if self.buf.strip():
+                    yield self.buf.decode(errors="replace")
+                return
+
+    def stderr_tail(self) -> str:
+        return "\n".join(self.err.decode(errors="replace").strip().splitlines()[-5:]) or "(empty)"

@@ -1,0 +1,45 @@
+"""How `nsprov facts` looks on a terminal: one panel per host."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+
+def _links_table(links: dict) -> Table:
+    t = Table(box=None, pad_edge=False, show_header=True, header_style="bold dim")
+    for col in ("netns", "link", "kind", "state", "master", "addresses"):
+        t.add_column(col)
+    for ns, items in links.items():
+        if isinstance(items, dict):  # an error observing that namespace
+            t.add_row(ns or "(host)", "-", "-", f"[red]{items.get('error')}[/]", "", "")
+            continue
+        for i, link in enumerate(items):
+            t.add_row(ns or "(host)" if i == 0 else "", link["name"], link["kind"], link["state"],
+                      link.get("master") or "", " ".join(link["addresses"]))
+    return t
+
+
+def render_facts(host: str, facts: dict) -> Panel:
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    fw = facts["iptables"]
+    rows = [
+        ("hostname", facts["hostname"]),
+        ("kernel", f"{facts['kernel']} ({facts['machine']})"),
+        ("python", facts["python"]),
+        ("namespace kinds", " ".join(facts["namespace_kinds"])),
+        ("user.max_user_namespaces", str(facts["max_user_namespaces"])),
+        ("nft", facts["nft"]["version"] or "[yellow]missing[/]"),
+        ("iptables", f"{fw['version']} (backend {fw['backend']})" if fw["version"] else "[yellow]missing[/]"),
+        ("ip_forward", str(facts["ip_forward"])),
+        ("named netns", " ".join(facts["netns"]) or "-"),
+        ("managed by nsprov", f"{len(facts['managed'])} object(s)"),
+    ]
+    for k, v in rows:
+        summary.add_row(k, Text.from_markup(v) if "[" in v and "[/]" in v else Text(v))
+    return Panel(Group(summary, Text(""), _links_table(facts["links"])), title=f"[bold]{host}[/]",
+                 title_align="left")

@@ -1,0 +1,198 @@
+"""Controller ↔ agent over real SSH: one connection and one command per host, a cached bundle
+that is checked before it runs, strict host keys, become through sudo, and facts that agree
+with what the host says about itself. Counts come from each lab host's own sshd log."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from tests.conftest import host_entry, json_events, nsprov, sshd_counts, write_inventory
+
+pytestmark = pytest.mark.lab
+
+
+def _facts(*args: str, check: bool = False):
+    proc = nsprov("facts", *args, "--json", check=check)
+    return proc, json_events(proc.stdout)
+
+
+def _host_done(events: list[dict], host: str) -> dict:
+    return next(e for e in events if e["event"] == "host_done" and e["host"] == host)
+
+
+def test_facts_agree_with_the_hosts_own_ip_json(lab3):
+    lab3.ssh("lab1", "sh", "-c", "ip netns add factsns && ip link add fx0 type veth peer name fx1 netns factsns "
+                                 "&& ip -n factsns addr add 10.99.0.1/24 dev fx1 && ip -n factsns link set fx1 up "
+                                 "&& ip link add fbr0 type bridge && ip link set fx0 master fbr0")
+    try:
+        proc, events = _facts("-i", str(lab3.inventory), "--limit", "lab1")
+        assert proc.returncode == 0, proc.stderr
+        facts = next(e for e in events if e["event"] == "facts")["facts"]
+        assert facts["hostname"] == "lab1"
+        assert facts["netns"] == ["factsns"]
+        for ns, argv in (("", ["ip", "-j", "-d", "addr"]), ("factsns", ["ip", "-n", "factsns", "-j", "-d", "addr"])):
+            theirs = json.loads(lab3.ssh("lab1", *argv).stdout)
+            expect = {(i["ifname"], i.get("linkinfo", {}).get("info_kind"), i.get("master"),
+                       tuple(sorted(f"{a['local']}/{a['prefixlen']}" for a in i["addr_info"]))) for i in theirs}
+            ours = {(link["name"], None if link["kind"] in ("loopback", "device") else link["kind"], link["master"],
+                     tuple(sorted(link["addresses"]))) for link in facts["links"][ns]}
+            assert ours == expect
+        assert facts["ip_forward"] == int(lab3.ssh("lab1", "cat", "/proc/sys/net/ipv4/ip_forward").stdout)
+        assert facts["kernel"] == lab3.ssh("lab1", "uname", "-r").stdout.strip()
+    finally:
+        lab3.ssh("lab1", "sh", "-c", "ip link del fbr0; ip link del fx0; ip netns del factsns", check=False)
+
+
+def test_one_connection_one_command_per_host_and_the_second_run_uploads_nothing(lab3):
+    lab3.ssh("lab2", "rm", "-rf", "/var/lib/nsprov/agent")
+    before = sshd_counts(lab3, "lab2")
+    proc, events = _facts("-i", str(lab3.inventory), "--limit", "lab2", check=True)
+    first = _host_done(events, "lab2")["transport"]
+    middle = sshd_counts(lab3, "lab2")
+    proc, events = _facts("-i", str(lab3.inventory), "--limit", "lab2", check=True)
+    second = _host_done(events, "lab2")["transport"]
+    after = sshd_counts(lab3, "lab2")
+    # independent: the host's sshd saw one connection and one command per run, and no sftp
+    assert (middle["connections"] - before["connections"], middle["commands"] - before["commands"]) == (1, 1)
+    assert (after["connections"] - middle["connections"], after["commands"] - middle["commands"]) == (1, 1)
+    assert after["sftp"] == before["sftp"]
+    assert (first["bundle_uploads"], second["bundle_uploads"]) == (1, 0)
+    assert second["bytes_sent"] < 1000 < first["bytes_sent"]
+    listing = lab3.ssh("lab2", "ls", "-la", "/var/lib/nsprov/agent").stdout
+    assert listing.splitlines()[1].startswith("drwx------")
+
+
+def test_a_tampered_cached_bundle_is_replaced_and_never_run(lab3):
+    nsprov("facts", "-i", str(lab3.inventory), "--limit", "lab3")
+    cached = lab3.ssh("lab3", "sh", "-c", "ls /var/lib/nsprov/agent/*.pyz").stdout.strip()
+    sha = cached.rsplit("/", 1)[1][:-len(".pyz")]
+    # a valid zipapp that would leave a mark if it ever ran
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("__main__.py", "open('/tmp/pwned', 'w').write('ran')\n")
+    subprocess.run(["ssh", "-F", str(lab3.ssh_config), "lab3", f"cat > {cached}"], input=buf.getvalue(), check=True)
+    proc, events = _facts("-i", str(lab3.inventory), "--limit", "lab3", check=True)
+    assert _host_done(events, "lab3")["transport"]["bundle_uploads"] == 1
+    assert lab3.ssh("lab3", "test", "-e", "/tmp/pwned", check=False).returncode == 1
+    remote_sum = lab3.ssh("lab3", "sha256sum", cached).stdout.split()[0]
+    assert remote_sum == sha
+
+
+def test_a_cache_directory_others_can_write_is_refused(lab3):
+    nsprov("facts", "-i", str(lab3.inventory), "--limit", "lab3")
+    lab3.ssh("lab3", "chmod", "0777", "/var/lib/nsprov/agent")
+    try:
+        proc, events = _facts("-i", str(lab3.inventory), "--limit", "lab3")
+        assert proc.returncode == 1
+        assert "refusing /var/lib/nsprov/agent" in _host_done(events, "lab3")["error"]
+        assert not any(e["event"] == "facts" for e in events)
+    finally:
+        lab3.ssh("lab3", "chmod", "0700", "/var/lib/nsprov/agent")
+
+
+def test_a_changed_host_key_makes_the_host_unreachable_before_any_command(lab3, tmp_path):
+    lines = lab3.known_hosts.read_text().splitlines()
+    key_of = {line.split()[0].split(",")[0]: " ".join(line.split()[1:]) for line in lines}
+    forged = tmp_path / "known_hosts"
+    forged.write_text(f"{lab3.address('lab1')} {key_of['lab2']}\n")
+    inv = write_inventory(tmp_path / "inv.yml", {"lab1": host_entry(lab3, "lab1", nsprov_known_hosts=str(forged))})
+    before = sshd_counts(lab3, "lab1")
+    proc, events = _facts("-i", str(inv))
+    assert proc.returncode == 2
+    done = _host_done(events, "lab1")
+    assert done["status"] == "unreachable" and "CHANGED" in done["error"]
+    assert json_events(proc.stdout)[-1]["hosts"]["lab1"]["unreachable"] is True
+    assert sshd_counts(lab3, "lab1")["commands"] == before["commands"]
+
+
+def test_an_unknown_host_key_is_refused_unless_accept_new(lab3, tmp_path):
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    inv = write_inventory(tmp_path / "inv.yml", {"lab1": host_entry(lab3, "lab1", nsprov_known_hosts=str(known))})
+    before = sshd_counts(lab3, "lab1")
+    proc, events = _facts("-i", str(inv))
+    assert proc.returncode == 2 and "not in" in _host_done(events, "lab1")["error"]
+    assert sshd_counts(lab3, "lab1")["commands"] == before["commands"]
+    proc, events = _facts("-i", str(inv), "--accept-new-host-keys")
+    assert proc.returncode == 0, proc.stdout
+    real = next(line for line in lab3.known_hosts.read_text().splitlines() if line.startswith("lab1,"))
+    assert known.read_text().split()[1:] == real.split()[1:]
+    # now remembered: strict mode accepts it
+    assert _facts("-i", str(inv))[0].returncode == 0
+
+
+def test_limit_picks_the_hosts_ansible_would(lab3):
+    before = {h: sshd_counts(lab3, h)["commands"] for h in ("lab1", "lab2", "lab3")}
+    proc, events = _facts("-i", str(lab3.inventory), "--limit", "lab[0:1]:!lab1", check=True)
+    assert list(events[-1]["hosts"]) == ["lab2"]
+    after = {h: sshd_counts(lab3, h)["commands"] for h in ("lab1", "lab2", "lab3")}
+    assert {h: after[h] - before[h] for h in after} == {"lab1": 0, "lab2": 1, "lab3": 0}
+
+
+def test_an_unreachable_host_does_not_stop_the_others(lab3, tmp_path):
+    inv = write_inventory(tmp_path / "inv.yml", {
+        "lab1": host_entry(lab3, "lab1"),
+        "ghost": host_entry(lab3, "lab2", ansible_port=2),   # nothing listens there: refused at once
+    })
+    proc, events = _facts("-i", str(inv))
+    assert proc.returncode == 2
+    recap = events[-1]["hosts"]
+    assert recap["lab1"] == {"ok": 1, "changed": 0, "failed": 0, "skipped": 0, "unreachable": False}
+    assert recap["ghost"]["unreachable"] is True
+    assert "cannot connect" in _host_done(events, "ghost")["error"]
+
+
+@pytest.fixture(scope="module")
+def alice(lab3):
+    """An ordinary user on lab3 who must use sudo with a password (lab3's /etc is its own)."""
+    lab3.ssh("lab3", "sh", "-c",
+             "id alice >/dev/null 2>&1 || (useradd -M -d /nonexistent -s /bin/sh alice "
+             "&& echo alice:s3cret-pw | chpasswd "
+             "&& install -m 600 -o alice /etc/ssh/authorized_keys/root /etc/ssh/authorized_keys/alice "
+             "&& echo 'alice ALL=(ALL:ALL) ALL' > /etc/sudoers.d/alice && chmod 440 /etc/sudoers.d/alice)")
+    return host_entry(lab3, "lab3", ansible_user="alice", ansible_become=True)
+
+
+def test_become_through_sudo_with_a_password_that_never_shows(lab3, alice, tmp_path):
+    inv = write_inventory(tmp_path / "inv.yml", {"lab3": {**alice, "ansible_become_password": "s3cret-pw"}})
+    proc, events = _facts("-i", str(inv))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert any("Accepted publickey for alice" in line
+               for line in (lab3.dir / "hosts/lab3/sshd.log").read_text().splitlines())
+    assert next(e for e in events if e["event"] == "facts")["facts"]["hostname"] == "lab3"
+    assert "s3cret-pw" not in proc.stdout + proc.stderr
+
+
+def test_become_password_from_ask_become_pass_on_stdin(lab3, alice, tmp_path):
+    inv = write_inventory(tmp_path / "inv.yml", {"lab3": alice})
+    proc = subprocess.run([sys.executable, "-m", "nsprov.cli", "facts", "-i", str(inv), "-K", "--json"],
+                          input="s3cret-pw\n", capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "s3cret-pw" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("password,message", [(None, "sudo asks for a password"),
+                                              ("wrong", "sudo refused the become password")])
+def test_become_without_the_right_password_fails_clearly(lab3, alice, tmp_path, password, message):
+    entry = dict(alice) if password is None else {**alice, "ansible_become_password": password}
+    inv = write_inventory(tmp_path / "inv.yml", {"lab3": entry})
+    proc, events = _facts("-i", str(inv))
+    assert proc.returncode == 1
+    assert message in _host_done(events, "lab3")["error"]
+    if password:
+        assert password not in proc.stdout + proc.stderr
+
+
+def test_bundle_hash_on_host_matches_the_controllers_build(lab3):
+    from nsprov.controller.bundle import build_bundle
+    nsprov("facts", "-i", str(lab3.inventory), "--limit", "lab1")
+    sha = build_bundle().sha256
+    remote = lab3.ssh("lab1", "sha256sum", f"/var/lib/nsprov/agent/{sha}.pyz").stdout.split()[0]
+    assert remote == sha == hashlib.sha256(build_bundle().data).hexdigest()

@@ -1,0 +1,88 @@
+"""The agent bundle is deterministic and self-contained; the agent answers bad requests cleanly."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import zipfile
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+
+from nsprov.controller.bundle import build_bundle
+
+SYSTEM_PYTHON = "/usr/bin/python3"   # Debian's, without pyroute2: what a target has
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    b = build_bundle()
+    path = tmp_path_factory.mktemp("bundle") / f"{b.sha256}.pyz"
+    path.write_bytes(b.data)
+    return b, path
+
+
+def test_same_sources_give_the_same_bytes(bundle):
+    again = build_bundle()
+    assert again.sha256 == bundle[0].sha256 and again.data == bundle[0].data
+
+
+def test_bundle_carries_agent_model_pyroute2_and_its_licence_but_no_controller(bundle):
+    names = zipfile.ZipFile(BytesIO(bundle[0].data)).namelist()
+    assert "__main__.py" in names and "nsprov/agent/__main__.py" in names and "nsprov/model/protocol.py" in names
+    assert "pyroute2/iproute/linux.py" in names
+    assert any(n.startswith("pyroute2/LICENSE") for n in names)
+    assert not any(n.startswith(("nsprov/controller", "nsprov/reporting", "nsprov/lab", "nsprov/cli"))
+                   for n in names)
+    assert not any("__pycache__" in n for n in names)
+
+
+def test_agent_and_model_import_nothing_from_the_controller_side():
+    """Imports flow one way: agent/model never import fabric, paramiko, rich, yaml or controller code."""
+    root = Path(__file__).parents[2] / "nsprov"
+    banned = ("nsprov.controller", "nsprov.reporting", "nsprov.lab", "nsprov.cli",
+              "fabric", "paramiko", "rich", "yaml", "jinja2", "click")
+    for pkg in ("agent", "model"):
+        for f in (root / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(f.read_text())):
+                mods = []
+                if isinstance(node, ast.Import):
+                    mods = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    mods = [node.module]
+                for m in mods:
+                    assert not m.startswith(banned), f"{f}: imports {m}"
+                    if pkg == "model":
+                        assert not m.startswith(("pyroute2", "nsprov.agent")), f"{f}: imports {m}"
+
+
+def _agent(path: Path, stdin: bytes) -> tuple[int, list[dict]]:
+    proc = subprocess.run([SYSTEM_PYTHON, str(path)], input=stdin, capture_output=True, timeout=60)
+    return proc.returncode, [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("stdin,message", [
+    (b"{not json", "request is not valid JSON"),
+    (b'{"protocol": 99, "op": "facts"}', "protocol version 99 is not supported"),
+    (b'{"op": "facts"}', "protocol version None is not supported"),
+    (b'[1, 2]', "request must be a JSON object"),
+    (b'{"protocol": 1, "op": "rm -rf /"}', "unknown op 'rm -rf /'"),
+    (b'\xff\xfe' * 10, "request is not valid JSON"),
+    (b"", "request is not valid JSON"),
+])
+def test_agent_refuses_bad_requests_with_one_clean_error(bundle, stdin, message):
+    status, events = _agent(bundle[1], stdin)
+    assert status == 2
+    assert len(events) == 1 and events[0]["event"] == "error" and events[0]["type"] == "ProtocolError"
+    assert message in events[0]["message"]
+
+
+def test_agent_runs_from_the_zip_with_a_plain_system_python(bundle):
+    status, events = _agent(bundle[1], b'{"protocol": 1, "op": "facts"}')
+    assert status == 0, events
+    assert [e["event"] for e in events] == ["facts", "done"]
+    facts = events[0]["facts"]
+    assert "lo" in [link["name"] for link in facts["links"][""]]
+    assert "net" in facts["namespace_kinds"]
