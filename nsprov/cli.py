@@ -227,5 +227,121 @@ def facts(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_j
     sys.exit(EXIT_BAD_INPUT if "unreachable" in statuses else EXIT_FAILED if "failed" in statuses else EXIT_OK)
 
 
+# --------------------------------------------------------------------- run, destroy
+def _extra_vars(values: tuple) -> dict:
+    import shlex
+
+    import yaml
+    out: dict = {}
+    for v in values:
+        if v.startswith("@"):
+            try:
+                data = yaml.safe_load(open(v[1:]))
+            except (OSError, yaml.YAMLError) as exc:
+                _fail(f"-e {v}: {exc}")
+            if not isinstance(data, dict):
+                _fail(f"-e {v}: must hold a mapping")
+            out.update(data)
+        elif v.lstrip().startswith("{"):
+            try:
+                out.update(json.loads(v))
+            except ValueError as exc:
+                _fail(f"-e {v!r}: {exc}")
+        else:
+            for pair in shlex.split(v):
+                if "=" not in pair:
+                    _fail(f"-e {pair!r}: expected key=value, @file.yml or JSON")
+                k, val = pair.split("=", 1)
+                out[k] = val
+    return out
+
+
+def _playbook_options(f):
+    f = click.argument("playbook", type=click.Path(dir_okay=False))(f)
+    f = click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="key=value, @file.yml or JSON")(f)
+    f = click.option("--tags", "-t", "tags", default="", help="only tasks with these tags (comma separated)")(f)
+    f = click.option("--skip-tags", "skip_tags", default="", help="skip tasks with these tags")(f)
+    f = click.option("-v", "--verbose", count=True)(f)
+    return f
+
+
+def _resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags):
+    from nsprov.controller.playbook import load_playbook, resolve
+    from nsprov.controller.yamlsrc import InputError
+    inv = _load_inventory(inventories)
+    try:
+        book = load_playbook(playbook)
+        plans = resolve(book, inv, limit=limit, extra_vars=_extra_vars(extra_vars),
+                        tags=tuple(t for t in tags.split(",") if t), skip_tags=tuple(t for t in skip_tags.split(",") if t))
+    except InputError as exc:
+        _fail(f"{len(exc.problems)} problem(s) in the input; no host was touched:\n" +
+              "\n".join(f"  {p}" for p in exc.problems))
+    if not plans:
+        _fail(f"no hosts matched by the plays of {playbook}" + (f" with --limit {limit!r}" if limit else ""))
+    return inv, book, plans
+
+
+def _drive(inv, plans: dict, make_request, options, as_json: bool, diff: bool, verbose: int, title: str) -> None:
+    """Run one request per host, report, print the recap, exit with the right code."""
+    import dataclasses
+
+    from nsprov.controller.bundle import load_bundle
+    from nsprov.controller.runner import run_on_hosts
+    from nsprov.reporting.recap import recap_event
+    conns = [dataclasses.replace(inv.connection(h), become=inv.connection(h).become or plans[h].become)
+             for h in plans]
+    bundle = load_bundle()
+    if as_json:
+        from nsprov.reporting.jsonl import JsonLines
+        sink = JsonLines()
+        results = run_on_hosts(conns, bundle, make_request, options, sink)
+        sink.write(recap_event(results))
+    else:
+        from nsprov.reporting.console import ConsoleReporter, render_recap
+        console = _console()
+        totals = {h: len(plans[h].tasks) for h in plans}
+        with ConsoleReporter(console, list(plans), totals, diff=diff, verbose=verbose, title=title) as reporter:
+            results = run_on_hosts(conns, bundle, make_request, options, reporter)
+        console.print(render_recap(results))
+    statuses = {r.status for r in results.values()}
+    sys.exit(EXIT_BAD_INPUT if "unreachable" in statuses else EXIT_FAILED if "failed" in statuses else EXIT_OK)
+
+
+@main.command()
+@_inventory_options
+@_playbook_options
+@_connection_options
+@click.option("--check", "-C", is_flag=True, help="change nothing; report what would change")
+@click.option("--diff", "-D", is_flag=True, help="show before/after for each change")
+def run(inventories, playbook, extra_vars, tags, skip_tags, verbose, limit, forks, accept_new_host_keys,
+        ask_become_pass, as_json, check, diff) -> None:
+    """Bring hosts to the state a playbook declares (one request per host)."""
+    inv, book, plans = _resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
+    options = _run_options(forks, accept_new_host_keys, ask_become_pass)
+
+    def request(host: str) -> dict:
+        return {"protocol": 1, "op": "apply", "owner": book.owner, "check": check, "diff": diff,
+                "tasks": plans[host].tasks, "firewall": inv.host_vars(host).get("nsprov_firewall")}
+    title = f"{'CHECK ' if check else ''}{book.path}: {', '.join(p.name for p in book.plays)}"
+    _drive(inv, plans, request, options, as_json, diff, verbose, title)
+
+
+@main.command()
+@_inventory_options
+@_playbook_options
+@_connection_options
+@click.option("--check", "-C", is_flag=True, help="change nothing; report what would be removed")
+def destroy(inventories, playbook, extra_vars, tags, skip_tags, verbose, limit, forks, accept_new_host_keys,
+            ask_become_pass, as_json, check) -> None:
+    """Remove exactly what nsprov created for a playbook on its hosts, and restore sysctls."""
+    inv, book, plans = _resolve_playbook(inventories, playbook, limit, extra_vars, "", "")
+    options = _run_options(forks, accept_new_host_keys, ask_become_pass)
+
+    def request(host: str) -> dict:
+        return {"protocol": 1, "op": "destroy", "owner": book.owner, "check": check,
+                "firewall": inv.host_vars(host).get("nsprov_firewall")}
+    _drive(inv, plans, request, options, as_json, False, verbose, f"DESTROY {book.path}")
+
+
 if __name__ == "__main__":
     main()

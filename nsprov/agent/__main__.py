@@ -37,6 +37,22 @@ def dispatch(request: dict, emit) -> bool:
         from nsprov.agent.ledger import Ledger
         emit(event("facts", facts=observe_facts(Ledger.open_readonly().objects)))
         return True
+    if op in ("apply", "destroy"):
+        from nsprov.agent.engine import apply_request, destroy_request
+        from nsprov.agent.kernel import Kernel
+        from nsprov.agent.ledger import Ledger
+        if not isinstance(request.get("owner"), str) or not request["owner"]:
+            raise ProtocolError("apply and destroy need an owner (the playbook's name)")
+        if op == "apply" and not isinstance(request.get("tasks"), list):
+            raise ProtocolError("apply needs a list of tasks")
+        kernel = Kernel(request.get("firewall"))
+        try:
+            with Ledger.open(timeout=float(request.get("lock_timeout", 60))) as ledger:
+                emit(event("locked"))
+                run = apply_request if op == "apply" else destroy_request
+                return run(request, emit, ledger, kernel)
+        finally:
+            kernel.close()
     raise ProtocolError(f"op {op!r} is not handled by this agent")
 
 

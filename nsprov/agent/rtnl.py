@@ -21,6 +21,12 @@ class Sockets:
                 self._open[ns] = IPRoute()
         return self._open[ns]
 
+    def drop(self, ns: str) -> None:
+        """Close the socket of a namespace that is going away (it would pin it otherwise)."""
+        ipr = self._open.pop(ns, None)
+        if ipr is not None:
+            ipr.close()
+
     def close(self) -> None:
         for ipr in self._open.values():
             ipr.close()

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 PROTOCOL_VERSION = 1
-OPS = ("facts",)
+OPS = ("facts", "apply", "destroy")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 
@@ -42,5 +42,5 @@ def decode_request(raw: bytes) -> dict:
     return req
 
 
-def event(name: str, **fields: Any) -> dict:
-    return {"event": name, **fields}
+def event(kind: str, /, **fields: Any) -> dict:
+    return {"event": kind, **fields}

@@ -196,3 +196,16 @@ def test_bundle_hash_on_host_matches_the_controllers_build(lab3):
     sha = build_bundle().sha256
     remote = lab3.ssh("lab1", "sha256sum", f"/var/lib/nsprov/agent/{sha}.pyz").stdout.split()[0]
     assert remote == sha == hashlib.sha256(build_bundle().data).hexdigest()
+
+
+def test_the_users_ssh_config_is_honoured(lab3, tmp_path):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(
+        f"Host labalias\n  HostName {lab3.address('lab2')}\n  User root\n  IdentityFile {lab3.key}\n")
+    inv = write_inventory(tmp_path / "inv.yml", {"labalias": {"nsprov_known_hosts": str(lab3.known_hosts)}})
+    proc = subprocess.run([sys.executable, "-m", "nsprov.cli", "facts", "-i", str(inv), "--json"],
+                          capture_output=True, text=True, env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = next(e for e in json_events(proc.stdout) if e["event"] == "facts")["facts"]
+    assert facts["hostname"] == "lab2"

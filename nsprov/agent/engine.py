@@ -1,0 +1,210 @@
+"""Lock the host → observe → plan every task → apply (with an undo log) → report.
+
+The whole request is planned before anything changes, against a model that each planned
+action updates; so check mode sees the effect of earlier tasks, and a task that cannot be done
+(a foreign object in the way) fails before the host is touched. During apply, each action's
+inverse goes on an undo log; if one fails, the log is played backwards and the host is left
+as it was before this run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from nsprov.agent.kernel import Kernel
+from nsprov.agent.ledger import Ledger
+from nsprov.agent.plan import PLANNERS, Context, PlanError, TaskPlan, inverse
+from nsprov.agent.state import Observed
+from nsprov.model.errors import KernelError
+from nsprov.model.protocol import event
+from nsprov.model.schema import object_name, validate_params
+
+Emit = Callable[[dict], None]
+
+
+@dataclass
+class Planned:
+    index: int
+    name: str
+    module: str
+    plan: Optional[TaskPlan] = None
+    skip: Optional[str] = None
+    undo: list = field(default_factory=list)     # per action: its inverse actions
+
+
+def _plan_all(tasks: list, obs: Observed, ctx: Context) -> tuple[list, Optional[tuple[int, str]]]:
+    planned: list = []
+    for t in tasks:
+        item = Planned(t["index"], t.get("name") or t["module"], t["module"])
+        planned.append(item)
+        if t.get("skip"):
+            item.skip = t["skip"]
+            continue
+        params, problems = validate_params(t["module"], t.get("params"))
+        if problems:
+            return planned, (t["index"], "; ".join(f"{f}: {m}" if f else m for f, m in problems))
+        item.name = t.get("name") or object_name(t["module"], params)
+        try:
+            item.plan = PLANNERS[t["module"]](params, obs, ctx)
+        except PlanError as exc:
+            return planned, (t["index"], str(exc))
+        for a in item.plan.actions:
+            item.undo.append(inverse(a, obs))
+            obs.simulate(a)
+        ctx.pending.extend(item.plan.records)
+    return planned, None
+
+
+def _task_event(p: Planned, status: str, reason: str, diff: bool, **extra) -> dict:
+    ev = event("task", index=p.index, name=p.name, module=p.module, status=status, reason=reason, **extra)
+    if diff and p.plan is not None and p.plan.changed:
+        ev["diff"] = {"before": p.plan.before, "after": p.plan.after}
+    return ev
+
+
+def _reason(plan: TaskPlan) -> str:
+    return "; ".join(plan.reasons)
+
+
+def _rollback(kernel: Kernel, undo: list, emit: Emit) -> None:
+    done, errors = [], []
+    for group in reversed(undo):
+        for a in group:
+            try:
+                kernel.execute(a)
+                done.append(f"{a.op} {a.name}")
+            except Exception as exc:   # keep undoing the rest
+                errors.append(str(exc))
+    emit(event("rollback", undone=done, errors=errors))
+
+
+def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bool:
+    ctx = Context(owner=req["owner"], ledger=ledger)
+    obs = kernel.observed()
+    planned, failure = _plan_all(req["tasks"], obs, ctx)
+    diff = bool(req.get("diff"))
+    if failure is not None:
+        failed_index, message = failure
+        for p in planned:
+            if p.index == failed_index:
+                emit(_task_event(p, "failed", message, diff))
+            else:
+                emit(_task_event(p, "skipped", p.skip or f"not applied: task {failed_index} failed while planning",
+                                 diff))
+        return False
+    if req.get("check"):
+        for p in planned:
+            if p.skip:
+                emit(_task_event(p, "skipped", p.skip, diff))
+            else:
+                emit(_task_event(p, "changed" if p.plan.changed else "ok", _reason(p.plan), diff, check=True))
+        return True
+    records = [r for p in planned if p.plan for r in p.plan.records]
+    ledger.record_intents(records)              # crash-safe: intent before any kernel change
+    undo: list = []
+    forgets: list = []
+    for p in planned:
+        if p.skip:
+            emit(_task_event(p, "skipped", p.skip, diff))
+            continue
+        try:
+            for a, inv in zip(p.plan.actions, p.undo):
+                kernel.execute(a)
+                undo.append(inv)
+        except Exception as exc:   # KernelError, or anything unexpected: never leave half a run
+            message = str(exc) if isinstance(exc, KernelError) else f"{type(exc).__name__}: {exc}"
+            emit(_task_event(p, "failed", message, diff))
+            _rollback(kernel, undo, emit)
+            ledger.forget(records)
+            ledger.forget(forgets)
+            return False
+        forgets += p.plan.forgets
+        emit(_task_event(p, "changed" if p.plan.changed else "ok", _reason(p.plan), diff))
+    ledger.mark_done(records)
+    ledger.forget(forgets)
+    return True
+
+
+# ------------------------------------------------------------------ destroy
+def _destroy_plan(entry: dict, obs: Observed, ctx: Context) -> TaskPlan:
+    tp, kind, ns, name = TaskPlan(), entry["kind"], entry.get("netns", ""), entry["name"]
+    tp.forgets.append(entry)
+    if not obs.exists(ns):
+        tp.reasons.append(f"already gone with netns '{ns}'")
+        return tp
+    if kind == "netns":
+        if name not in obs.netns:
+            tp.reasons.append("already absent")
+            return tp
+        foreign = sorted(n for n in obs.ns(name).links if n != "lo" and not ctx.owns("link", name, n))
+        if foreign:
+            raise PlanError(f"netns '{name}' holds links nsprov did not create ({', '.join(foreign)}); "
+                            f"left in place")
+        tp.act("netns.delete", "", name, "deleted")
+    elif kind == "link":
+        link = obs.link(ns, name)
+        if link is None:
+            tp.reasons.append("already absent")
+        elif link.alias != ctx.mark:
+            tp.reasons.append(f"exists but is not marked {ctx.mark}: someone else's now, left alone")
+        else:
+            tp.act("link.delete", ns, name, "deleted")
+    elif kind == "address":
+        link = obs.link(ns, entry["dev"])
+        if link is not None and entry["address"] in link.addresses:
+            tp.act("addr.delete", ns, entry["dev"], "removed", dev=entry["dev"], address=entry["address"])
+        else:
+            tp.reasons.append("already absent")
+    elif kind == "route":
+        cur = obs.ns(ns).routes.get(name)
+        if cur is not None and (entry.get("via") in (None, cur.via)) and (entry.get("dev") in (None, cur.dev)):
+            tp.act("route.delete", ns, name, "deleted", via=cur.via, dev=cur.dev, metric=cur.metric)
+        else:
+            tp.reasons.append("already absent")
+    elif kind == "sysctl":
+        cur = obs.sysctl(ns, name)
+        if cur is not None and cur != entry["previous"]:
+            tp.act("sysctl.set", ns, name, f"restored {cur}→{entry['previous']}", value=entry["previous"])
+        else:
+            tp.reasons.append(f"already {cur}")
+    elif kind == "fw_rule":
+        rules = obs.rules(ns, entry["table"]) or {}
+        if name in rules:
+            tp.act("fw.delete_rules", ns, entry["table"], "deleted", table=entry["table"], rules={name: {}})
+        else:
+            tp.reasons.append("already absent")
+    elif kind == "fw_table":
+        if obs.rules(ns, name) is not None:
+            tp.act("fw.delete_table", ns, name, "deleted", table=name)
+        else:
+            tp.reasons.append("already absent")
+    return tp
+
+
+def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bool:
+    ctx = Context(owner=req["owner"], ledger=ledger)
+    obs = kernel.observed()
+    ok, forgets = True, []
+    for i, entry in enumerate(reversed(ledger.owned_by(ctx.owner))):
+        kind = entry["kind"]
+        label = f"{kind} " + (f"{entry['netns']}/" if entry.get("netns") else "") + entry["name"]
+        p = Planned(i, label, "destroy")
+        try:
+            p.plan = _destroy_plan(entry, obs, ctx)
+            if not req.get("check"):
+                for a in p.plan.actions:
+                    kernel.execute(a)
+            for a in p.plan.actions:
+                obs.simulate(a)
+        except (PlanError, KernelError) as exc:
+            ok = False
+            emit(_task_event(p, "failed", str(exc), False))
+            continue
+        forgets += p.plan.forgets
+        emit(_task_event(p, "changed" if p.plan.changed else "ok",
+                         "; ".join(p.plan.reasons), False, **({"check": True} if req.get("check") else {})))
+    if not req.get("check"):
+        ledger.forget(forgets)
+    return ok
+

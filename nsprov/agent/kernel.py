@@ -1,0 +1,250 @@
+"""Kernel primitives: observe one namespace, and carry out one Action. The only mutator.
+
+Network namespaces are created in process (unshare + bind mount + setns back), the way
+`ip netns add` does it but without a helper process; each namespace gets one netlink socket,
+opened once. A veth is created with its peer directly in the target namespace, with master and
+up in the same request. Every failure becomes a KernelError naming the object and namespace.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import socket
+import threading
+from typing import Optional
+
+from nsprov.agent import firewall, netns
+from nsprov.agent.rtnl import Sockets
+from nsprov.agent.state import Action, Link, Namespace, Observed, Route
+from nsprov.model.errors import KernelError
+
+MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
+MNT_DETACH = 2
+RTPROT = {2: "kernel", 3: "boot", 4: "static"}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(src: Optional[str], target: str, flags: int) -> None:
+    _check(_libc.mount(src.encode() if src else None, target.encode(), None, flags, None), f"mount {target}")
+
+
+def _is_mountpoint(path: str) -> bool:
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
+class Kernel:
+    def __init__(self, fw_backend: Optional[str] = None):
+        self.sockets = Sockets()
+        self.fw = firewall.backend(fw_backend)
+
+    def close(self) -> None:
+        self.sockets.close()
+
+    # ------------------------------------------------------------ observing
+    def observed(self) -> Observed:
+        return Observed(set(netns.named_netns()), self.observe_ns, self.read_sysctl, self.fw.list_rules)
+
+    def observe_ns(self, ns: str) -> Namespace:
+        ipr = self.sockets.get(ns)
+        raw = list(ipr.get_links())
+        names = {link["index"]: link.get("ifname") for link in raw}
+        links = {}
+        for link in raw:
+            kind = link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or ("loopback" if link.get("ifname") == "lo" else "device")
+            links[link.get("ifname")] = Link(
+                name=link.get("ifname"), kind=kind, up=bool(link["flags"] & 1), mtu=link.get("mtu"),
+                master=names.get(link.get("master")) if link.get("master") else None,
+                alias=link.get("ifalias"), index=link["index"])
+        for a in ipr.get_addr():
+            name = names.get(a["index"])
+            if name in links:
+                links[name].addresses.append(f"{a.get('address')}/{a['prefixlen']}")
+        routes = {}
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for r in ipr.get_routes(family=family, table=254):
+                dst = r.get("dst")
+                key = (f"{dst}/{r['dst_len']}" if dst else ("default" if family == socket.AF_INET else "::/0"))
+                routes.setdefault(key, Route(key, r.get("gateway"), names.get(r.get("oif")), r.get("priority"),
+                                             RTPROT.get(r["proto"], str(r["proto"]))))
+        return Namespace(links, routes)
+
+    def read_sysctl(self, ns: str, key: str) -> Optional[str]:
+        with netns.entered(ns):   # /proc/sys/net shows the namespace of whoever opens it
+            try:
+                with open("/proc/sys/" + key.replace(".", "/")) as f:
+                    return f.read().strip()
+            except FileNotFoundError:
+                return None
+
+    # ------------------------------------------------------------ changing
+    def execute(self, a: Action) -> None:
+        try:
+            getattr(self, "_" + a.op.replace(".", "_"))(a)
+        except KernelError:
+            raise
+        except OSError as exc:
+            raise KernelError(_VERBS.get(a.op, a.op), _what(a), a.ns, exc.strerror or str(exc)) from None
+        except Exception as exc:   # NetlinkError carries (code, message)
+            code = getattr(exc, "code", None)
+            reason = os.strerror(code) if isinstance(code, int) and code > 0 else str(exc)
+            raise KernelError(_VERBS.get(a.op, a.op), _what(a), a.ns, reason) from None
+
+    def _index(self, ns: str, name: str) -> int:
+        found = self.sockets.get(ns).link_lookup(ifname=name)
+        if not found:
+            raise OSError(errno.ENODEV, f"no interface {name!r}")
+        return found[0]
+
+    def _netns_create(self, a: Action) -> None:
+        os.makedirs(netns.NETNS_DIR, mode=0o755, exist_ok=True)
+        if not _is_mountpoint(netns.NETNS_DIR):
+            # like `ip netns add`: a shared bind mount, so pins propagate to later mount namespaces
+            _mount(netns.NETNS_DIR, netns.NETNS_DIR, MS_BIND | MS_REC)
+            _mount(None, netns.NETNS_DIR, MS_SHARED | MS_REC)
+        path = netns.netns_path(a.name)
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+        own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _check(_libc.unshare(netns.CLONE_NEWNET), "unshare")   # this thread only
+            try:
+                _mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, MS_BIND)
+            finally:
+                netns.setns(own, netns.CLONE_NEWNET)
+        except BaseException:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            raise
+        finally:
+            os.close(own)
+        ipr = self.sockets.get(a.name)
+        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+
+    def _netns_delete(self, a: Action) -> None:
+        self.sockets.drop(a.name)
+        path = netns.netns_path(a.name)
+        rc = _libc.umount2(path.encode(), MNT_DETACH)
+        if rc != 0 and ctypes.get_errno() not in (errno.EINVAL, errno.ENOENT):
+            _check(rc, f"umount {path}")
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+    def _link_add_bridge(self, a: Action) -> None:
+        ipr = self.sockets.get(a.ns)
+        extra = {"mtu": a.args["mtu"]} if a.args.get("mtu") else {}
+        ipr.link("add", ifname=a.name, kind="bridge", br_stp_state=1 if a.args.get("stp") else 0, **extra)
+        ipr.link("set", index=self._index(a.ns, a.name), ifalias=a.args["alias"],
+                 state="up" if a.args.get("up") else "down")
+
+    def _link_add_veth(self, a: Action) -> None:
+        args = a.args
+        ipr = self.sockets.get(a.ns)
+        peer_ns = args["peer_netns"]
+        fd = os.open(netns.netns_path(peer_ns) if peer_ns else "/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            extra = {}
+            if args.get("mtu"):
+                extra["mtu"] = args["mtu"]
+            if args.get("master"):
+                extra["master"] = self._index(a.ns, args["master"])
+            peer = {"ifname": args["peer"], "net_ns_fd": fd, **({"mtu": args["mtu"]} if args.get("mtu") else {})}
+            ipr.link("add", ifname=a.name, kind="veth", peer=peer, state="up" if args.get("up") else "down", **extra)
+        finally:
+            os.close(fd)
+        ipr.link("set", index=self._index(a.ns, a.name), ifalias=args["alias"])
+        pipr = self.sockets.get(peer_ns)
+        pipr.link("set", index=self._index(peer_ns, args["peer"]), ifalias=args["alias"])
+
+    def _link_set(self, a: Action) -> None:
+        ipr = self.sockets.get(a.ns)
+        kw: dict = {}
+        if "up" in a.args:
+            kw["state"] = "up" if a.args["up"] else "down"
+        if a.args.get("mtu"):
+            kw["mtu"] = a.args["mtu"]
+        if "master" in a.args:
+            kw["master"] = self._index(a.ns, a.args["master"]) if a.args["master"] else 0
+        if "alias" in a.args:
+            kw["ifalias"] = a.args["alias"] or ""
+        ipr.link("set", index=self._index(a.ns, a.name), **kw)
+
+    def _link_delete(self, a: Action) -> None:
+        found = self.sockets.get(a.ns).link_lookup(ifname=a.name)
+        if found:   # already gone (its veth peer went first): nothing to do
+            self.sockets.get(a.ns).link("del", index=found[0])
+
+    def _addr_add(self, a: Action) -> None:
+        address, prefix = a.args["address"].split("/")
+        self.sockets.get(a.ns).addr("add", index=self._index(a.ns, a.args["dev"]), address=address,
+                                    prefixlen=int(prefix))
+
+    def _addr_delete(self, a: Action) -> None:
+        address, prefix = a.args["address"].split("/")
+        self.sockets.get(a.ns).addr("del", index=self._index(a.ns, a.args["dev"]), address=address,
+                                    prefixlen=int(prefix))
+
+    def _route(self, a: Action, verb: str) -> None:
+        kw: dict = {"dst": "0.0.0.0/0" if a.name == "default" else a.name, "table": 254}
+        if a.args.get("via"):
+            kw["gateway"] = a.args["via"]
+        if a.args.get("dev"):
+            kw["oif"] = self._index(a.ns, a.args["dev"])
+        if a.args.get("metric") is not None:
+            kw["priority"] = a.args["metric"]
+        self.sockets.get(a.ns).route(verb, **kw)
+
+    def _route_add(self, a: Action) -> None:
+        self._route(a, "add")
+
+    def _route_replace(self, a: Action) -> None:
+        self._route(a, "replace")
+
+    def _route_delete(self, a: Action) -> None:
+        self._route(a, "del")
+
+    def _sysctl_set(self, a: Action) -> None:
+        with netns.entered(a.ns):
+            with open("/proc/sys/" + a.name.replace(".", "/"), "w") as f:
+                f.write(a.args["value"])
+
+    def _fw_add_rules(self, a: Action) -> None:
+        self.fw.add_rules(a.ns, a.args["table"], a.args["rules"])
+
+    def _fw_delete_rules(self, a: Action) -> None:
+        self.fw.delete_rules(a.ns, a.args["table"], list(a.args["rules"]))
+
+    def _fw_delete_table(self, a: Action) -> None:
+        self.fw.delete_table(a.ns, a.args["table"])
+
+
+_VERBS = {"netns.create": "create", "netns.delete": "delete", "link.add_bridge": "create",
+          "link.add_veth": "create", "link.set": "change", "link.delete": "delete", "addr.add": "add",
+          "addr.delete": "remove", "route.add": "add", "route.replace": "replace", "route.delete": "delete",
+          "sysctl.set": "set", "fw.add_rules": "add", "fw.delete_rules": "delete", "fw.delete_table": "delete"}
+
+
+def _what(a: Action) -> str:
+    kind = {"netns": "netns", "link": "link", "addr": "address", "route": "route", "sysctl": "sysctl",
+            "fw": "firewall rules in"}[a.op.split(".")[0]]
+    if a.op == "link.add_veth":
+        kind = "veth"
+    elif a.op == "link.add_bridge":
+        kind = "bridge"
+    if a.op.startswith("addr."):
+        return f"address {a.args['address']} on '{a.args['dev']}'"
+    if a.op.startswith("fw."):
+        return f"firewall rules in table '{a.args['table']}'"
+    return f"{kind} '{a.name}'"

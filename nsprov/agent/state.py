@@ -1,0 +1,149 @@
+"""What the kernel holds, as plain data, and actions as plain data.
+
+`Observed` is filled lazily from the kernel (one dump per namespace when first needed) and
+then kept in step by `Observed.simulate(action)`, which is also how check mode sees the
+effect of earlier tasks without touching anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+
+@dataclass
+class Link:
+    name: str
+    kind: str
+    up: bool = False
+    mtu: Optional[int] = None
+    master: Optional[str] = None
+    alias: Optional[str] = None
+    addresses: list = field(default_factory=list)   # "10.0.0.1/24", in kernel order
+    index: int = 0
+    peer_netns: Optional[str] = None                # veth: where the other end lives, when known
+    peer: Optional[str] = None
+
+    def summary(self) -> dict:
+        return {"kind": self.kind, "up": self.up, "mtu": self.mtu, "master": self.master,
+                "addresses": list(self.addresses)}
+
+
+@dataclass
+class Route:
+    dst: str            # "default" or "10.0.0.0/24"
+    via: Optional[str]
+    dev: Optional[str]
+    metric: Optional[int]
+    proto: str = "static"   # "kernel" for connected routes
+
+    def summary(self) -> dict:
+        return {"to": self.dst, "via": self.via, "dev": self.dev, "metric": self.metric}
+
+
+@dataclass
+class Namespace:
+    links: dict = field(default_factory=dict)    # name -> Link
+    routes: dict = field(default_factory=dict)   # dst -> Route (main table, IPv4 and IPv6)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One kernel change. `op` picks the primitive; `reason` is what a person reads."""
+    op: str
+    ns: str
+    name: str
+    args: dict
+    reason: str
+
+
+class Observed:
+    def __init__(self, netns: set, load_ns: Callable[[str], Namespace],
+                 load_sysctl: Callable[[str, str], Optional[str]],
+                 load_rules: Callable[[str, str], dict]):
+        self.netns = set(netns)          # named network namespaces
+        self._ns: dict = {}
+        self._sysctl: dict = {}
+        self._rules: dict = {}           # (ns, table) -> {key: spec}; None when the table is absent
+        self._load_ns, self._load_sysctl, self._load_rules = load_ns, load_sysctl, load_rules
+
+    # ------------------------------------------------------------ reading (lazily)
+    def exists(self, ns: str) -> bool:
+        return ns == "" or ns in self.netns
+
+    def ns(self, name: str) -> Namespace:
+        if name not in self._ns:
+            self._ns[name] = self._load_ns(name) if self.exists(name) else Namespace()
+        return self._ns[name]
+
+    def link(self, ns: str, name: str) -> Optional[Link]:
+        return self.ns(ns).links.get(name) if self.exists(ns) else None
+
+    def sysctl(self, ns: str, key: str) -> Optional[str]:
+        if (ns, key) not in self._sysctl:
+            self._sysctl[(ns, key)] = self._load_sysctl(ns, key) if self.exists(ns) else None
+        return self._sysctl[(ns, key)]
+
+    def rules(self, ns: str, table: str) -> Optional[dict]:
+        if (ns, table) not in self._rules:
+            self._rules[(ns, table)] = self._load_rules(ns, table) if self.exists(ns) else None
+        return self._rules[(ns, table)]
+
+    # ------------------------------------------------------------ keeping in step
+    def simulate(self, a: Action) -> None:
+        """Update the model as if the kernel had carried out action `a`."""
+        op, args = a.op, a.args
+        if op == "netns.create":
+            self.netns.add(a.name)
+            self._ns[a.name] = Namespace({"lo": Link("lo", "loopback", up=True, mtu=65536,
+                                                     addresses=["127.0.0.1/8", "::1/128"])})
+        elif op == "netns.delete":
+            self.netns.discard(a.name)
+            self._ns.pop(a.name, None)
+            for key in [k for k in self._sysctl if k[0] == a.name]:
+                del self._sysctl[key]
+            for key in [k for k in self._rules if k[0] == a.name]:
+                del self._rules[key]
+        elif op == "link.add_bridge":
+            self.ns(a.ns).links[a.name] = Link(a.name, "bridge", up=args.get("up", False), mtu=args.get("mtu") or 1500,
+                                               alias=args.get("alias"))
+        elif op == "link.add_veth":
+            self.ns(a.ns).links[a.name] = Link(a.name, "veth", up=args.get("up", False), mtu=args.get("mtu") or 1500,
+                                               master=args.get("master"), alias=args.get("alias"),
+                                               peer_netns=args["peer_netns"], peer=args["peer"])
+            self.ns(args["peer_netns"]).links[args["peer"]] = Link(
+                args["peer"], "veth", up=False, mtu=args.get("mtu") or 1500, alias=args.get("alias"),
+                peer_netns=a.ns, peer=a.name)
+        elif op == "link.set":
+            link = self.ns(a.ns).links[a.name]
+            for k in ("up", "mtu", "master", "alias"):
+                if k in args:
+                    setattr(link, k, args[k])
+        elif op == "link.delete":
+            link = self.ns(a.ns).links.pop(a.name, None)
+            if link is not None and link.kind == "veth" and link.peer is not None and self.exists(link.peer_netns or ""):
+                self.ns(link.peer_netns or "").links.pop(link.peer, None)
+        elif op == "addr.add":
+            self.ns(a.ns).links[args["dev"]].addresses.append(args["address"])
+        elif op == "addr.delete":
+            link = self.ns(a.ns).links.get(args["dev"])
+            if link and args["address"] in link.addresses:
+                link.addresses.remove(args["address"])
+        elif op in ("route.add", "route.replace"):
+            self.ns(a.ns).routes[a.name] = Route(a.name, args.get("via"), args.get("dev"), args.get("metric"))
+        elif op == "route.delete":
+            self.ns(a.ns).routes.pop(a.name, None)
+        elif op == "sysctl.set":
+            self._sysctl[(a.ns, a.name)] = args["value"]
+        elif op == "fw.add_rules":
+            table = self._rules.get((a.ns, args["table"])) or {}
+            table.update(args["rules"])
+            self._rules[(a.ns, args["table"])] = table
+        elif op == "fw.delete_rules":
+            table = self._rules.get((a.ns, args["table"])) or {}
+            for key in args["rules"]:
+                table.pop(key, None)
+        elif op == "fw.delete_table":
+            self._rules[(a.ns, args["table"])] = None
+        else:
+            raise ValueError(f"unknown action {op}")

@@ -1,0 +1,337 @@
+"""Playbooks, Ansible style: plays of tasks, each task exactly one module.
+
+Two steps, both before any host is touched:
+1. `load_playbook(path)`: the file's shape (plays, tasks, known keys, one module per task).
+2. `resolve(playbook, inventory, ...)`: per host, variables and Jinja2 templates, `when`,
+   `loop`, tags, then every module's parameters and the cross-task rules (netns declared,
+   no duplicate names, no clashing addresses). Every problem comes back at once, with
+   file:line and field; the result is plain data: one request body per host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from nsprov.controller.inventory import Inventory
+from nsprov.controller.patterns import PatternError, select_hosts
+from nsprov.controller.templating import TemplateError, evaluate, render
+from nsprov.controller.yamlsrc import InputError, MarkedDict, MarkedList, Problem, load_yaml, plain
+from nsprov.model.schema import MODULES, object_name, validate_params
+
+PLAY_KEYS = {"name", "hosts", "vars", "become", "tags", "tasks", "gather_facts"}
+TASK_KEYS = {"name", "tags", "when", "loop", "register"}
+
+
+@dataclass(frozen=True)
+class Task:
+    name: Optional[str]
+    module: str
+    params: Any              # raw (MarkedDict), templated per host
+    tags: tuple
+    when: Any
+    loop: Any
+    register: Optional[str]
+    line: int
+    param_lines: dict
+
+
+@dataclass(frozen=True)
+class Play:
+    name: str
+    hosts: str
+    vars: dict
+    become: bool
+    tags: tuple
+    tasks: tuple
+    line: int
+
+
+@dataclass(frozen=True)
+class Playbook:
+    path: str
+    plays: tuple
+
+    @property
+    def owner(self) -> str:
+        """Who owns what this playbook creates on hosts (destroy removes exactly that)."""
+        return Path(self.path).stem
+
+
+def _tags(value: Any) -> tuple:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(t.strip() for t in value.split(",") if t.strip())
+    if isinstance(value, list):
+        return tuple(str(t) for t in value)
+    raise ValueError(f"tags must be a string or a list, not {value!r}")
+
+
+def _load_task(path: str, raw: Any, line: int, where: str, problems: list) -> Optional[Task]:
+    if not isinstance(raw, dict):
+        problems.append(Problem(path, line, where, "a task must be a mapping with one module"))
+        return None
+    modules = [k for k in raw if k not in TASK_KEYS]
+    unknown = [k for k in modules if k not in MODULES]
+    for k in unknown:
+        problems.append(Problem(path, raw.line_of(k), f"{where}.{k}",
+                                f"unknown module or task keyword (modules: {', '.join(sorted(MODULES))})"))
+    known = [k for k in modules if k in MODULES]
+    if len(known) != 1:
+        if not unknown:
+            problems.append(Problem(path, line, where, "a task needs exactly one module" if not known
+                                    else f"a task takes one module, found {', '.join(known)}"))
+        return None
+    module = known[0]
+    params = raw[module]
+    try:
+        tags = _tags(raw.get("tags"))
+    except ValueError as exc:
+        problems.append(Problem(path, raw.line_of("tags"), f"{where}.tags", str(exc)))
+        tags = ()
+    return Task(name=raw.get("name"), module=module, params=params, tags=tags, when=raw.get("when"),
+                loop=raw.get("loop"), register=raw.get("register"), line=line,
+                param_lines=dict(params.key_lines) if isinstance(params, MarkedDict) else {})
+
+
+def load_playbook(path: str) -> Playbook:
+    data = load_yaml(Path(path))
+    problems: list = []
+    if not isinstance(data, list):
+        raise InputError([Problem(path, getattr(data, "line", 1), "", "a playbook is a list of plays")])
+    plays = []
+    for i, raw in enumerate(data):
+        where, line = f"play[{i}]", data.line_of(i)
+        if not isinstance(raw, dict):
+            problems.append(Problem(path, line, where, "a play must be a mapping"))
+            continue
+        for k in raw:
+            if k not in PLAY_KEYS:
+                problems.append(Problem(path, raw.line_of(k), f"{where}.{k}",
+                                        f"unknown play keyword (expected one of: {', '.join(sorted(PLAY_KEYS))})"))
+        if not isinstance(raw.get("hosts"), str) or not raw.get("hosts"):
+            problems.append(Problem(path, raw.line_of("hosts"), f"{where}.hosts", "is required (a host pattern)"))
+        pvars = raw.get("vars") or {}
+        if not isinstance(pvars, dict):
+            problems.append(Problem(path, raw.line_of("vars"), f"{where}.vars", "must be a mapping"))
+            pvars = {}
+        tasks_raw = raw.get("tasks") or []
+        if not isinstance(tasks_raw, list):
+            problems.append(Problem(path, raw.line_of("tasks"), f"{where}.tasks", "must be a list of tasks"))
+            tasks_raw = MarkedList()
+        tasks = []
+        for j, t in enumerate(tasks_raw):
+            task = _load_task(path, t, tasks_raw.line_of(j), f"{where}.tasks[{j}]", problems)
+            if task is not None:
+                tasks.append(task)
+        try:
+            ptags = _tags(raw.get("tags"))
+        except ValueError as exc:
+            problems.append(Problem(path, raw.line_of("tags"), f"{where}.tags", str(exc)))
+            ptags = ()
+        plays.append(Play(name=str(raw.get("name") or raw.get("hosts") or f"play {i}"),
+                          hosts=str(raw.get("hosts") or ""), vars=plain(pvars), become=bool(raw.get("become")),
+                          tags=ptags, tasks=tuple(tasks), line=line))
+    if problems:
+        raise InputError(problems)
+    return Playbook(path=path, plays=tuple(plays))
+
+
+# ------------------------------------------------------------------ per-host resolution
+@dataclass
+class HostPlan:
+    """What one host gets: the tasks of every play that targets it, in order, as plain data."""
+    host: str
+    become: bool = False
+    tasks: list = field(default_factory=list)     # request task dicts
+    labels: list = field(default_factory=list)    # (play name, task name) per task index
+
+
+def _selected(tags: set, only: set, skip: set) -> bool:
+    if "always" in tags and "always" not in skip:
+        return True
+    if only and not (tags & only) and "all" not in only:
+        return False
+    return not (tags & skip)
+
+
+def _declared_objects(module: str, p: dict) -> list:
+    """(kind, netns, name) of objects a present task creates, for duplicate detection."""
+    if p.get("state") != "present":
+        return []
+    if module == "netns":
+        return [("netns", "", p["name"])]
+    if module == "bridge":
+        return [("link", p["netns"], p["name"])]
+    if module == "veth":
+        return [("link", p["netns"], p["name"]), ("link", p["peer_netns"], p["peer"])]
+    if module == "route":
+        return [("route", p["netns"], p["to"])]
+    return []
+
+
+def _addresses(module: str, p: dict) -> list:
+    """(netns, interface, address) a present task assigns."""
+    if p.get("state") != "present":
+        return []
+    if module == "bridge":
+        return [(p["netns"], p["name"], a) for a in p["addresses"]]
+    if module == "veth":
+        return ([(p["netns"], p["name"], a) for a in p["addresses"]] +
+                [(p["peer_netns"], p["peer"], a) for a in p["peer_addresses"]])
+    if module == "address":
+        return [(p["netns"], p["interface"], p["address"])]
+    return []
+
+
+def _netns_used(module: str, p: dict) -> list:
+    used = [("netns", p.get("netns", ""))]
+    if module == "veth":
+        used.append(("peer_netns", p["peer_netns"]))
+    return [(f, ns) for f, ns in used if ns]
+
+
+class _HostResolver:
+    def __init__(self, book: Playbook, host: str, hostvars: dict, extra_vars: dict, problems: list):
+        self.book, self.host, self.problems = book, host, problems
+        self.base = {**hostvars, "inventory_hostname": host}
+        self.extra = extra_vars
+        self.plan = HostPlan(host)
+        self.declared_netns: dict = {}                       # name -> line
+        self.objects: dict = {}                              # (kind, ns, name) -> line
+        self.addrs: dict = {}                                # (ns, ip) -> (iface, line)
+        self.pending_ns: list = []                           # (field, ns, line, where) to check at the end
+
+    def problem(self, line: int, where: str, message: str) -> None:
+        self.problems.append(Problem(self.book.path, line, where, f"{message} (host {self.host})"
+                                     if self.host else message))
+
+    def play_vars(self, play: Play, where: str) -> dict:
+        out = dict(self.base)
+        for k, v in play.vars.items():
+            try:
+                out[k] = render(v, {**out, **self.extra})
+            except TemplateError as exc:
+                self.problem(play.line, f"{where}.vars.{k}", str(exc))
+        out.update(self.extra)
+        return out
+
+    def add_task(self, play: Play, task: Task, variables: dict, where: str, item_label: str) -> None:
+        line = task.line
+        try:
+            params = render(plain(task.params), variables)
+        except TemplateError as exc:
+            self.problem(line, f"{where}.{task.module}", str(exc))
+            return
+        params, problems = validate_params(task.module, params)
+        for fld, message in problems:
+            self.problem(task.param_lines.get(fld, line), f"{where}.{task.module}.{fld}" if fld else where, message)
+        if problems:
+            return
+        name = task.name if task.name is not None else object_name(task.module, params)
+        try:
+            name = str(render(name, variables)) + item_label
+        except TemplateError as exc:
+            self.problem(line, f"{where}.name", str(exc))
+            return
+        index = len(self.plan.tasks)
+        entry = {"index": index, "name": name, "module": task.module, "params": params}
+        if task.when is not None:
+            try:
+                if not evaluate(task.when, variables):
+                    entry = {"index": index, "name": name, "module": task.module,
+                             "skip": f"when: {task.when} is false"}
+            except TemplateError as exc:
+                self.problem(line, f"{where}.when", str(exc))
+                return
+        self.plan.tasks.append(entry)
+        self.plan.labels.append((play.name, name))
+        if "skip" in entry:
+            return
+        self.check_cross(task, params, line, where)
+
+    def check_cross(self, task: Task, p: dict, line: int, where: str) -> None:
+        if task.module == "netns" and p["state"] == "present":
+            self.declared_netns.setdefault(p["name"], line)
+        for fld, ns in _netns_used(task.module, p):
+            self.pending_ns.append((fld, ns, task.param_lines.get(fld, line), f"{where}.{task.module}.{fld}"))
+        for obj in _declared_objects(task.module, p):
+            if obj in self.objects:
+                kind, ns, name = obj
+                self.problem(line, f"{where}.{task.module}",
+                             f"duplicate {kind} '{name}'" + (f" in netns '{ns}'" if ns else "") +
+                             f": already declared at {self.book.path}:{self.objects[obj]}")
+            else:
+                self.objects[obj] = line
+        for ns, iface, cidr in _addresses(task.module, p):
+            key = (ns, str(ipaddress.ip_interface(cidr).ip))
+            if key in self.addrs and self.addrs[key][0] != (iface, cidr):
+                other_iface, other_line = self.addrs[key]
+                self.problem(line, f"{where}.{task.module}",
+                             f"address {cidr} clashes with {other_iface[1]} on {other_iface[0]}" +
+                             (f" in netns '{ns}'" if ns else "") + f" ({self.book.path}:{other_line})")
+            else:
+                self.addrs.setdefault(key, ((iface, cidr), line))
+
+    def finish(self) -> HostPlan:
+        for fld, ns, line, where in self.pending_ns:
+            if ns not in self.declared_netns:
+                self.problem(line, where, f"netns '{ns}' is not declared in this playbook (add a netns task)")
+        return self.plan
+
+
+def resolve(book: Playbook, inv: Inventory, limit: Optional[str] = None, extra_vars: Optional[dict] = None,
+            tags: tuple = (), skip_tags: tuple = ()) -> dict:
+    """{host: HostPlan} for every host a play targets (after --limit); InputError with every problem."""
+    problems: list = []
+    extra = extra_vars or {}
+    only, skip = set(tags), set(skip_tags)
+    try:
+        allowed = set(select_hosts(inv, limit)) if limit else None
+    except (PatternError, ValueError) as exc:
+        raise InputError([Problem("--limit", 0, "", str(exc))]) from None
+    resolvers: dict = {}
+    for i, play in enumerate(book.plays):
+        where = f"play[{i}]"
+        try:
+            hosts = select_hosts(inv, play.hosts)
+        except (PatternError, ValueError) as exc:
+            problems.append(Problem(book.path, play.line, f"{where}.hosts", str(exc)))
+            continue
+        for host in hosts:
+            if allowed is not None and host not in allowed:
+                continue
+            r = resolvers.setdefault(host, _HostResolver(book, host, inv.host_vars(host), extra, problems))
+            r.plan.become = r.plan.become or play.become
+            variables = r.play_vars(play, where)
+            for j, task in enumerate(play.tasks):
+                twhere = f"{where}.tasks[{j}]"
+                if not _selected(set(play.tags) | set(task.tags), only, skip):
+                    continue
+                items: list = [None]
+                if task.loop is not None:
+                    try:
+                        items = render(plain(task.loop), variables)
+                    except TemplateError as exc:
+                        problems.append(Problem(book.path, task.line, f"{twhere}.loop", f"{exc} (host {host})"))
+                        continue
+                    if not isinstance(items, list):
+                        problems.append(Problem(book.path, task.line, f"{twhere}.loop",
+                                                f"loop must give a list, not {type(items).__name__}"))
+                        continue
+                for item in items:
+                    tv = variables if task.loop is None else {**variables, "item": item}
+                    label = "" if task.loop is None else f" (item={item})"
+                    r.add_task(play, task, tv, twhere, label if task.name is not None else "")
+    plans = {h: r.finish() for h, r in resolvers.items()}
+    if problems:
+        # the same problem on many hosts is reported once
+        unique = {}
+        for p in problems:
+            key = (p.file, p.line, p.field, p.message.rsplit(" (host ", 1)[0])
+            unique.setdefault(key, p)
+        raise InputError(list(unique.values()))
+    return plans

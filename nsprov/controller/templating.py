@@ -1,0 +1,54 @@
+"""Jinja2 templating of playbook values, Ansible style: `{{ var }}` alone keeps its type."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import jinja2
+
+_env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+_WHOLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
+
+
+class TemplateError(ValueError):
+    pass
+
+
+def _defined(value: Any) -> Any:
+    if isinstance(value, jinja2.Undefined):
+        str(value)   # StrictUndefined raises here, naming the variable
+    return value
+
+
+def render(value: Any, variables: dict) -> Any:
+    """Render strings (recursively in lists and dicts); undefined variables raise TemplateError."""
+    if isinstance(value, str):
+        if "{{" not in value and "{%" not in value:
+            return value
+        try:
+            m = _WHOLE.match(value)
+            if m and "{{" not in m.group(1) and "}}" not in m.group(1):
+                return _defined(_env.compile_expression(m.group(1).strip(), undefined_to_none=False)(**variables))
+            return _env.from_string(value).render(**variables)
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(f"undefined variable: {exc.message}") from None
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"template error in {value!r}: {exc}") from None
+    if isinstance(value, list):
+        return [render(v, variables) for v in value]
+    if isinstance(value, dict):
+        return {k: render(v, variables) for k, v in value.items()}
+    return value
+
+
+def evaluate(expression: Any, variables: dict) -> Any:
+    """A bare Jinja expression (as in `when:`), evaluated to a Python value."""
+    if isinstance(expression, bool):
+        return expression
+    try:
+        return _defined(_env.compile_expression(str(expression), undefined_to_none=False)(**variables))
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"undefined variable: {exc.message}") from None
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"invalid expression {expression!r}: {exc}") from None
