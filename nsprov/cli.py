@@ -266,16 +266,20 @@ def _playbook_options(f):
 
 
 def _resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags):
-    from nsprov.controller.playbook import load_playbook, resolve
+    from nsprov.controller.playbook import load_playbook_lenient, resolve
     from nsprov.controller.yamlsrc import InputError
     inv = _load_inventory(inventories)
+    problems: list = []
     try:
-        book = load_playbook(playbook)
+        book, problems = load_playbook_lenient(playbook)
         plans = resolve(book, inv, limit=limit, extra_vars=_extra_vars(extra_vars),
                         tags=tuple(t for t in tags.split(",") if t), skip_tags=tuple(t for t in skip_tags.split(",") if t))
     except InputError as exc:
-        _fail(f"{len(exc.problems)} problem(s) in the input; no host was touched:\n" +
-              "\n".join(f"  {p}" for p in exc.problems))
+        problems = problems + exc.problems
+    if problems:
+        problems.sort(key=lambda p: (p.file, p.line))
+        _fail(f"{len(problems)} problem(s) in the input; no host was touched:\n" +
+              "\n".join(f"  {p}" for p in problems))
     if not plans:
         _fail(f"no hosts matched by the plays of {playbook}" + (f" with --limit {limit!r}" if limit else ""))
     return inv, book, plans

@@ -49,6 +49,8 @@ def _plan_all(tasks: list, obs: Observed, ctx: Context) -> tuple[list, Optional[
             item.plan = PLANNERS[t["module"]](params, obs, ctx)
         except PlanError as exc:
             return planned, (t["index"], str(exc))
+        except OSError as exc:   # reading the kernel failed: report it on the task, change nothing
+            return planned, (t["index"], f"could not observe the host for this task: {exc}")
         for a in item.plan.actions:
             item.undo.append(inverse(a, obs))
             obs.simulate(a)

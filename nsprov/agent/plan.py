@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Optional
 
-from nsprov.agent.state import Action, Observed
+from nsprov.agent.state import NEW_NETNS_DEFAULT, Action, Observed
 
 
 class PlanError(Exception):
@@ -112,8 +112,12 @@ def _own_link(obs: Observed, ctx: Context, ns: str, name: str, kind: str) -> boo
     link = obs.link(ns, name)
     if link is None:
         return False
-    if not ctx.owns("link", ns, name) or link.alias != ctx.mark:
+    if not ctx.owns("link", ns, name):
         raise ctx.not_ours(f"{link.kind} '{name}'", "link", ns, name)
+    if link.alias != ctx.mark:
+        where = f" in netns '{ns}'" if ns else ""
+        raise PlanError(f"{link.kind} '{name}'{where} is in the ledger but not marked {ctx.mark} "
+                        f"(replaced by someone else?); not adopting it")
     if link.kind != kind:
         raise PlanError(f"link '{name}' in netns '{ns}' is a {link.kind}, not a {kind}")
     return True
@@ -290,6 +294,13 @@ def plan_sysctl(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     cur = obs.sysctl(ns, key)
     if cur is None:
         raise PlanError(f"no sysctl {key}" + (f" in netns '{ns}'" if ns else ""))
+    if cur == NEW_NETNS_DEFAULT:   # made by this run: set it; destroy removes the netns with it
+        if p["state"] == "present":
+            tp.act("sysctl.set", ns, key, f"set to {p['value']} in the new netns", value=p["value"])
+            tp.after = {key: p["value"]}
+        else:
+            tp.reasons.append("not changed by nsprov")
+        return tp
     entry = ctx.entry("sysctl", ns, key)
     tp.before = {key: cur}
     if p["state"] == "present":
@@ -397,7 +408,8 @@ def inverse(a: Action, obs: Observed) -> list:
         back = {"via": cur.via, "dev": cur.dev, "metric": cur.metric} if cur else {}
         return [Action("route.replace" if op == "route.replace" else "route.add", a.ns, a.name, back, "undo")]
     if op == "sysctl.set":
-        return [Action("sysctl.set", a.ns, a.name, {"value": obs.sysctl(a.ns, a.name)}, "undo")]
+        old = obs.sysctl(a.ns, a.name)
+        return [] if old == NEW_NETNS_DEFAULT else [Action("sysctl.set", a.ns, a.name, {"value": old}, "undo")]
     if op == "fw.add_rules":
         undo = [Action("fw.delete_rules", a.ns, a.name, {"table": args["table"], "rules": args["rules"]}, "undo")]
         if obs.rules(a.ns, args["table"]) is None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+NEW_NETNS_DEFAULT = "(new netns default)"
+
 
 @dataclass
 class Link:
@@ -62,6 +64,7 @@ class Observed:
                  load_sysctl: Callable[[str, str], Optional[str]],
                  load_rules: Callable[[str, str], dict]):
         self.netns = set(netns)          # named network namespaces
+        self.created: set = set()        # ... of which this plan creates (nothing to read there yet)
         self._ns: dict = {}
         self._sysctl: dict = {}
         self._rules: dict = {}           # (ns, table) -> {key: spec}; None when the table is absent
@@ -80,13 +83,17 @@ class Observed:
         return self.ns(ns).links.get(name) if self.exists(ns) else None
 
     def sysctl(self, ns: str, key: str) -> Optional[str]:
+        """The value, None if there is no such sysctl, NEW_NETNS_DEFAULT in a netns not made yet."""
         if (ns, key) not in self._sysctl:
+            if ns in self.created:
+                return NEW_NETNS_DEFAULT
             self._sysctl[(ns, key)] = self._load_sysctl(ns, key) if self.exists(ns) else None
         return self._sysctl[(ns, key)]
 
     def rules(self, ns: str, table: str) -> Optional[dict]:
         if (ns, table) not in self._rules:
-            self._rules[(ns, table)] = self._load_rules(ns, table) if self.exists(ns) else None
+            loadable = self.exists(ns) and ns not in self.created
+            self._rules[(ns, table)] = self._load_rules(ns, table) if loadable else None
         return self._rules[(ns, table)]
 
     # ------------------------------------------------------------ keeping in step
@@ -95,10 +102,12 @@ class Observed:
         op, args = a.op, a.args
         if op == "netns.create":
             self.netns.add(a.name)
+            self.created.add(a.name)
             self._ns[a.name] = Namespace({"lo": Link("lo", "loopback", up=True, mtu=65536,
                                                      addresses=["127.0.0.1/8", "::1/128"])})
         elif op == "netns.delete":
             self.netns.discard(a.name)
+            self.created.discard(a.name)
             self._ns.pop(a.name, None)
             for key in [k for k in self._sysctl if k[0] == a.name]:
                 del self._sysctl[key]

@@ -98,6 +98,16 @@ def _load_task(path: str, raw: Any, line: int, where: str, problems: list) -> Op
 
 
 def load_playbook(path: str) -> Playbook:
+    """The playbook, or InputError with every problem of its shape."""
+    book, problems = load_playbook_lenient(path)
+    if problems:
+        raise InputError(problems)
+    return book
+
+
+def load_playbook_lenient(path: str) -> tuple[Playbook, list]:
+    """The playbook's well-formed parts and the problems of the rest, so that resolving can
+    report its own problems in the same breath. YAML syntax errors still raise."""
     data = load_yaml(Path(path))
     problems: list = []
     if not isinstance(data, list):
@@ -135,9 +145,7 @@ def load_playbook(path: str) -> Playbook:
         plays.append(Play(name=str(raw.get("name") or raw.get("hosts") or f"play {i}"),
                           hosts=str(raw.get("hosts") or ""), vars=plain(pvars), become=bool(raw.get("become")),
                           tags=ptags, tasks=tuple(tasks), line=line))
-    if problems:
-        raise InputError(problems)
-    return Playbook(path=path, plays=tuple(plays))
+    return Playbook(path=path, plays=tuple(plays)), problems
 
 
 # ------------------------------------------------------------------ per-host resolution
@@ -283,6 +291,23 @@ class _HostResolver:
         return self.plan
 
 
+class _LazyHostvars(dict):
+    """`hostvars['lab2'].ansible_host` in templates, computed only for hosts a template names."""
+
+    def __init__(self, inv: Inventory):
+        super().__init__()
+        self._inv = inv
+
+    def __missing__(self, host: str) -> dict:
+        if host not in self._inv.hosts:
+            raise KeyError(host)
+        self[host] = self._inv.host_vars(host)
+        return self[host]
+
+    def __contains__(self, host: object) -> bool:
+        return host in self._inv.hosts
+
+
 def resolve(book: Playbook, inv: Inventory, limit: Optional[str] = None, extra_vars: Optional[dict] = None,
             tags: tuple = (), skip_tags: tuple = ()) -> dict:
     """{host: HostPlan} for every host a play targets (after --limit); InputError with every problem."""
@@ -294,6 +319,7 @@ def resolve(book: Playbook, inv: Inventory, limit: Optional[str] = None, extra_v
     except (PatternError, ValueError) as exc:
         raise InputError([Problem("--limit", 0, "", str(exc))]) from None
     resolvers: dict = {}
+    magic = {"hostvars": _LazyHostvars(inv), "groups": {g: inv.group_hosts(g) for g in inv.groups}}
     for i, play in enumerate(book.plays):
         where = f"play[{i}]"
         try:
@@ -304,7 +330,8 @@ def resolve(book: Playbook, inv: Inventory, limit: Optional[str] = None, extra_v
         for host in hosts:
             if allowed is not None and host not in allowed:
                 continue
-            r = resolvers.setdefault(host, _HostResolver(book, host, inv.host_vars(host), extra, problems))
+            r = resolvers.setdefault(host, _HostResolver(book, host, {**magic, **inv.host_vars(host)}, extra,
+                                                             problems))
             r.plan.become = r.plan.become or play.become
             variables = r.play_vars(play, where)
             for j, task in enumerate(play.tasks):
@@ -325,7 +352,8 @@ def resolve(book: Playbook, inv: Inventory, limit: Optional[str] = None, extra_v
                 for item in items:
                     tv = variables if task.loop is None else {**variables, "item": item}
                     label = "" if task.loop is None else f" (item={item})"
-                    r.add_task(play, task, tv, twhere, label if task.name is not None else "")
+                    named_by_item = task.name is not None and "item" in str(task.name)
+                    r.add_task(play, task, tv, twhere, label if task.name is not None and not named_by_item else "")
     plans = {h: r.finish() for h, r in resolvers.items()}
     if problems:
         # the same problem on many hosts is reported once

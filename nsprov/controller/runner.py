@@ -60,7 +60,12 @@ def run_on_host(conn: Connection, bundle: Bundle, request: dict, options: RunOpt
             out.status, out.error = FAILED, f"{last.get('type')}: {last.get('message')}"
         elif status != 0 or last.get("event") != "done" or not last.get("ok"):
             out.status = FAILED
-            out.error = last.get("message") or f"agent exited {status}"
+            if last.get("event") == "done":
+                rolled = any(e.get("event") == "rollback" for e in out.events)
+                out.error = "a task failed" + ("; this run's changes were rolled back" if rolled else
+                                               "; nothing was changed")
+            else:
+                out.error = f"agent exited {status} without finishing"
     except Unreachable as exc:
         out.status, out.error = UNREACHABLE, str(exc)
     except AgentFailed as exc:

@@ -94,9 +94,14 @@ def load_yaml(path: Path, text: Optional[str] = None) -> Any:
             text = path.read_text()
         return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # the context mark is where the broken construct starts (an unclosed `{` say); the
+        # problem mark is where the parser gave up, often the end of the file
+        mark = exc.context_mark or exc.problem_mark
         line = mark.line + 1 if mark else 0
-        raise InputError([Problem(str(path), line, "", f"invalid YAML: {exc.problem or exc.context}")]) from None
+        detail = exc.problem or ""
+        if exc.context and exc.problem_mark is not None:
+            detail = f"{exc.context}: {exc.problem} (line {exc.problem_mark.line + 1})"
+        raise InputError([Problem(str(path), line, "", f"invalid YAML: {detail}")]) from None
     except yaml.YAMLError as exc:
         raise InputError([Problem(str(path), 0, "", f"invalid YAML: {exc}")]) from None
     except (OSError, UnicodeDecodeError) as exc:
