@@ -347,5 +347,96 @@ def destroy(inventories, playbook, extra_vars, tags, skip_tags, verbose, limit, 
     _drive(inv, plans, request, options, as_json, False, verbose, f"DESTROY {book.path}")
 
 
+# ------------------------------------------------------------------- verify, exec
+@main.command()
+@_inventory_options
+@_playbook_options
+@_connection_options
+def verify(inventories, playbook, extra_vars, tags, skip_tags, verbose, limit, forks, accept_new_host_keys,
+           ask_become_pass, as_json) -> None:
+    """Prove isolation on the hosts: the seed's experiments for every namespace set the playbook
+    declares, and its verify tasks' reach/no_reach matrices. Exit 1 on any violation."""
+    import dataclasses
+
+    from nsprov.controller.bundle import load_bundle
+    from nsprov.controller.runner import run_on_hosts
+    inv, book, plans = _resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
+    plans = {h: p for h, p in plans.items() if p.sets or p.assertions}
+    if not plans:
+        _fail(f"{playbook} declares no namespace sets and no verify tasks: nothing to verify")
+    options = _run_options(forks, accept_new_host_keys, ask_become_pass)
+    conns = [dataclasses.replace(inv.connection(h), become=inv.connection(h).become or plans[h].become)
+             for h in plans]
+
+    def request(host: str) -> dict:
+        return {"protocol": 1, "op": "verify", "sets": plans[host].sets, "assertions": plans[host].assertions}
+    rows: list = []
+    sink = None
+    if as_json:
+        from nsprov.reporting.jsonl import JsonLines
+        sink = JsonLines()
+
+    def on_event(host: str, ev: dict) -> None:
+        if ev.get("event") == "check":
+            rows.append((host, ev))
+        if sink:
+            sink(host, ev)
+    if as_json:
+        results = run_on_hosts(conns, load_bundle(), request, options, on_event)
+    else:
+        console = _console()
+        with console.status(f"verifying {len(conns)} host(s)"):
+            results = run_on_hosts(conns, load_bundle(), request, options, on_event)
+    failed = [r for r in rows if not r[1]["passed"]]
+    if sink:
+        sink.write({"event": "recap", "checks": len(rows), "failed": len(failed),
+                    "hosts": {h: {"status": r.status, "error": r.error} for h, r in results.items()}})
+    else:
+        from nsprov.reporting.checks import render_checks
+        console.print(render_checks(rows))
+        for h, r in results.items():
+            if r.status != "ok" and r.error:
+                console.print(f"[bold red]{h}: {r.status.upper()}[/]: {r.error}", soft_wrap=True)
+        console.print(f"{len(rows) - len(failed)} of {len(rows)} check(s) passed" +
+                      (f", [bold red]{len(failed)} failed[/]" if failed else ""))
+    statuses = {r.status for r in results.values()}
+    sys.exit(EXIT_BAD_INPUT if "unreachable" in statuses else EXIT_FAILED if failed or "failed" in statuses
+             else EXIT_OK)
+
+
+@main.command("exec", context_settings={"ignore_unknown_options": True})
+@_inventory_options
+@click.option("--accept-new-host-keys", is_flag=True)
+@click.option("-K", "--ask-become-pass", is_flag=True)
+@click.argument("host")
+@click.argument("namespace")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_(inventories, accept_new_host_keys, ask_become_pass, host, namespace, command) -> None:
+    """Run COMMAND inside namespace set (or netns) NAMESPACE on HOST; its output and exit status
+    are yours. Example: nsprov exec -i inv.yml lab1 box1 -- hostname"""
+    from nsprov.controller.bundle import load_bundle
+    from nsprov.controller.runner import run_on_host
+    inv = _load_inventory(inventories)
+    if host not in inv.hosts:
+        _fail(f"no host {host!r} in the inventory")
+    status = {"rc": None}
+
+    def on_event(h: str, ev: dict) -> None:
+        if ev.get("event") == "output":
+            stream = sys.stdout if ev["stream"] == "stdout" else sys.stderr
+            stream.write(ev["data"])
+            stream.flush()
+        elif ev.get("event") == "exit":
+            status["rc"] = ev["status"]
+    options = _run_options(1, accept_new_host_keys, ask_become_pass)
+    result = run_on_host(inv.connection(host), load_bundle(),
+                         {"protocol": 1, "op": "exec", "namespace": namespace, "command": list(command)},
+                         options, on_event)
+    if result.status != "ok" or status["rc"] is None:
+        _fail(f"{host}: {result.error or 'the command did not run'}",
+              EXIT_BAD_INPUT if result.status == "unreachable" else EXIT_FAILED)
+    sys.exit(status["rc"])
+
+
 if __name__ == "__main__":
     main()

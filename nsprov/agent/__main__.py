@@ -53,10 +53,67 @@ def dispatch(request: dict, emit) -> bool:
                 return run(request, emit, ledger, kernel)
         finally:
             kernel.close()
+    if op == "verify":
+        from nsprov.agent.rtnl import Sockets
+        from nsprov.agent.verify import verify_assertions, verify_set
+        ok = True
+        with Sockets() as sockets:
+            for decl in request.get("sets", []):
+                for check in verify_set(decl, sockets):
+                    ok = ok and check["passed"]
+                    emit(event("check", **check))
+            for params in request.get("assertions", []):
+                for check in verify_assertions(params, sockets):
+                    ok = ok and check["passed"]
+                    emit(event("check", **check))
+        return ok
+    if op == "exec":
+        return _exec(request, emit)
     raise ProtocolError(f"op {op!r} is not handled by this agent")
 
 
+def _exec(request: dict, emit) -> bool:
+    """Run one command inside a namespace set (or netns), streaming its output."""
+    import subprocess
+
+    from nsprov.agent import nsset
+    from nsprov.agent.netns import named_netns
+    from nsprov.agent.processes import SAFE_PATH, enter_prefix
+    name = request.get("namespace", "")
+    argv = request.get("command")
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        raise ProtocolError("exec needs a command: a non-empty list of strings")
+    info = nsset.observe(name) if name else None
+    if name and info is None:
+        if name not in named_netns():
+            raise ProtocolError(f"no namespace set or netns named {name!r} on this host")
+        prefix = enter_prefix({"netns": name}, None)
+    else:
+        prefix = enter_prefix({"namespace": name}, info["kinds"]) if name else []
+    proc = subprocess.Popen([*prefix, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={"PATH": SAFE_PATH, "HOME": "/root"})
+    import selectors
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    open_streams = 2
+    while open_streams:
+        for key, _ in sel.select():
+            data = os.read(key.fileobj.fileno(), 65536)
+            if not data:
+                sel.unregister(key.fileobj)
+                open_streams -= 1
+                continue
+            emit(event("output", stream=key.data, data=data.decode(errors="replace")))
+    rc = proc.wait()
+    emit(event("exit", status=rc))
+    return True
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "ns-init":   # the init of a namespace set (see nsset.py)
+        from nsprov.agent.nsset import init_main
+        return init_main(sys.argv[2])
     began = time.monotonic()
     out = sys.stdout.buffer
 

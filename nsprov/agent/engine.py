@@ -14,8 +14,10 @@ from typing import Callable, Optional
 
 from nsprov.agent.kernel import Kernel
 from nsprov.agent.ledger import Ledger
-from nsprov.agent.plan import PLANNERS, Context, PlanError, TaskPlan, inverse
+from nsprov.agent.plan import Context, PlanError, TaskPlan, inverse
+from nsprov.agent.planners import PLANNERS
 from nsprov.agent.state import Observed
+from nsprov.agent.verify import verify_assertions
 from nsprov.model.errors import KernelError
 from nsprov.model.protocol import event
 from nsprov.model.schema import object_name, validate_params
@@ -30,6 +32,7 @@ class Planned:
     module: str
     plan: Optional[TaskPlan] = None
     skip: Optional[str] = None
+    verify: Optional[dict] = None                 # a verify task's checks, run after earlier tasks
     undo: list = field(default_factory=list)     # per action: its inverse actions
 
 
@@ -45,6 +48,9 @@ def _plan_all(tasks: list, obs: Observed, ctx: Context) -> tuple[list, Optional[
         if problems:
             return planned, (t["index"], "; ".join(f"{f}: {m}" if f else m for f, m in problems))
         item.name = t.get("name") or object_name(t["module"], params)
+        if t["module"] == "verify":
+            item.verify, item.plan = params, TaskPlan()
+            continue
         try:
             item.plan = PLANNERS[t["module"]](params, obs, ctx)
         except PlanError as exc:
@@ -97,8 +103,8 @@ def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bool
         return False
     if req.get("check"):
         for p in planned:
-            if p.skip:
-                emit(_task_event(p, "skipped", p.skip, diff))
+            if p.skip or p.verify is not None:
+                emit(_task_event(p, "skipped", p.skip or "verify runs on a real apply, not in check mode", diff))
             else:
                 emit(_task_event(p, "changed" if p.plan.changed else "ok", _reason(p.plan), diff, check=True))
         return True
@@ -106,13 +112,24 @@ def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bool
     ledger.record_intents(records)              # crash-safe: intent before any kernel change
     undo: list = []
     forgets: list = []
+    verified = True
     for p in planned:
         if p.skip:
             emit(_task_event(p, "skipped", p.skip, diff))
             continue
+        if p.verify is not None:   # a failed check is reported, and does not undo the build
+            checks = verify_assertions(p.verify, kernel.sockets)
+            failed = [c for c in checks if not c["passed"]]
+            verified = verified and not failed
+            reason = (f"{len(checks)} check(s) passed" if not failed else
+                      "; ".join(f"{c['check']} {c['subject']}: expected {c['expected']}, got {c['observed']}"
+                                for c in failed))
+            emit(_task_event(p, "failed" if failed else "ok", reason, diff, checks=checks))
+            continue
+        results = []
         try:
             for a, inv in zip(p.plan.actions, p.undo):
-                kernel.execute(a)
+                results.append(kernel.execute(a))
                 undo.append(inv)
         except Exception as exc:   # KernelError, or anything unexpected: never leave half a run
             message = str(exc) if isinstance(exc, KernelError) else f"{type(exc).__name__}: {exc}"
@@ -122,10 +139,18 @@ def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bool
             ledger.forget(forgets)
             return False
         forgets += p.plan.forgets
-        emit(_task_event(p, "changed" if p.plan.changed else "ok", _reason(p.plan), diff))
+        status, reason, extra = ("changed" if p.plan.changed else "ok"), _reason(p.plan), {}
+        for r in filter(None, results):   # one-shot commands say themselves what happened
+            if not r.get("changed", True):
+                status = "ok"
+            if r.get("reason"):
+                reason = r["reason"]
+            if "output" in r:
+                extra["output"] = r["output"]
+        emit(_task_event(p, status, reason, diff, **extra))
     ledger.mark_done(records)
     ledger.forget(forgets)
-    return True
+    return verified
 
 
 # ------------------------------------------------------------------ destroy
@@ -176,6 +201,17 @@ def _destroy_plan(entry: dict, obs: Observed, ctx: Context) -> TaskPlan:
             tp.act("fw.delete_rules", ns, entry["table"], "deleted", table=entry["table"], rules={name: {}})
         else:
             tp.reasons.append("already absent")
+    elif kind == "nsset":
+        if obs.nsset(name) is not None:
+            tp.act("nsset.delete", "", name, "stopped its init and unpinned it")
+        else:
+            tp.reasons.append("already absent")
+    elif kind == "process":
+        cur = obs.process(name)
+        if cur is not None:
+            tp.act("process.stop", "", name, f"stopped (pid {cur['pid']})" if cur["alive"] else "cleaned up")
+        else:
+            tp.reasons.append("already stopped")
     elif kind == "fw_table":
         if obs.rules(ns, name) is not None:
             tp.act("fw.delete_table", ns, name, "deleted", table=name)

@@ -12,10 +12,11 @@ import ctypes
 import errno
 import os
 import socket
+import sys
 import threading
 from typing import Optional
 
-from nsprov.agent import firewall, netns
+from nsprov.agent import firewall, netns, nsset, processes
 from nsprov.agent.rtnl import Sockets
 from nsprov.agent.state import Action, Link, Namespace, Observed, Route
 from nsprov.model.errors import KernelError
@@ -52,7 +53,8 @@ class Kernel:
 
     # ------------------------------------------------------------ observing
     def observed(self) -> Observed:
-        return Observed(set(netns.named_netns()), self.observe_ns, self.read_sysctl, self.fw.list_rules)
+        return Observed(set(netns.named_netns()), self.observe_ns, self.read_sysctl, self.fw.list_rules,
+                        nsset.observe, processes.observe)
 
     def observe_ns(self, ns: str) -> Namespace:
         ipr = self.sockets.get(ns)
@@ -87,9 +89,10 @@ class Kernel:
                 return None
 
     # ------------------------------------------------------------ changing
-    def execute(self, a: Action) -> None:
+    def execute(self, a: Action) -> Optional[dict]:
+        """Carry out one action; a few (exec.run) return what happened."""
         try:
-            getattr(self, "_" + a.op.replace(".", "_"))(a)
+            return getattr(self, "_" + a.op.replace(".", "_"))(a)
         except KernelError:
             raise
         except OSError as exc:
@@ -229,8 +232,45 @@ class Kernel:
     def _fw_delete_table(self, a: Action) -> None:
         self.fw.delete_table(a.ns, a.args["table"])
 
+    def _nsset_create(self, a: Action) -> None:
+        nsset.create(a.name, a.args["spec"])
 
-_VERBS = {"netns.create": "create", "netns.delete": "delete", "link.add_bridge": "create",
+    def _nsset_delete(self, a: Action) -> None:
+        self.sockets.drop(a.name)
+        nsset.delete(a.name)
+
+    def _nsset_set_hostname(self, a: Action) -> None:
+        enter = nsset.nsenter_args(a.name, [k for k in ("user", "uts") if k in a.args["kinds"]])
+        code = ("import ctypes, socket, sys; socket.sethostname(sys.argv[1]); d = sys.argv[2].encode(); "
+                "ctypes.CDLL(None).setdomainname(d, len(d))")
+        out = processes.run_once([*enter, "--", sys.executable, "-c", code, a.args["hostname"],
+                                  a.args.get("domainname") or "(none)"], {})
+        if out["rc"] != 0:
+            raise OSError(errno.EPERM, out["stderr"].strip().splitlines()[-1] if out["stderr"] else "failed")
+
+    def _process_start(self, a: Action) -> None:
+        processes.start(a.name, a.args["argv"], a.args["env"], a.args["target"])
+
+    def _process_stop(self, a: Action) -> None:
+        processes.stop(a.name)
+
+    def _exec_run(self, a: Action) -> dict:
+        creates = a.args.get("creates")
+        if creates:
+            check = a.args.get("creates_check")
+            there = (processes.run_once(check, {})["rc"] == 0) if check else os.path.exists(creates)
+            if there:
+                return {"changed": False, "reason": f"{creates} exists: not run"}
+        out = processes.run_once(a.args["argv"], a.args["env"])
+        if out["rc"] != 0:
+            tail = " ".join((out["stderr"] or out["stdout"]).strip().splitlines()[-3:])
+            raise OSError(errno.EIO, f"exit status {out['rc']}: {tail}")
+        return {"changed": a.args.get("changed", True), "output": out}
+
+
+_VERBS = {"nsset.create": "create", "nsset.delete": "delete", "nsset.set_hostname": "set the hostname of",
+          "process.start": "start", "process.stop": "stop", "exec.run": "run",
+          "netns.create": "create", "netns.delete": "delete", "link.add_bridge": "create",
           "link.add_veth": "create", "link.set": "change", "link.delete": "delete", "addr.add": "add",
           "addr.delete": "remove", "route.add": "add", "route.replace": "replace", "route.delete": "delete",
           "sysctl.set": "set", "fw.add_rules": "add", "fw.delete_rules": "delete", "fw.delete_table": "delete"}
@@ -238,7 +278,8 @@ _VERBS = {"netns.create": "create", "netns.delete": "delete", "link.add_bridge":
 
 def _what(a: Action) -> str:
     kind = {"netns": "netns", "link": "link", "addr": "address", "route": "route", "sysctl": "sysctl",
-            "fw": "firewall rules in"}[a.op.split(".")[0]]
+            "fw": "firewall rules in", "nsset": "namespace set", "process": "process",
+            "exec": "command"}[a.op.split(".")[0]]
     if a.op == "link.add_veth":
         kind = "veth"
     elif a.op == "link.add_bridge":

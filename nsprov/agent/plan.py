@@ -417,4 +417,13 @@ def inverse(a: Action, obs: Observed) -> list:
         return undo
     if op == "fw.delete_rules":
         return [Action("fw.add_rules", a.ns, a.name, dict(args), "undo")]
+    if op == "nsset.create":
+        return [Action("nsset.delete", "", a.name, {}, "undo")]
+    if op == "nsset.set_hostname":
+        cur = obs.nsset(a.name) or {}
+        return [Action("nsset.set_hostname", "", a.name, {"hostname": cur.get("hostname"),
+                                                           "domainname": cur.get("domainname"),
+                                                           "kinds": args["kinds"]}, "undo")]
+    if op == "process.start":
+        return [Action("process.stop", "", a.name, {}, "undo")]
     return []

@@ -62,13 +62,18 @@ class Action:
 class Observed:
     def __init__(self, netns: set, load_ns: Callable[[str], Namespace],
                  load_sysctl: Callable[[str, str], Optional[str]],
-                 load_rules: Callable[[str, str], dict]):
+                 load_rules: Callable[[str, str], dict],
+                 load_set: Callable[[str], Optional[dict]] = lambda name: None,
+                 load_process: Callable[[str], Optional[dict]] = lambda name: None):
         self.netns = set(netns)          # named network namespaces
         self.created: set = set()        # ... of which this plan creates (nothing to read there yet)
         self._ns: dict = {}
         self._sysctl: dict = {}
         self._rules: dict = {}           # (ns, table) -> {key: spec}; None when the table is absent
         self._load_ns, self._load_sysctl, self._load_rules = load_ns, load_sysctl, load_rules
+        self._load_set, self._load_process = load_set, load_process
+        self._sets: dict = {}
+        self._procs: dict = {}
 
     # ------------------------------------------------------------ reading (lazily)
     def exists(self, ns: str) -> bool:
@@ -95,6 +100,18 @@ class Observed:
             loadable = self.exists(ns) and ns not in self.created
             self._rules[(ns, table)] = self._load_rules(ns, table) if loadable else None
         return self._rules[(ns, table)]
+
+    def nsset(self, name: str) -> Optional[dict]:
+        """A namespace set: {kinds, alive, hostname, domainname, uid_map, gid_map}, or None."""
+        if name not in self._sets:
+            self._sets[name] = self._load_set(name)
+        return self._sets[name]
+
+    def process(self, name: str) -> Optional[dict]:
+        """A process nsprov started: {alive, pid, argv, target}, or None."""
+        if name not in self._procs:
+            self._procs[name] = self._load_process(name)
+        return self._procs[name]
 
     # ------------------------------------------------------------ keeping in step
     def simulate(self, a: Action) -> None:
@@ -154,5 +171,29 @@ class Observed:
                 table.pop(key, None)
         elif op == "fw.delete_table":
             self._rules[(a.ns, args["table"])] = None
+        elif op == "nsset.create":
+            spec = args["spec"]
+            self._sets[a.name] = {"kinds": list(spec["kinds"]), "alive": True, "hostname": spec.get("hostname"),
+                                  "domainname": spec.get("domainname") or "", "uid_map": spec.get("uid_map"),
+                                  "gid_map": spec.get("gid_map"), "mounts": spec.get("mounts", [])}
+            if "net" in spec["kinds"]:
+                self.netns.add(a.name)
+                self.created.add(a.name)
+                self._ns[a.name] = Namespace({"lo": Link("lo", "loopback", up=True, mtu=65536,
+                                                         addresses=["127.0.0.1/8", "::1/128"])})
+        elif op == "nsset.delete":
+            self._sets[a.name] = None
+            if a.name in self.netns and a.name in self._ns:
+                self.netns.discard(a.name)
+                self.created.discard(a.name)
+                self._ns.pop(a.name, None)
+        elif op == "nsset.set_hostname":
+            self._sets[a.name].update(hostname=args.get("hostname"), domainname=args.get("domainname") or "")
+        elif op == "process.start":
+            self._procs[a.name] = {"alive": True, "argv": args["argv"], "target": args["target"]}
+        elif op == "process.stop":
+            self._procs[a.name] = None
+        elif op == "exec.run":
+            pass
         else:
             raise ValueError(f"unknown action {op}")

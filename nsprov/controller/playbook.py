@@ -156,6 +156,8 @@ class HostPlan:
     become: bool = False
     tasks: list = field(default_factory=list)     # request task dicts
     labels: list = field(default_factory=list)    # (play name, task name) per task index
+    sets: list = field(default_factory=list)      # declared namespace sets (for `nsprov verify`)
+    assertions: list = field(default_factory=list)  # verify tasks' checks (for `nsprov verify`)
 
 
 def _selected(tags: set, only: set, skip: set) -> bool:
@@ -168,10 +170,14 @@ def _selected(tags: set, only: set, skip: set) -> bool:
 
 def _declared_objects(module: str, p: dict) -> list:
     """(kind, netns, name) of objects a present task creates, for duplicate detection."""
-    if p.get("state") != "present":
+    if p.get("state", "present") != "present":
         return []
     if module == "netns":
         return [("netns", "", p["name"])]
+    if module == "namespace":
+        return [("namespace set", "", p["name"])] + ([("netns", "", p["name"])] if "net" in p["kinds"] else [])
+    if module == "process":
+        return [("process", "", p["name"])]
     if module == "bridge":
         return [("link", p["netns"], p["name"])]
     if module == "veth":
@@ -196,6 +202,8 @@ def _addresses(module: str, p: dict) -> list:
 
 
 def _netns_used(module: str, p: dict) -> list:
+    if module == "verify":
+        return [(f"{k}.from", r["from"]) for k in ("reach", "no_reach") for r in p[k] if r["from"]]
     used = [("netns", p.get("netns", ""))]
     if module == "veth":
         used.append(("peer_netns", p["peer_netns"]))
@@ -212,6 +220,8 @@ class _HostResolver:
         self.objects: dict = {}                              # (kind, ns, name) -> line
         self.addrs: dict = {}                                # (ns, ip) -> (iface, line)
         self.pending_ns: list = []                           # (field, ns, line, where) to check at the end
+        self.declared_sets: dict = {}
+        self.pending_sets: list = []                         # (name, line, where)
 
     def problem(self, line: int, where: str, message: str) -> None:
         self.problems.append(Problem(self.book.path, line, where, f"{message} (host {self.host})"
@@ -259,11 +269,29 @@ class _HostResolver:
         self.plan.labels.append((play.name, name))
         if "skip" in entry:
             return
+        if task.module == "namespace" and params["state"] == "present":
+            self.plan.sets.append({k: params[k] for k in ("name", "kinds", "hostname", "uid_map", "gid_map")})
+        if task.module == "verify":
+            self.plan.assertions.append(params)
         self.check_cross(task, params, line, where)
 
     def check_cross(self, task: Task, p: dict, line: int, where: str) -> None:
         if task.module == "netns" and p["state"] == "present":
             self.declared_netns.setdefault(p["name"], line)
+        if task.module == "namespace" and p["state"] == "present":
+            self.declared_sets.setdefault(p["name"], line)
+            if "net" in p["kinds"]:
+                self.declared_netns.setdefault(p["name"], line)
+        if task.module in ("process", "exec") and p["namespace"]:
+            self.pending_sets.append((p["namespace"], task.param_lines.get("namespace", line),
+                                      f"{where}.{task.module}.namespace"))
+        if task.module == "verify":
+            for k in ("isolation", "ipc_isolated", "pid1", "mount_isolated", "isolated_from_host"):
+                for n in p[k]:
+                    self.pending_sets.append((n, task.param_lines.get(k, line), f"{where}.verify.{k}"))
+            for k in ("hostname", "uid_map"):
+                for h in p[k]:
+                    self.pending_sets.append((h["namespace"], task.param_lines.get(k, line), f"{where}.verify.{k}"))
         for fld, ns in _netns_used(task.module, p):
             self.pending_ns.append((fld, ns, task.param_lines.get(fld, line), f"{where}.{task.module}.{fld}"))
         for obj in _declared_objects(task.module, p):
@@ -288,6 +316,10 @@ class _HostResolver:
         for fld, ns, line, where in self.pending_ns:
             if ns not in self.declared_netns:
                 self.problem(line, where, f"netns '{ns}' is not declared in this playbook (add a netns task)")
+        for name, line, where in self.pending_sets:
+            if name not in self.declared_sets:
+                self.problem(line, where, f"namespace set '{name}' is not declared in this playbook "
+                                          f"(add a namespace task)")
         return self.plan
 
 

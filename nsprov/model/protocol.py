@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 PROTOCOL_VERSION = 1
-OPS = ("facts", "apply", "destroy")
+OPS = ("facts", "apply", "destroy", "verify", "exec")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 

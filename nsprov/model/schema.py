@@ -219,7 +219,187 @@ MODULES: dict[str, dict[str, Param]] = {
     },
 }
 
-NETWORK_MODULES = tuple(MODULES)
+NS_KINDS = ("uts", "ipc", "pid", "mnt", "user", "net", "cgroup", "time")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_PROC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_MOUNT_OPTS = re.compile(r"^[A-Za-z0-9_=,.]*$")
+
+
+def kinds(value: Any) -> list:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"kinds must be a non-empty list of {', '.join(NS_KINDS)}")
+    out = []
+    for k in value:
+        if k not in NS_KINDS:
+            raise ValueError(f"unknown namespace kind {k!r} (expected {', '.join(NS_KINDS)})")
+        if k not in out:
+            out.append(k)
+    return out
+
+
+def hostname(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 64 or not _HOSTNAME.match(value):
+        raise ValueError(f"invalid hostname {value!r}")
+    return value
+
+
+def id_map(value: Any) -> list:
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected a list like [{inside: 0, outside: 100000, count: 65536}]")
+    out = []
+    for m in value:
+        if not isinstance(m, dict) or set(m) != {"inside", "outside", "count"}:
+            raise ValueError(f"each map entry needs exactly inside, outside and count, not {m!r}")
+        try:
+            e = {k: int(m[k]) for k in ("inside", "outside", "count")}
+        except (TypeError, ValueError):
+            raise ValueError(f"map entry {m!r} must hold integers") from None
+        if e["inside"] < 0 or e["outside"] < 0 or e["count"] < 1 or e["outside"] + e["count"] > 2 ** 32 - 1:
+            raise ValueError(f"map entry {m!r} is out of range")
+        out.append(e)
+    return out
+
+
+def abs_path(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or "\0" in value or "/../" in value + "/":
+        raise ValueError(f"expected an absolute path without '..', not {value!r}")
+    return value
+
+
+def mounts(value: Any) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("mounts must be a list of {type: tmpfs|bind, target: /path, ...}")
+    out = []
+    for m in value:
+        if not isinstance(m, dict) or m.get("type") not in ("tmpfs", "bind"):
+            raise ValueError(f"each mount needs type tmpfs or bind, not {m!r}")
+        extra = set(m) - {"type", "target", "source", "options"}
+        if extra:
+            raise ValueError(f"unknown mount keys {sorted(extra)}")
+        e = {"type": m["type"], "target": abs_path(m.get("target"))}
+        if m["type"] == "bind":
+            e["source"] = abs_path(m.get("source"))
+        opts = m.get("options") or ""
+        if not isinstance(opts, str) or not _MOUNT_OPTS.match(opts):
+            raise ValueError(f"mount options {opts!r} may only hold letters, digits and _=,.")
+        e["options"] = opts
+        out.append(e)
+    return out
+
+
+def proc_name(value: Any) -> str:
+    if not isinstance(value, str) or not _PROC_NAME.match(value):
+        raise ValueError(f"name {value!r} is not allowed: use 1-64 of A-Z a-z 0-9 _ . -")
+    return value
+
+
+def command(value: Any) -> list:
+    if isinstance(value, str):
+        raise ValueError("command must be a list of arguments (argv), never a shell string: "
+                         "write [sh, -c, '...'] if you need a shell")
+    if not isinstance(value, list) or not value or not all(isinstance(a, (str, int, float)) for a in value):
+        raise ValueError(f"command must be a non-empty list of arguments, not {value!r}")
+    out = [str(a) for a in value]
+    if any("\0" in a for a in out):
+        raise ValueError("command arguments may not contain NUL")
+    return out
+
+
+def env(value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k)
+                                              for k in value):
+        raise ValueError("env must be a mapping of NAME: value")
+    return {k: str(v) for k, v in value.items()}
+
+
+def name_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ValueError("expected a list of namespace names")
+    return [netns_name(v) for v in value]
+
+
+def reach_list(value: Any) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("expected a list of {from: NAMESPACE, to: ADDRESS, port: N}")
+    out = []
+    for r in value:
+        if not isinstance(r, dict) or "to" not in r or set(r) - {"from", "to", "port"}:
+            raise ValueError(f"each entry needs to (and optional from, port), not {r!r}")
+        out.append({"from": netns_name(r.get("from", "")), "to": ip(r["to"]),
+                    "port": port(r["port"]) if r.get("port") is not None else None})
+    return out
+
+
+def hostname_checks(value: Any) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(h, dict) and set(h) == {"namespace", "equals"}
+                                              for h in value):
+        raise ValueError("expected a list of {namespace: NAME, equals: HOSTNAME}")
+    return [{"namespace": netns_name(h["namespace"]), "equals": hostname(h["equals"])} for h in value]
+
+
+def uid_checks(value: Any) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(h, dict) and set(h) == {"namespace", "inside", "outside"}
+                                              for h in value):
+        raise ValueError("expected a list of {namespace: NAME, inside: 0, outside: 100000}")
+    return [{"namespace": netns_name(h["namespace"]), "inside": int(h["inside"]), "outside": int(h["outside"])}
+            for h in value]
+
+
+MODULES.update({
+    "namespace": {
+        "name": Param(netns_name, required=True),
+        "kinds": Param(kinds, required=True),
+        "hostname": Param(hostname),
+        "domainname": Param(hostname),
+        "uid_map": Param(id_map),
+        "gid_map": Param(id_map),
+        "mounts": Param(mounts, default=[]),
+        "state": Param(state, default="present"),
+    },
+    "process": {
+        "name": Param(proc_name, required=True),
+        "namespace": Param(netns_name, default=""),
+        "netns": Param(netns_name, default=""),
+        "command": Param(command),
+        "env": Param(env, default={}),
+        "state": Param(state, default="present"),
+    },
+    "exec": {
+        "command": Param(command, required=True),
+        "namespace": Param(netns_name, default=""),
+        "netns": Param(netns_name, default=""),
+        "creates": Param(abs_path),
+        "changed_when": Param(boolean, default=True),
+        "env": Param(env, default={}),
+    },
+    "verify": {
+        "isolation": Param(name_list, default=[]),
+        "reach": Param(reach_list, default=[]),
+        "no_reach": Param(reach_list, default=[]),
+        "hostname": Param(hostname_checks, default=[]),
+        "ipc_isolated": Param(name_list, default=[]),
+        "pid1": Param(name_list, default=[]),
+        "mount_isolated": Param(name_list, default=[]),
+        "uid_map": Param(uid_checks, default=[]),
+        "isolated_from_host": Param(name_list, default=[]),
+    },
+})
+
+NETWORK_MODULES = ("netns", "bridge", "veth", "address", "route", "sysctl", "nat", "port_forward")
 
 
 def validate_params(module: str, params: Any) -> tuple[dict, list[tuple[str, str]]]:
@@ -252,6 +432,25 @@ def validate_params(module: str, params: Any) -> tuple[dict, list[tuple[str, str
         problems.append(("name", f"{out['name']} is not a per-network-namespace sysctl (only net.* are)"))
     if module == "route" and out.get("state") == "present" and not out.get("via") and not out.get("dev"):
         problems.append(("via", "a route needs via or dev"))
+    if module == "namespace" and isinstance(out.get("kinds"), list):
+        k = out["kinds"]
+        for fld, need in (("hostname", "uts"), ("domainname", "uts"), ("uid_map", "user"), ("gid_map", "user")):
+            if out.get(fld) and need not in k:
+                problems.append((fld, f"needs kind {need} in kinds"))
+        if out.get("mounts") and "mnt" not in k:
+            problems.append(("mounts", "needs kind mnt in kinds"))
+        if "user" in k and out.get("state") == "present":
+            for fld in ("uid_map", "gid_map"):
+                if not out.get(fld) and not any(f == fld for f, _ in problems):
+                    problems.append((fld, "is required with kind user (e.g. [{inside: 0, outside: 100000, "
+                                          "count: 65536}])"))
+    if module in ("process", "exec") and out.get("namespace") and out.get("netns"):
+        problems.append(("netns", "give namespace (a namespace set) or netns, not both"))
+    if module == "process" and out.get("state") == "present" and not out.get("command"):
+        if not any(f == "command" for f, _ in problems):
+            problems.append(("command", "is required when state is present"))
+    if module == "verify" and not any(out.get(k) for k in MODULES["verify"]):
+        problems.append(("", "verify needs at least one check"))
     return out, problems
 
 
@@ -274,6 +473,15 @@ def object_name(module: str, params: dict) -> str:
         return f"nat {_in(p['netns'])}{p['source']} out {p['out_interface']}"
     if module == "port_forward":
         return f"port_forward {_in(p['netns'])}{p['protocol']}/{p['port']} -> {p['to']}"
+    if module == "namespace":
+        return f"namespace {p['name']} ({' '.join(p['kinds'])})"
+    if module == "process":
+        return f"process {p['name']}" + (f" in {p['namespace'] or p['netns']}" if p['namespace'] or p['netns'] else "")
+    if module == "exec":
+        where = p["namespace"] or p["netns"]
+        return f"exec {' '.join(p['command'])[:40]}" + (f" in {where}" if where else "")
+    if module == "verify":
+        return "verify " + ", ".join(k for k in MODULES["verify"] if p.get(k))
     return module
 
 
