@@ -433,8 +433,8 @@ def exec_(inventories, accept_new_host_keys, ask_become_pass, host, namespace, c
                          {"protocol": 1, "op": "exec", "namespace": namespace, "command": list(command)},
                          options, on_event)
     if result.status != "ok" or status["rc"] is None:
-        _fail(f"{host}: {result.error or 'the command did not run'}",
-              EXIT_BAD_INPUT if result.status == "unreachable" else EXIT_FAILED)
+        bad_input = result.status == "unreachable" or (result.error or "").startswith("ProtocolError")
+        _fail(f"{host}: {result.error or 'the command did not run'}", EXIT_BAD_INPUT if bad_input else EXIT_FAILED)
     sys.exit(status["rc"])
 
 

@@ -275,6 +275,19 @@ class _HostResolver:
             self.plan.assertions.append(params)
         self.check_cross(task, params, line, where)
 
+    def declare(self, task: Task, variables: dict) -> None:
+        """Record the namespaces a task not selected by --tags declares (problems surface when it runs)."""
+        try:
+            params, problems = validate_params(task.module, render(plain(task.params), variables))
+        except TemplateError:
+            return
+        if problems or params.get("state") != "present":
+            return
+        if task.module == "netns" or "net" in params.get("kinds", []):
+            self.declared_netns.setdefault(params["name"], task.line)
+        if task.module == "namespace":
+            self.declared_sets.setdefault(params["name"], task.line)
+
     def check_cross(self, task: Task, p: dict, line: int, where: str) -> None:
         if task.module == "netns" and p["state"] == "present":
             self.declared_netns.setdefault(p["name"], line)
@@ -368,7 +381,8 @@ def resolve(book: Playbook, inv: Inventory, limit: Optional[str] = None, extra_v
             variables = r.play_vars(play, where)
             for j, task in enumerate(play.tasks):
                 twhere = f"{where}.tasks[{j}]"
-                if not _selected(set(play.tags) | set(task.tags), only, skip):
+                selected = _selected(set(play.tags) | set(task.tags), only, skip)
+                if not selected and task.module not in ("netns", "namespace"):
                     continue
                 items: list = [None]
                 if task.loop is not None:
@@ -383,6 +397,9 @@ def resolve(book: Playbook, inv: Inventory, limit: Optional[str] = None, extra_v
                         continue
                 for item in items:
                     tv = variables if task.loop is None else {**variables, "item": item}
+                    if not selected:   # not run now, but what it declares counts for the others
+                        r.declare(task, tv)
+                        continue
                     label = "" if task.loop is None else f" (item={item})"
                     named_by_item = task.name is not None and "item" in str(task.name)
                     r.add_task(play, task, tv, twhere, label if task.name is not None and not named_by_item else "")

@@ -301,6 +301,8 @@ def command(value: Any) -> list:
                          "write [sh, -c, '...'] if you need a shell")
     if not isinstance(value, list) or not value or not all(isinstance(a, (str, int, float)) for a in value):
         raise ValueError(f"command must be a non-empty list of arguments, not {value!r}")
+    if any(isinstance(a, bool) for a in value):
+        raise ValueError(f"command {value!r} holds a YAML boolean: quote it ('true', 'yes')")
     out = [str(a) for a in value]
     if any("\0" in a for a in out):
         raise ValueError("command arguments may not contain NUL")

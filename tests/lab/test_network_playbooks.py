@@ -59,7 +59,7 @@ def net_on_lab1(lab3, tmp_path):
 
 def test_net_playbook_builds_the_seed_demo_and_is_idempotent(lab3, net_on_lab1):
     proc, events, recap = run("run", "-i", str(lab3.inventory), net_on_lab1, "--limit", "lab1", check=True)
-    assert recap == {"lab1": {"ok": 2, "changed": 2, "failed": 0, "skipped": 0, "unreachable": False}}
+    assert recap == {"lab1": {"ok": 3, "changed": 2, "failed": 0, "skipped": 0, "unreachable": False}}
     assert "netns1" in netns_list(lab3, "lab1")
     host, inside = links(lab3, "lab1"), links(lab3, "lab1", "netns1")
     assert ipv4(host["veth0"]) == ["10.1.1.2/24"] and ipv4(inside["veth1"]) == ["10.1.1.1/24"]
@@ -72,7 +72,7 @@ def test_net_playbook_builds_the_seed_demo_and_is_idempotent(lab3, net_on_lab1):
     indexes = (host["veth0"]["ifindex"], inside["veth1"]["ifindex"])
     # second run: nothing changes, and the kernel objects are the very same ones
     proc, events, recap = run("run", "-i", str(lab3.inventory), net_on_lab1, "--limit", "lab1", check=True)
-    assert recap["lab1"]["changed"] == 0 and recap["lab1"]["ok"] == 2
+    assert recap["lab1"]["changed"] == 0 and recap["lab1"]["ok"] == 3
     assert (links(lab3, "lab1")["veth0"]["ifindex"], links(lab3, "lab1", "netns1")["veth1"]["ifindex"]) == indexes
     assert all(e["status"] == "ok" and e["reason"] for e in events if e["event"] == "task")
 
@@ -81,7 +81,7 @@ def test_check_mode_reports_changes_and_makes_none(lab3, net_on_lab1):
     before_links = set(links(lab3, "lab1"))
     proc, events, recap = run("run", "-i", str(lab3.inventory), net_on_lab1, "--limit", "lab1", "--check",
                               check=True)
-    assert recap["lab1"]["changed"] == 2
+    assert recap["lab1"]["changed"] == 2 and recap["lab1"]["skipped"] == 1   # verify waits for a real run
     tasks = [e for e in events if e["event"] == "task"]
     assert tasks[1]["reason"].startswith("created veth veth0 <-> netns1/veth1")   # sees task 1's netns
     assert "netns1" not in netns_list(lab3, "lab1")
@@ -197,7 +197,7 @@ def test_bridge_nat_reaches_the_upstream_translated_and_forwards_a_port(lab3, tm
     pids = []
     try:
         proc, events, recap = run("run", "-i", str(lab3.inventory), book, check=True)
-        assert recap["lab1"]["changed"] == 13 and "lab2" not in recap
+        assert recap["lab1"]["changed"] == 13 and recap["lab1"]["ok"] == 14 and "lab2" not in recap
         # independent look at the firewall: nsprov's own table, with the masquerade rule
         table = json.loads(lab3.ssh("lab1", "nft", "-j", "list", "table", "ip", "nsprov_bridge_nat").stdout)
         comments = sorted(e["rule"]["comment"] for e in table["nftables"] if "rule" in e)
@@ -233,7 +233,7 @@ def test_tags_select_tasks(lab3, tmp_path):
     names = [e["name"] for e in events if e["event"] == "task"]
     assert len(names) == 10 and not any("masquerade" in n for n in names)
     proc, events, recap = run("run", "-i", str(lab3.inventory), book, "--check", "--tags", "nat", check=True)
-    assert [e["module"] for e in events if e["event"] == "task"] == ["sysctl", "nat", "port_forward"]
+    assert [e["module"] for e in events if e["event"] == "task"] == ["sysctl", "nat", "port_forward", "verify"]
 
 
 BAD = {
