@@ -114,7 +114,7 @@ def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "ns-init":   # the init of a namespace set (see nsset.py)
         from nsprov.agent.nsset import init_main
         return init_main(sys.argv[2])
-    began = time.monotonic()
+    began, began_wall = time.monotonic(), time.time()
     out = sys.stdout.buffer
 
     def emit(message: dict) -> None:
@@ -131,7 +131,13 @@ def main() -> int:
     except Exception as exc:  # travels back as data, with its type and traceback tail
         emit(_error_event(exc))
         return 1
-    emit(event("done", ok=ok, seconds=round(time.monotonic() - began, 4)))
+    timings = {}
+    if "NSPROV_T0" in os.environ:   # set by the bootstrap: Python start-up, bundle check, imports
+        timings["startup"] = round(began_wall - float(os.environ["NSPROV_T0"]), 4)
+    engine = sys.modules.get("nsprov.agent.engine")
+    if engine is not None:
+        timings.update(engine.TIMINGS)
+    emit(event("done", ok=ok, seconds=round(time.monotonic() - began, 4), timings=timings))
     return 0 if ok else 1
 
 

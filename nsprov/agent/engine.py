@@ -87,10 +87,23 @@ def _rollback(kernel: Kernel, undo: list, emit: Emit) -> None:
     emit(event("rollback", undone=done, errors=errors))
 
 
+TIMINGS: dict = {}   # where this run's time went (seconds), reported in the "done" event
+
+
 def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bool:
+    import time
+    began = time.perf_counter()
     ctx = Context(owner=req["owner"], ledger=ledger)
     obs = kernel.observed()
     planned, failure = _plan_all(req["tasks"], obs, ctx)
+    TIMINGS["observe_and_plan"] = round(time.perf_counter() - began, 4)
+    try:
+        return _apply_planned(req, emit, ledger, kernel, planned, failure)
+    finally:
+        TIMINGS["apply"] = round(time.perf_counter() - began - TIMINGS["observe_and_plan"], 4)
+
+
+def _apply_planned(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel, planned: list, failure) -> bool:
     diff = bool(req.get("diff"))
     if failure is not None:
         failed_index, message = failure
@@ -220,14 +233,67 @@ def _destroy_plan(entry: dict, obs: Observed, ctx: Context) -> TaskPlan:
     return tp
 
 
+def _doomed_netns(entries: list, obs: Observed) -> set:
+    """Network namespaces this destroy deletes (and that exist): what is inside goes with them."""
+    names = {e["name"] for e in entries if e["kind"] == "netns"}
+    names |= {e["name"] for e in entries if e["kind"] == "nsset" and "net" in e.get("kinds", [])}
+    return {n for n in names if n in obs.netns}
+
+
+def _goes_with(entry: dict, doomed: set) -> Optional[str]:
+    """The netns whose deletion removes this object too, if any.
+
+    Deleting a veth one by one waits for an RCU grace period each time (~20 ms); a network
+    namespace takes its devices with it in one batch. So links, addresses, routes and rules in a
+    namespace that goes, and veth ends whose peer is in one, are left to the kernel."""
+    if entry["kind"] in ("netns", "nsset", "process"):
+        return None
+    if entry.get("netns") in doomed:
+        return entry["netns"]
+    if entry["kind"] == "link" and entry.get("peer_netns") in doomed:
+        return entry["peer_netns"]
+    return None
+
+
+def _wait_links_gone(kernel: Kernel, links: list, timeout: float = 10.0) -> list:
+    """Wait until the kernel's asynchronous namespace cleanup removed these links; returns leftovers."""
+    import time
+    from nsprov.agent import rtdump
+    deadline = time.monotonic() + timeout
+    while True:
+        by_ns: dict = {}
+        for ns, name in links:
+            by_ns.setdefault(ns, set()).add(name)
+        left = []
+        for ns, names in by_ns.items():
+            try:
+                present = {x["name"] for x in rtdump.links(kernel.sockets.raw(ns))}
+            except OSError:
+                continue
+            left += [(ns, n) for n in names & present]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.01)
+
+
 def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bool:
     ctx = Context(owner=req["owner"], ledger=ledger)
     obs = kernel.observed()
-    ok, forgets = True, []
-    for i, entry in enumerate(reversed(ledger.owned_by(ctx.owner))):
+    ok, forgets, awaited = True, [], []
+    entries = ledger.owned_by(ctx.owner)
+    doomed = _doomed_netns(entries, obs)
+    for i, entry in enumerate(reversed(entries)):
         kind = entry["kind"]
         label = f"{kind} " + (f"{entry['netns']}/" if entry.get("netns") else "") + entry["name"]
         p = Planned(i, label, "destroy")
+        ns_gone = _goes_with(entry, doomed)
+        if ns_gone is not None:
+            if kind == "link" and entry.get("netns") not in doomed and obs.link(entry.get("netns", ""), entry["name"]):
+                awaited.append((entry.get("netns", ""), entry["name"]))
+            forgets.append(entry)
+            emit(_task_event(p, "changed" if not req.get("check") else "changed", f"removed with netns '{ns_gone}'",
+                             False, **({"check": True} if req.get("check") else {})))
+            continue
         try:
             p.plan = _destroy_plan(entry, obs, ctx)
             if not req.get("check"):
@@ -243,6 +309,13 @@ def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bo
         emit(_task_event(p, "changed" if p.plan.changed else "ok",
                          "; ".join(p.plan.reasons), False, **({"check": True} if req.get("check") else {})))
     if not req.get("check"):
+        left = _wait_links_gone(kernel, awaited) if awaited else []
+        if left:
+            ok = False
+            emit(event("task", index=len(entries), name="namespace cleanup", module="destroy", status="failed",
+                       reason="links still present after their netns went: " +
+                              ", ".join(f"{ns or 'host'}/{n}" for ns, n in left)))
+            forgets = [e for e in forgets if (e.get("netns", ""), e["name"]) not in set(left)]
         ledger.forget(forgets)
     return ok
 

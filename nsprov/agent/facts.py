@@ -58,7 +58,7 @@ def observe_facts(managed: list) -> dict:
     with Sockets() as sockets:
         for ns in ["", *names]:
             try:
-                links[ns] = observe_links(sockets.get(ns))
+                links[ns] = observe_links(sockets.raw(ns))
             except OSError as exc:   # a stale pin under /run/netns, for example
                 links[ns] = {"error": str(exc)}
     return {

@@ -11,19 +11,17 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import socket
 import sys
 import threading
 from typing import Optional
 
-from nsprov.agent import firewall, netns, nsset, processes
-from nsprov.agent.rtnl import Sockets
+from nsprov.agent import firewall, netns, nsset, processes, rtdump, rtwrite
+from nsprov.agent.rtnl import Sockets, observe_links
 from nsprov.agent.state import Action, Link, Namespace, Observed, Route
 from nsprov.model.errors import KernelError
 
 MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
 MNT_DETACH = 2
-RTPROT = {2: "kernel", 3: "boot", 4: "static"}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -47,6 +45,7 @@ class Kernel:
     def __init__(self, fw_backend: Optional[str] = None):
         self.sockets = Sockets()
         self.fw = firewall.backend(fw_backend)
+        self._netns_dir_ready = False
 
     def close(self) -> None:
         self.sockets.close()
@@ -57,27 +56,16 @@ class Kernel:
                         nsset.observe, processes.observe)
 
     def observe_ns(self, ns: str) -> Namespace:
-        ipr = self.sockets.get(ns)
-        raw = list(ipr.get_links())
-        names = {link["index"]: link.get("ifname") for link in raw}
+        """One namespace in three dumps: links, addresses, routes."""
+        sock = self.sockets.raw(ns)
         links = {}
-        for link in raw:
-            kind = link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or ("loopback" if link.get("ifname") == "lo" else "device")
-            links[link.get("ifname")] = Link(
-                name=link.get("ifname"), kind=kind, up=bool(link["flags"] & 1), mtu=link.get("mtu"),
-                master=names.get(link.get("master")) if link.get("master") else None,
-                alias=link.get("ifalias"), index=link["index"])
-        for a in ipr.get_addr():
-            name = names.get(a["index"])
-            if name in links:
-                links[name].addresses.append(f"{a.get('address')}/{a['prefixlen']}")
+        for x in observe_links(sock):
+            links[x["name"]] = Link(name=x["name"], kind=x["kind"], up=x["up"], mtu=x["mtu"], master=x["master"],
+                                    alias=x["alias"], addresses=x["addresses"], index=x["index"])
+        names = {link.index: link.name for link in links.values()}
         routes = {}
-        for family in (socket.AF_INET, socket.AF_INET6):
-            for r in ipr.get_routes(family=family, table=254):
-                dst = r.get("dst")
-                key = (f"{dst}/{r['dst_len']}" if dst else ("default" if family == socket.AF_INET else "::/0"))
-                routes.setdefault(key, Route(key, r.get("gateway"), names.get(r.get("oif")), r.get("priority"),
-                                             RTPROT.get(r["proto"], str(r["proto"]))))
+        for r in rtdump.routes(sock):
+            routes.setdefault(r["dst"], Route(r["dst"], r["via"], names.get(r["oif"]), r["metric"], r["proto"]))
         return Namespace(links, routes)
 
     def read_sysctl(self, ns: str, key: str) -> Optional[str]:
@@ -97,23 +85,23 @@ class Kernel:
             raise
         except OSError as exc:
             raise KernelError(_VERBS.get(a.op, a.op), _what(a), a.ns, exc.strerror or str(exc)) from None
-        except Exception as exc:   # NetlinkError carries (code, message)
-            code = getattr(exc, "code", None)
-            reason = os.strerror(code) if isinstance(code, int) and code > 0 else str(exc)
-            raise KernelError(_VERBS.get(a.op, a.op), _what(a), a.ns, reason) from None
+        except Exception as exc:
+            raise KernelError(_VERBS.get(a.op, a.op), _what(a), a.ns, f"{type(exc).__name__}: {exc}") from None
 
     def _index(self, ns: str, name: str) -> int:
-        found = self.sockets.get(ns).link_lookup(ifname=name)
-        if not found:
-            raise OSError(errno.ENODEV, f"no interface {name!r}")
-        return found[0]
+        return rtdump.link_index(self.sockets.raw(ns), name)
+
+    def _send(self, ns: str, data: bytes) -> None:
+        rtwrite.request(self.sockets.raw(ns), data)
 
     def _netns_create(self, a: Action) -> None:
         os.makedirs(netns.NETNS_DIR, mode=0o755, exist_ok=True)
-        if not _is_mountpoint(netns.NETNS_DIR):
-            # like `ip netns add`: a shared bind mount, so pins propagate to later mount namespaces
-            _mount(netns.NETNS_DIR, netns.NETNS_DIR, MS_BIND | MS_REC)
-            _mount(None, netns.NETNS_DIR, MS_SHARED | MS_REC)
+        if not self._netns_dir_ready:
+            if not _is_mountpoint(netns.NETNS_DIR):
+                # like `ip netns add`: a shared bind mount, so pins propagate to later mount namespaces
+                _mount(netns.NETNS_DIR, netns.NETNS_DIR, MS_BIND | MS_REC)
+                _mount(None, netns.NETNS_DIR, MS_SHARED | MS_REC)
+            self._netns_dir_ready = True
         path = netns.netns_path(a.name)
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
         own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -121,6 +109,7 @@ class Kernel:
             _check(_libc.unshare(netns.CLONE_NEWNET), "unshare")   # this thread only
             try:
                 _mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, MS_BIND)
+                self.sockets.adopt(a.name, rtdump.open_socket())    # its socket, made while we are inside
             finally:
                 netns.setns(own, netns.CLONE_NEWNET)
         except BaseException:
@@ -131,8 +120,7 @@ class Kernel:
             raise
         finally:
             os.close(own)
-        ipr = self.sockets.get(a.name)
-        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+        self._send(a.name, rtwrite.set_link("lo", up=True))
 
     def _netns_delete(self, a: Action) -> None:
         self.sockets.drop(a.name)
@@ -146,68 +134,46 @@ class Kernel:
             pass
 
     def _link_add_bridge(self, a: Action) -> None:
-        ipr = self.sockets.get(a.ns)
-        extra = {"mtu": a.args["mtu"]} if a.args.get("mtu") else {}
-        ipr.link("add", ifname=a.name, kind="bridge", br_stp_state=1 if a.args.get("stp") else 0, **extra)
-        ipr.link("set", index=self._index(a.ns, a.name), ifalias=a.args["alias"],
-                 state="up" if a.args.get("up") else "down")
+        self._send(a.ns, rtwrite.new_bridge(a.name, a.args.get("mtu"), bool(a.args.get("stp")),
+                                            bool(a.args.get("up"))))
+        self._send(a.ns, rtwrite.set_link(a.name, alias=a.args["alias"]))
 
     def _link_add_veth(self, a: Action) -> None:
         args = a.args
-        ipr = self.sockets.get(a.ns)
         peer_ns = args["peer_netns"]
+        master = self._index(a.ns, args["master"]) if args.get("master") else None
         fd = os.open(netns.netns_path(peer_ns) if peer_ns else "/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            extra = {}
-            if args.get("mtu"):
-                extra["mtu"] = args["mtu"]
-            if args.get("master"):
-                extra["master"] = self._index(a.ns, args["master"])
-            peer = {"ifname": args["peer"], "net_ns_fd": fd, **({"mtu": args["mtu"]} if args.get("mtu") else {})}
-            ipr.link("add", ifname=a.name, kind="veth", peer=peer, state="up" if args.get("up") else "down", **extra)
+            self._send(a.ns, rtwrite.new_veth(a.name, args["peer"], fd, args.get("mtu"), master,
+                                              bool(args.get("up"))))
         finally:
             os.close(fd)
-        ipr.link("set", index=self._index(a.ns, a.name), ifalias=args["alias"])
-        pipr = self.sockets.get(peer_ns)
-        pipr.link("set", index=self._index(peer_ns, args["peer"]), ifalias=args["alias"])
+        self._send(a.ns, rtwrite.set_link(a.name, alias=args["alias"]))
+        self._send(peer_ns, rtwrite.set_link(args["peer"], up=bool(args.get("up")), alias=args["alias"]))
 
     def _link_set(self, a: Action) -> None:
-        ipr = self.sockets.get(a.ns)
-        kw: dict = {}
-        if "up" in a.args:
-            kw["state"] = "up" if a.args["up"] else "down"
-        if a.args.get("mtu"):
-            kw["mtu"] = a.args["mtu"]
+        master = None
         if "master" in a.args:
-            kw["master"] = self._index(a.ns, a.args["master"]) if a.args["master"] else 0
-        if "alias" in a.args:
-            kw["ifalias"] = a.args["alias"] or ""
-        ipr.link("set", index=self._index(a.ns, a.name), **kw)
+            master = self._index(a.ns, a.args["master"]) if a.args["master"] else 0
+        self._send(a.ns, rtwrite.set_link(a.name, up=a.args.get("up"), mtu=a.args.get("mtu"), master_index=master,
+                                          alias=(a.args["alias"] or "") if "alias" in a.args else None))
 
     def _link_delete(self, a: Action) -> None:
-        found = self.sockets.get(a.ns).link_lookup(ifname=a.name)
-        if found:   # already gone (its veth peer went first): nothing to do
-            self.sockets.get(a.ns).link("del", index=found[0])
+        try:
+            self._send(a.ns, rtwrite.del_link(a.name))
+        except OSError as exc:
+            if exc.errno != errno.ENODEV:   # already gone (its veth peer went first): nothing to do
+                raise
 
     def _addr_add(self, a: Action) -> None:
-        address, prefix = a.args["address"].split("/")
-        self.sockets.get(a.ns).addr("add", index=self._index(a.ns, a.args["dev"]), address=address,
-                                    prefixlen=int(prefix))
+        self._send(a.ns, rtwrite.address(True, self._index(a.ns, a.args["dev"]), a.args["address"]))
 
     def _addr_delete(self, a: Action) -> None:
-        address, prefix = a.args["address"].split("/")
-        self.sockets.get(a.ns).addr("del", index=self._index(a.ns, a.args["dev"]), address=address,
-                                    prefixlen=int(prefix))
+        self._send(a.ns, rtwrite.address(False, self._index(a.ns, a.args["dev"]), a.args["address"]))
 
     def _route(self, a: Action, verb: str) -> None:
-        kw: dict = {"dst": "0.0.0.0/0" if a.name == "default" else a.name, "table": 254}
-        if a.args.get("via"):
-            kw["gateway"] = a.args["via"]
-        if a.args.get("dev"):
-            kw["oif"] = self._index(a.ns, a.args["dev"])
-        if a.args.get("metric") is not None:
-            kw["priority"] = a.args["metric"]
-        self.sockets.get(a.ns).route(verb, **kw)
+        oif = self._index(a.ns, a.args["dev"]) if a.args.get("dev") else None
+        self._send(a.ns, rtwrite.route(verb, a.name, a.args.get("via"), oif, a.args.get("metric")))
 
     def _route_add(self, a: Action) -> None:
         self._route(a, "add")
@@ -216,7 +182,7 @@ class Kernel:
         self._route(a, "replace")
 
     def _route_delete(self, a: Action) -> None:
-        self._route(a, "del")
+        self._route(a, "delete")
 
     def _sysctl_set(self, a: Action) -> None:
         with netns.entered(a.ns):

@@ -148,10 +148,10 @@ def init_main(spec_json: str) -> int:
 # ------------------------------------------------------------------ the agent's side
 def self_command() -> list:
     """How to run this agent again: the bundle it runs from, or the installed package."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", "") or ""
-    if ".pyz" in path:
-        return [sys.executable, "-E", "-s", path[:path.index(".pyz") + 4]]
+    candidates = [sys.argv[0] if sys.argv else "", getattr(sys.modules.get("__main__"), "__file__", "") or ""]
+    for path in candidates:
+        if ".pyz" in path:
+            return [sys.executable, "-E", "-s", path[:path.index(".pyz") + 4]]
     return [sys.executable, "-m", "nsprov.agent"]
 
 

@@ -208,12 +208,12 @@ def plan_veth(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         where = f"{pns}/" if pns else "host/"
         tp.act("link.add_veth", ns, name, f"created veth {name} <-> {where}{peer}", peer=peer, peer_netns=pns,
                mtu=p["mtu"], master=p["bridge"], up=p["up"], alias=ctx.mark)
-        tp.records += [{"kind": "link", "netns": ns, "name": name, "owner": ctx.owner},
-                       {"kind": "link", "netns": pns, "name": peer, "owner": ctx.owner}]
-        if p["up"] or p["peer_bridge"]:
-            tp.act("link.set", pns, peer, f"{peer}: " + ", ".join(
-                (["up"] if p["up"] else []) + ([f"master {p['peer_bridge']}"] if p["peer_bridge"] else [])),
-                **({"up": True} if p["up"] else {}), **({"master": p["peer_bridge"]} if p["peer_bridge"] else {}))
+        tp.records += [{"kind": "link", "netns": ns, "name": name, "owner": ctx.owner, "peer_netns": pns,
+                        "peer": peer},
+                       {"kind": "link", "netns": pns, "name": peer, "owner": ctx.owner, "peer_netns": ns,
+                        "peer": name}]
+        if p["peer_bridge"]:
+            tp.act("link.set", pns, peer, f"{peer}: master {p['peer_bridge']}", master=p["peer_bridge"])
         for dev, s, addrs in ((name, ns, p["addresses"]), (peer, pns, p["peer_addresses"])):
             for a in addrs:
                 tp.act("addr.add", s, dev, f"{dev}: +{a}", dev=dev, address=a)

@@ -1,36 +1,38 @@
-"""The only module that imports pyroute2: one netlink socket per network namespace."""
+"""One raw NETLINK_ROUTE socket per network namespace, for reading (rtdump) and writing (rtwrite)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pyroute2.iproute.linux import IPRoute
-
-from nsprov.agent import netns
+from nsprov.agent import netns, rtdump
 
 
 class Sockets:
-    """IPRoute sockets keyed by netns name ("" = the host's own), opened once, closed together."""
+    """Sockets keyed by netns name ("" = the host's own), opened once, closed together."""
 
     def __init__(self) -> None:
-        self._open: dict[str, Any] = {}
+        self._raw: dict[str, Any] = {}
 
-    def get(self, ns: str) -> Any:
-        if ns not in self._open:
+    def raw(self, ns: str) -> Any:
+        """A raw NETLINK_ROUTE socket bound to NS (for dumps)."""
+        if ns not in self._raw:
             with netns.entered(ns):
-                self._open[ns] = IPRoute()
-        return self._open[ns]
+                self._raw[ns] = rtdump.open_socket()
+        return self._raw[ns]
+
+    def adopt(self, ns: str, sock: Any) -> None:
+        """Take a raw socket already made inside NS (netns creation does that while inside)."""
+        self._raw[ns] = sock
 
     def drop(self, ns: str) -> None:
-        """Close the socket of a namespace that is going away (it would pin it otherwise)."""
-        ipr = self._open.pop(ns, None)
-        if ipr is not None:
-            ipr.close()
+        """Close the sockets of a namespace that is going away (they would pin it otherwise)."""
+        raw = self._raw.pop(ns, None)
+        if raw is not None:
+            raw.close()
 
     def close(self) -> None:
-        for ipr in self._open.values():
-            ipr.close()
-        self._open.clear()
+        for ns in list(self._raw):
+            self.drop(ns)
 
     def __enter__(self) -> "Sockets":
         return self
@@ -39,26 +41,22 @@ class Sockets:
         self.close()
 
 
-def observe_links(ipr: Any) -> list[dict]:
+def observe_links(sock: Any) -> list[dict]:
     """Every link of one namespace: name, index, kind, state, master, mtu, mac, addresses."""
-    links = list(ipr.get_links())
-    names = {link["index"]: link.get("ifname") for link in links}
+    raw = rtdump.links(sock)
+    names = {link["index"]: link["name"] for link in raw}
     addrs: dict[int, list[str]] = {}
-    for a in ipr.get_addr():
-        addrs.setdefault(a["index"], []).append(f"{a.get('address')}/{a['prefixlen']}")
-    out = []
-    for link in links:
-        master = link.get("master")
-        out.append({
-            "name": link.get("ifname"),
-            "index": link["index"],
-            "kind": link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or ("loopback" if link.get("ifname") == "lo" else "device"),
-            "state": (link.get("operstate") or "").lower() or ("up" if link["flags"] & 1 else "down"),
-            "up": bool(link["flags"] & 1),
-            "master": names.get(master, master) if master else None,
-            "mtu": link.get("mtu"),
-            "mac": link.get("address"),
-            "alias": link.get("ifalias"),
-            "addresses": addrs.get(link["index"], []),
-        })
-    return out
+    for index, cidr in rtdump.addresses(sock):
+        addrs.setdefault(index, []).append(cidr)
+    return [{
+        "name": link["name"],
+        "index": link["index"],
+        "kind": link["kind"] or ("loopback" if link["name"] == "lo" else "device"),
+        "state": link["state"] if link["state"] != "unknown" or link["name"] != "lo" else "unknown",
+        "up": link["up"],
+        "master": names.get(link["master"], link["master"]) if link["master"] else None,
+        "mtu": link["mtu"],
+        "mac": link["mac"],
+        "alias": link["alias"],
+        "addresses": addrs.get(link["index"], []),
+    } for link in raw]

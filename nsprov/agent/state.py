@@ -138,7 +138,7 @@ class Observed:
                                                master=args.get("master"), alias=args.get("alias"),
                                                peer_netns=args["peer_netns"], peer=args["peer"])
             self.ns(args["peer_netns"]).links[args["peer"]] = Link(
-                args["peer"], "veth", up=False, mtu=args.get("mtu") or 1500, alias=args.get("alias"),
+                args["peer"], "veth", up=args.get("up", False), mtu=args.get("mtu") or 1500, alias=args.get("alias"),
                 peer_netns=a.ns, peer=a.name)
         elif op == "link.set":
             link = self.ns(a.ns).links[a.name]

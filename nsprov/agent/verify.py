@@ -192,8 +192,8 @@ def _nft_tables(prefix: list) -> set:
 
 def check_net(name: str, kinds: list, sockets) -> list:
     from nsprov.agent.rtnl import observe_links
-    inside = observe_links(sockets.get(name))
-    host = observe_links(sockets.get(""))
+    inside = observe_links(sockets.raw(name))
+    host = observe_links(sockets.raw(""))
     shared = _macs(inside) & _macs(host)
     out = [_check("net: none of the host's interfaces inside", name, "no shared MAC",
                   f"{len(inside)} link(s): {', '.join(x['name'] for x in inside)}", not shared)]

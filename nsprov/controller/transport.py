@@ -120,7 +120,7 @@ class HostSession:
 
     # ------------------------------------------------------------ the one command
     def agent_command(self, bundle: Bundle) -> str:
-        argv = [self.conn.python, "-c", bootstrap_code(), bundle.sha256, str(bundle.size), REMOTE_CACHE]
+        argv = [self.conn.python, "-E", "-s", "-c", bootstrap_code(), bundle.sha256, str(bundle.size), REMOTE_CACHE]
         # the agent needs root: a non-root login always goes through sudo
         if self.conn.become or self.conn.user not in (None, "root"):
             argv = ["sudo", "-S", "-p", SUDO_PROMPT, "-u", self.conn.become_user, "-H", "--", *argv]

@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""nsprov against the fastest CLI way and against Ansible, on a local lab host.
+
+    sudo .venv/bin/python bench/run.py                       # N = 10, 100, 500; 3 rounds; all tools
+    sudo .venv/bin/python bench/run.py --sizes 100 --repeat 5 --tools nsprov,ipbatch
+    sudo .venv/bin/python bench/run.py --fanout              # + 50 hosts x 20 netns against 1 x 20
+
+Workload W(N): a bridge; N network namespaces, each with lo up, a veth on the bridge, an address
+and a default route; one nft masquerade rule; ip_forward. R(N): the same desired state again on
+the finished state. T(N): teardown. Tools take turns (A B A B ...) within each round; the
+report gives medians, min-max and ratios, as JSON and a markdown table (bench/results/).
+
+Tools:
+  nsprov   `nsprov run -i INV bench/workload.yml -e n=N` (and `nsprov destroy`)
+  ipbatch  one ssh call running `ip -batch` scripts (the fastest CLI way; `-force` on R)
+  ansible  ansible-core in its own venv (bench/.venv-ansible), pipelining, command tasks with
+           `creates` guards; N above --ansible-max is skipped (it takes minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+NSPROV = [sys.executable, "-m", "nsprov.cli"]
+
+
+def sh(argv: list, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, **kw)
+
+
+def timed(argv: list, stdin: str | None = None, env: dict | None = None) -> float:
+    began = time.perf_counter()
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env)
+    took = time.perf_counter() - began
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, argv))[:200]} exited {proc.returncode}:\n"
+                           f"{proc.stdout[-1500:]}\n{proc.stderr[-1500:]}")
+    return took
+
+
+# ------------------------------------------------------------------ the tools
+class Nsprov:
+    name = "nsprov"
+
+    def __init__(self, lab: Path, limit: str = "lab1", forks: int = 10):
+        self.inv, self.limit, self.forks = str(lab / "inventory.yml"), limit, forks
+
+    def _run(self, verb: str, n: int) -> float:
+        return timed([*NSPROV, verb, "-i", self.inv, str(HERE / "workload.yml"), "-e", f"n={n}", "--limit",
+                      self.limit, "--forks", str(self.forks), "--json"])
+
+    def W(self, n: int) -> float:
+        return self._run("run", n)
+
+    def R(self, n: int) -> float:
+        return self._run("run", n)
+
+    def T(self, n: int) -> float:
+        return self._run("destroy", n)
+
+
+def _addr(i: int) -> str:
+    return f"10.240.{(i + 2) // 254}.{(i + 2) % 254 + 1}/16"
+
+
+class IpBatch:
+    name = "ipbatch"
+
+    def __init__(self, lab: Path):
+        self.ssh = ["ssh", "-F", str(lab / "ssh_config"), "lab1", "sh", "-s"]
+
+    def script(self, n: int, force: bool) -> str:
+        f = "-force " if force else ""
+        host = ["link add bbr0 type bridge", "link set bbr0 up", "addr add 10.240.0.1/16 dev bbr0"]
+        for i in range(n):
+            host += [f"netns add b{i}", f"link add bv{i} type veth peer name eth0 netns b{i}",
+                     f"link set bv{i} master bbr0 up"]
+        lines = ["ip %s-batch - <<'EOF'" % f, *host, "EOF"]
+        for i in range(n):
+            lines += [f"ip -n b{i} {f}-batch - <<'EOF'", "link set lo up", "link set eth0 up",
+                      f"addr add {_addr(i)} dev eth0", "route add default via 10.240.0.1", "EOF"]
+        lines += ["sysctl -qw net.ipv4.ip_forward=1",
+                  "nft -f - <<'EOF'",
+                  "table ip ipbatch",
+                  "delete table ip ipbatch",
+                  "table ip ipbatch { chain post { type nat hook postrouting priority 100; "
+                  "ip saddr 10.240.0.0/16 oifname \"eth0\" masquerade; } }",
+                  "EOF"]
+        return "\n".join(lines) + "\n" + ("true\n" if force else "")
+
+    def W(self, n: int) -> float:
+        return timed(self.ssh, stdin="set -e\n" + self.script(n, force=False))
+
+    def R(self, n: int) -> float:
+        return timed(self.ssh, stdin=self.script(n, force=True))
+
+    def T(self, n: int) -> float:
+        lines = ["ip -force -batch - <<'EOF'", *[f"netns del b{i}" for i in range(n)], "link del bbr0", "EOF",
+                 "nft delete table ip ipbatch", "sysctl -qw net.ipv4.ip_forward=0"]
+        return timed(self.ssh, stdin="\n".join(lines) + "\n")
+
+
+ANSIBLE_PLAYBOOK = """\
+- hosts: lab1
+  gather_facts: false
+  tasks:
+    - command: ip link add bbr0 type bridge
+      args: {creates: /sys/class/net/bbr0}
+    - command: ip link set bbr0 up
+    - command: ip addr replace 10.240.0.1/16 dev bbr0
+    - command: ip netns add b{{ item }}
+      args: {creates: "/run/netns/b{{ item }}"}
+      loop: "{{ range(n | int) | list }}"
+    - command: ip link add bv{{ item }} type veth peer name eth0 netns b{{ item }}
+      args: {creates: "/sys/class/net/bv{{ item }}"}
+      loop: "{{ range(n | int) | list }}"
+    - command: ip link set bv{{ item }} master bbr0 up
+      loop: "{{ range(n | int) | list }}"
+    - command: ip -n b{{ item }} link set lo up
+      loop: "{{ range(n | int) | list }}"
+    - command: ip -n b{{ item }} link set eth0 up
+      loop: "{{ range(n | int) | list }}"
+    - command: ip -n b{{ item }} addr replace 10.240.{{ (item + 2) // 254 }}.{{ (item + 2) % 254 + 1 }}/16 dev eth0
+      loop: "{{ range(n | int) | list }}"
+    - command: ip -n b{{ item }} route replace default via 10.240.0.1
+      loop: "{{ range(n | int) | list }}"
+    - command: sysctl -qw net.ipv4.ip_forward=1
+    - shell: |
+        nft -f - <<'EOF'
+        table ip ansible
+        delete table ip ansible
+        table ip ansible { chain post { type nat hook postrouting priority 100; ip saddr 10.240.0.0/16 oifname "eth0" masquerade; } }
+        EOF
+"""
+
+ANSIBLE_TEARDOWN = """\
+- hosts: lab1
+  gather_facts: false
+  tasks:
+    - command: ip netns del b{{ item }}
+      args: {removes: "/run/netns/b{{ item }}"}
+      loop: "{{ range(n | int) | list }}"
+    - command: ip link del bbr0
+      args: {removes: /sys/class/net/bbr0}
+    - command: nft delete table ip ansible
+    - command: sysctl -qw net.ipv4.ip_forward=0
+"""
+
+
+class Ansible:
+    name = "ansible"
+
+    def __init__(self, lab: Path, work: Path):
+        venv = HERE / ".venv-ansible"
+        if not (venv / "bin" / "ansible-playbook").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "ansible-core"], check=True)
+        self.exe = str(venv / "bin" / "ansible-playbook")
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "apply.yml").write_text(ANSIBLE_PLAYBOOK)
+        (work / "teardown.yml").write_text(ANSIBLE_TEARDOWN)
+        host = yaml.safe_load((lab / "inventory.yml").read_text())["all"]["children"]["lab"]["hosts"]["lab1"]
+        (work / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"lab1": {
+            "ansible_host": host["ansible_host"], "ansible_user": "root",
+            "ansible_ssh_private_key_file": host["ansible_ssh_private_key_file"],
+            "ansible_python_interpreter": "/usr/bin/python3",
+            "ansible_ssh_common_args": f"-o UserKnownHostsFile={host['nsprov_known_hosts']} "
+                                       f"-o StrictHostKeyChecking=yes -o ControlMaster=auto "
+                                       f"-o ControlPersist=60s -o ControlPath={work}/cm-%C"}}}}))
+        self.work = work
+        self.env = {**os.environ, "ANSIBLE_PIPELINING": "1", "ANSIBLE_HOST_KEY_CHECKING": "True",
+                    "ANSIBLE_LOCAL_TEMP": str(work / "tmp"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORKS": "1"}
+
+    def _play(self, book: str, n: int) -> float:
+        return timed([self.exe, "-i", str(self.work / "hosts.yml"), str(self.work / book), "-e", f"n={n}"],
+                     env=self.env)
+
+    def W(self, n: int) -> float:
+        return self._play("apply.yml", n)
+
+    def R(self, n: int) -> float:
+        return self._play("apply.yml", n)
+
+    def T(self, n: int) -> float:
+        return self._play("teardown.yml", n)
+
+    def close(self, lab: Path) -> None:
+        sh(["ssh", "-o", f"ControlPath={self.work}/cm-%C", "-O", "exit", "-F", str(lab / "ssh_config"), "lab1"])
+
+
+# ------------------------------------------------------------------ the harness
+def summary(samples: list) -> dict:
+    return {"median": round(statistics.median(samples), 3), "min": round(min(samples), 3),
+            "max": round(max(samples), 3), "n": len(samples)}
+
+
+def run_matrix(tools: list, sizes: list, repeat: int, ansible_max: int) -> dict:
+    results: dict = {}
+    for n in sizes:
+        for r in range(repeat):
+            for tool in tools:   # A B A B: every tool once per round
+                if tool.name == "ansible" and (n > ansible_max or r >= max(1, repeat // 3)):
+                    continue
+                for phase in ("W", "R", "T"):
+                    took = getattr(tool, phase)(n)
+                    results.setdefault(f"{phase}({n})", {}).setdefault(tool.name, []).append(took)
+                    print(f"  {tool.name:8} {phase}({n}) round {r + 1}: {took:.3f} s", flush=True)
+    return {k: {t: summary(v) for t, v in d.items()} for k, d in results.items()}
+
+
+def fanout(hosts: int, n: int, repeat: int) -> dict:
+    lab = HERE / ".lab-fanout"
+    sh([*NSPROV, "lab", "up", "--hosts", str(hosts), "--dir", str(lab)])
+    try:
+        one, many = Nsprov(lab, "lab1", hosts), Nsprov(lab, "lab", hosts)
+        samples: dict = {"1 host": [], f"{hosts} hosts": []}
+        for r in range(repeat):
+            samples["1 host"].append(one.W(n))
+            one.T(n)
+            samples[f"{hosts} hosts"].append(many.W(n))
+            many.T(n)
+            print(f"  fan-out round {r + 1}: 1 host {samples['1 host'][-1]:.3f} s, "
+                  f"{hosts} hosts {samples[f'{hosts} hosts'][-1]:.3f} s", flush=True)
+        return {k: summary(v) for k, v in samples.items()}
+    finally:
+        sh([*NSPROV, "lab", "down", "--dir", str(lab)])
+
+
+def markdown(matrix: dict, fan: dict | None) -> str:
+    tools = sorted({t for d in matrix.values() for t in d}, key=["nsprov", "ipbatch", "ansible"].index)
+    lines = ["| workload | " + " | ".join(f"{t} median (min-max) s" for t in tools) +
+             " | nsprov / ipbatch | ansible / nsprov |",
+             "|---|" + "---|" * (len(tools) + 2)]
+    order = sorted(matrix, key=lambda k: (int(k[2:-1]), "WRT".index(k[0])))
+    for key in order:
+        d = matrix[key]
+        cells = [f"{d[t]['median']} ({d[t]['min']}-{d[t]['max']})" if t in d else "-" for t in tools]
+        ratio_ip = f"{d['nsprov']['median'] / d['ipbatch']['median']:.2f}" if {"nsprov", "ipbatch"} <= set(d) else "-"
+        ratio_an = f"{d['ansible']['median'] / d['nsprov']['median']:.0f}x" if {"nsprov", "ansible"} <= set(d) else "-"
+        lines.append(f"| {key} | " + " | ".join(cells) + f" | {ratio_ip} | {ratio_an} |")
+    if fan:
+        a, b = list(fan.values())
+        lines += ["", "| fan-out (nsprov W, 20 netns per host) | median (min-max) s |", "|---|---|"]
+        lines += [f"| {k} | {v['median']} ({v['min']}-{v['max']}) |" for k, v in fan.items()]
+        lines.append(f"| ratio | {b['median'] / a['median']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10,100,500")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tools", default="nsprov,ipbatch,ansible")
+    ap.add_argument("--ansible-max", type=int, default=100)
+    ap.add_argument("--fanout", action="store_true", help="also 50 hosts x 20 netns against 1 host x 20")
+    ap.add_argument("--out", default=str(HERE / "results"))
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("bench/run.py needs root (lab hosts): sudo .venv/bin/python bench/run.py", file=sys.stderr)
+        return 2
+    lab = HERE / ".lab"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run([*NSPROV, "lab", "up", "--hosts", "1", "--dir", str(lab)], check=True, capture_output=True)
+    tools, ansible = [], None
+    try:
+        for name in args.tools.split(","):
+            if name == "nsprov":
+                tools.append(Nsprov(lab))
+            elif name == "ipbatch":
+                tools.append(IpBatch(lab))
+            elif name == "ansible":
+                ansible = Ansible(lab, out / "ansible")
+                tools.append(ansible)
+        matrix = run_matrix(tools, [int(s) for s in args.sizes.split(",")], args.repeat, args.ansible_max)
+        fan = fanout(50, 20, args.repeat) if args.fanout else None
+    finally:
+        if ansible:
+            ansible.close(lab)
+        subprocess.run([*NSPROV, "lab", "down", "--dir", str(lab)], capture_output=True)
+    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": os.uname().release, "cpus": os.cpu_count(),
+              "matrix": matrix, "fanout": fan}
+    (out / "bench.json").write_text(json.dumps(report, indent=1))
+    table = markdown(matrix, fan)
+    (out / "bench.md").write_text(table)
+    print("\n" + table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
