@@ -96,7 +96,7 @@ class IpBatch:
                   "table ip ipbatch",
                   "delete table ip ipbatch",
                   "table ip ipbatch { chain post { type nat hook postrouting priority 100; "
-                  "ip saddr 10.240.0.0/16 oifname \"eth0\" masquerade; } }",
+                  "ip saddr 10.240.0.0/16 oifname \"eth0\" masquerade; }; }",
                   "EOF"]
         return "\n".join(lines) + "\n" + ("true\n" if force else "")
 
@@ -141,7 +141,7 @@ ANSIBLE_PLAYBOOK = """\
         nft -f - <<'EOF'
         table ip ansible
         delete table ip ansible
-        table ip ansible { chain post { type nat hook postrouting priority 100; ip saddr 10.240.0.0/16 oifname "eth0" masquerade; } }
+        table ip ansible { chain post { type nat hook postrouting priority 100; ip saddr 10.240.0.0/16 oifname "eth0" masquerade; }; }
         EOF
 """
 
