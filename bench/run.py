@@ -206,8 +206,8 @@ def summary(samples: list) -> dict:
             "max": round(max(samples), 3), "n": len(samples)}
 
 
-def run_matrix(tools: list, sizes: list, repeat: int, ansible_max: int) -> dict:
-    results: dict = {}
+def run_matrix(tools: list, sizes: list, repeat: int, ansible_max: int, samples: Path) -> None:
+    """Measure, appending every sample to SAMPLES (JSON lines) as soon as it is taken."""
     for n in sizes:
         for r in range(repeat):
             for tool in tools:   # A B A B: every tool once per round
@@ -215,8 +215,16 @@ def run_matrix(tools: list, sizes: list, repeat: int, ansible_max: int) -> dict:
                     continue
                 for phase in ("W", "R", "T"):
                     took = getattr(tool, phase)(n)
-                    results.setdefault(f"{phase}({n})", {}).setdefault(tool.name, []).append(took)
+                    with samples.open("a") as f:
+                        f.write(json.dumps({"key": f"{phase}({n})", "tool": tool.name, "seconds": took}) + "\n")
                     print(f"  {tool.name:8} {phase}({n}) round {r + 1}: {took:.3f} s", flush=True)
+
+
+def load_matrix(samples: Path) -> dict:
+    results: dict = {}
+    for line in samples.read_text().splitlines():
+        s = json.loads(line)
+        results.setdefault(s["key"], {}).setdefault(s["tool"], []).append(s["seconds"])
     return {k: {t: summary(v) for t, v in d.items()} for k, d in results.items()}
 
 
@@ -266,6 +274,7 @@ def main() -> int:
     ap.add_argument("--ansible-max", type=int, default=100)
     ap.add_argument("--fanout", action="store_true", help="also 50 hosts x 20 netns against 1 host x 20")
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--resume", action="store_true", help="keep the samples of earlier runs (samples.jsonl)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("bench/run.py needs root (lab hosts): sudo .venv/bin/python bench/run.py", file=sys.stderr)
@@ -273,6 +282,9 @@ def main() -> int:
     lab = HERE / ".lab"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    samples = out / "samples.jsonl"
+    if not args.resume:
+        samples.write_text("")
     subprocess.run([*NSPROV, "lab", "up", "--hosts", "1", "--dir", str(lab)], check=True, capture_output=True)
     tools, ansible = [], None
     try:
@@ -284,12 +296,15 @@ def main() -> int:
             elif name == "ansible":
                 ansible = Ansible(lab, out / "ansible")
                 tools.append(ansible)
-        matrix = run_matrix(tools, [int(s) for s in args.sizes.split(",")], args.repeat, args.ansible_max)
+        run_matrix(tools, [int(s) for s in args.sizes.split(",")], args.repeat, args.ansible_max, samples)
         fan = fanout(50, 20, args.repeat) if args.fanout else None
     finally:
         if ansible:
             ansible.close(lab)
         subprocess.run([*NSPROV, "lab", "down", "--dir", str(lab)], capture_output=True)
+    matrix = load_matrix(samples)
+    if fan is None and (out / "bench.json").exists() and args.resume:
+        fan = json.loads((out / "bench.json").read_text()).get("fanout")
     report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": os.uname().release, "cpus": os.cpu_count(),
               "matrix": matrix, "fanout": fan}
     (out / "bench.json").write_text(json.dumps(report, indent=1))

@@ -148,6 +148,20 @@ def _select(inv, pattern: str, limit: str | None) -> list[str]:
     return hosts
 
 
+def _connections(inv, hosts: list, become: dict | None = None) -> list:
+    """How to reach each host; a bad connection variable is bad input (exit 2), not a traceback."""
+    import dataclasses
+
+    from nsprov.controller.yamlsrc import InputError
+    try:
+        conns = [inv.connection(h) for h in hosts]
+    except InputError as exc:
+        _fail("bad inventory:\n" + "\n".join(f"  {p}" for p in exc.problems))
+    if become:
+        conns = [dataclasses.replace(c, become=c.become or become.get(c.name, False)) for c in conns]
+    return conns
+
+
 def _run_options(forks: int, accept_new: bool, ask_become_pass: bool):
     from nsprov.controller.runner import RunOptions
     password = None
@@ -201,7 +215,7 @@ def facts(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_j
     inv = _load_inventory(inventories)
     hosts = _select(inv, "all", limit)
     options = _run_options(forks, accept_new_host_keys, ask_become_pass)
-    conns = [inv.connection(h) for h in hosts]
+    conns = _connections(inv, hosts)
     bundle = load_bundle()
     request = {"protocol": 1, "op": "facts"}
     if as_json:
@@ -258,6 +272,8 @@ def _extra_vars(values: tuple) -> dict:
 
 def _playbook_options(f):
     f = click.argument("playbook", type=click.Path(dir_okay=False))(f)
+    f = click.option("--lock-timeout", type=float, default=60.0, show_default=True,
+                     help="seconds to wait for another nsprov run on the same host to finish")(f)
     f = click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="key=value, @file.yml or JSON")(f)
     f = click.option("--tags", "-t", "tags", default="", help="only tasks with these tags (comma separated)")(f)
     f = click.option("--skip-tags", "skip_tags", default="", help="skip tasks with these tags")(f)
@@ -287,13 +303,10 @@ def _resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
 
 def _drive(inv, plans: dict, make_request, options, as_json: bool, diff: bool, verbose: int, title: str) -> None:
     """Run one request per host, report, print the recap, exit with the right code."""
-    import dataclasses
-
     from nsprov.controller.bundle import load_bundle
     from nsprov.controller.runner import run_on_hosts
     from nsprov.reporting.recap import recap_event
-    conns = [dataclasses.replace(inv.connection(h), become=inv.connection(h).become or plans[h].become)
-             for h in plans]
+    conns = _connections(inv, list(plans), {h: p.become for h, p in plans.items()})
     bundle = load_bundle()
     if as_json:
         from nsprov.reporting.jsonl import JsonLines
@@ -317,15 +330,16 @@ def _drive(inv, plans: dict, make_request, options, as_json: bool, diff: bool, v
 @_connection_options
 @click.option("--check", "-C", is_flag=True, help="change nothing; report what would change")
 @click.option("--diff", "-D", is_flag=True, help="show before/after for each change")
-def run(inventories, playbook, extra_vars, tags, skip_tags, verbose, limit, forks, accept_new_host_keys,
-        ask_become_pass, as_json, check, diff) -> None:
+def run(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, verbose, limit, forks,
+        accept_new_host_keys, ask_become_pass, as_json, check, diff) -> None:
     """Bring hosts to the state a playbook declares (one request per host)."""
     inv, book, plans = _resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
     options = _run_options(forks, accept_new_host_keys, ask_become_pass)
 
     def request(host: str) -> dict:
         return {"protocol": 1, "op": "apply", "owner": book.owner, "check": check, "diff": diff,
-                "tasks": plans[host].tasks, "firewall": inv.host_vars(host).get("nsprov_firewall")}
+                "tasks": plans[host].tasks, "firewall": inv.host_vars(host).get("nsprov_firewall"),
+                "lock_timeout": lock_timeout}
     title = f"{'CHECK ' if check else ''}{book.path}: {', '.join(p.name for p in book.plays)}"
     _drive(inv, plans, request, options, as_json, diff, verbose, title)
 
@@ -335,15 +349,15 @@ def run(inventories, playbook, extra_vars, tags, skip_tags, verbose, limit, fork
 @_playbook_options
 @_connection_options
 @click.option("--check", "-C", is_flag=True, help="change nothing; report what would be removed")
-def destroy(inventories, playbook, extra_vars, tags, skip_tags, verbose, limit, forks, accept_new_host_keys,
-            ask_become_pass, as_json, check) -> None:
+def destroy(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, verbose, limit, forks,
+            accept_new_host_keys, ask_become_pass, as_json, check) -> None:
     """Remove exactly what nsprov created for a playbook on its hosts, and restore sysctls."""
     inv, book, plans = _resolve_playbook(inventories, playbook, limit, extra_vars, "", "")
     options = _run_options(forks, accept_new_host_keys, ask_become_pass)
 
     def request(host: str) -> dict:
         return {"protocol": 1, "op": "destroy", "owner": book.owner, "check": check,
-                "firewall": inv.host_vars(host).get("nsprov_firewall")}
+                "firewall": inv.host_vars(host).get("nsprov_firewall"), "lock_timeout": lock_timeout}
     _drive(inv, plans, request, options, as_json, False, verbose, f"DESTROY {book.path}")
 
 
@@ -352,12 +366,10 @@ def destroy(inventories, playbook, extra_vars, tags, skip_tags, verbose, limit, 
 @_inventory_options
 @_playbook_options
 @_connection_options
-def verify(inventories, playbook, extra_vars, tags, skip_tags, verbose, limit, forks, accept_new_host_keys,
-           ask_become_pass, as_json) -> None:
+def verify(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, verbose, limit, forks,
+           accept_new_host_keys, ask_become_pass, as_json) -> None:
     """Prove isolation on the hosts: the seed's experiments for every namespace set the playbook
     declares, and its verify tasks' reach/no_reach matrices. Exit 1 on any violation."""
-    import dataclasses
-
     from nsprov.controller.bundle import load_bundle
     from nsprov.controller.runner import run_on_hosts
     inv, book, plans = _resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
@@ -365,8 +377,7 @@ def verify(inventories, playbook, extra_vars, tags, skip_tags, verbose, limit, f
     if not plans:
         _fail(f"{playbook} declares no namespace sets and no verify tasks: nothing to verify")
     options = _run_options(forks, accept_new_host_keys, ask_become_pass)
-    conns = [dataclasses.replace(inv.connection(h), become=inv.connection(h).become or plans[h].become)
-             for h in plans]
+    conns = _connections(inv, list(plans), {h: p.become for h, p in plans.items()})
 
     def request(host: str) -> dict:
         return {"protocol": 1, "op": "verify", "sets": plans[host].sets, "assertions": plans[host].assertions}
@@ -429,7 +440,7 @@ def exec_(inventories, accept_new_host_keys, ask_become_pass, host, namespace, c
         elif ev.get("event") == "exit":
             status["rc"] = ev["status"]
     options = _run_options(1, accept_new_host_keys, ask_become_pass)
-    result = run_on_host(inv.connection(host), load_bundle(),
+    result = run_on_host(_connections(inv, [host])[0], load_bundle(),
                          {"protocol": 1, "op": "exec", "namespace": namespace, "command": list(command)},
                          options, on_event)
     if result.status != "ok" or status["rc"] is None:

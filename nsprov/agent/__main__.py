@@ -117,9 +117,18 @@ def main() -> int:
     began, began_wall = time.monotonic(), time.time()
     out = sys.stdout.buffer
 
+    dead = []
+
     def emit(message: dict) -> None:
-        out.write(encode(message))
-        out.flush()
+        # if the controller went away (connection cut), finish the run anyway: the host ends in
+        # the planned state, or rolled back, never half-way because a report could not be sent
+        if dead:
+            return
+        try:
+            out.write(encode(message))
+            out.flush()
+        except OSError:
+            dead.append(True)
 
     try:
         request = decode_request(_read_stdin())

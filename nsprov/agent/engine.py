@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 from nsprov.agent.kernel import Kernel
 from nsprov.agent.ledger import Ledger
-from nsprov.agent.plan import Context, PlanError, TaskPlan, inverse
+from nsprov.agent.plan import Context, PlanError, TaskPlan, half_made, inverse
 from nsprov.agent.planners import PLANNERS
 from nsprov.agent.state import Observed
 from nsprov.agent.verify import verify_assertions
@@ -60,7 +60,7 @@ def _plan_all(tasks: list, obs: Observed, ctx: Context) -> tuple[list, Optional[
         for a in item.plan.actions:
             item.undo.append(inverse(a, obs))
             obs.simulate(a)
-        ctx.pending.extend(item.plan.records)
+        ctx.add_pending(item.plan.records)
     return planned, None
 
 
@@ -98,12 +98,13 @@ def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bool
     planned, failure = _plan_all(req["tasks"], obs, ctx)
     TIMINGS["observe_and_plan"] = round(time.perf_counter() - began, 4)
     try:
-        return _apply_planned(req, emit, ledger, kernel, planned, failure)
+        return _apply_planned(req, emit, ledger, kernel, planned, failure, obs)
     finally:
         TIMINGS["apply"] = round(time.perf_counter() - began - TIMINGS["observe_and_plan"], 4)
 
 
-def _apply_planned(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel, planned: list, failure) -> bool:
+def _apply_planned(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel, planned: list, failure,
+                   obs: Observed) -> bool:
     diff = bool(req.get("diff"))
     if failure is not None:
         failed_index, message = failure
@@ -161,9 +162,35 @@ def _apply_planned(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel, planne
             if "output" in r:
                 extra["output"] = r["output"]
         emit(_task_event(p, status, reason, diff, **extra))
-    ledger.mark_done(records)
+    # intents left by a run that was cut short, whose objects this run found or finished, are done now
+    leftovers = [e for e in ledger.owned_by(req["owner"]) if e.get("state") == "intent" and _exists(e, obs)]
+    ledger.mark_done(records + leftovers)
     ledger.forget(forgets)
     return verified
+
+
+def _exists(entry: dict, obs: Observed) -> bool:
+    kind, ns, name = entry["kind"], entry.get("netns", ""), entry["name"]
+    if kind == "netns":
+        return name in obs.netns
+    if not obs.exists(ns):
+        return False
+    if kind == "link":
+        return obs.link(ns, name) is not None
+    if kind == "nsset":
+        return obs.nsset(name) is not None
+    if kind == "process":
+        return obs.process(name) is not None
+    if kind == "route":
+        return name in obs.ns(ns).routes
+    if kind == "address":
+        link = obs.link(ns, entry["dev"])
+        return link is not None and entry["address"] in link.addresses
+    if kind == "fw_rule":
+        return name in (obs.rules(ns, entry["table"]) or {})
+    if kind == "fw_table":
+        return obs.rules(ns, name) is not None
+    return True
 
 
 # ------------------------------------------------------------------ destroy
@@ -186,7 +213,7 @@ def _destroy_plan(entry: dict, obs: Observed, ctx: Context) -> TaskPlan:
         link = obs.link(ns, name)
         if link is None:
             tp.reasons.append("already absent")
-        elif link.alias != ctx.mark:
+        elif link.alias != ctx.mark and not half_made(ctx, "link", ns, name, link.alias):
             tp.reasons.append(f"exists but is not marked {ctx.mark}: someone else's now, left alone")
         else:
             tp.act("link.delete", ns, name, "deleted")

@@ -36,8 +36,17 @@ class Ledger:
     def __init__(self, directory: str, objects: list, lock_fd: Optional[int]):
         self.directory = directory
         self.path = os.path.join(directory, "ledger.json")
-        self.objects: list[dict] = objects
         self._lock_fd = lock_fd
+        self.objects = objects
+
+    @property
+    def objects(self) -> list:
+        return self._objects
+
+    @objects.setter
+    def objects(self, value: list) -> None:
+        self._objects = list(value)
+        self._by_key = {object_key(o): o for o in self._objects}
 
     # ------------------------------------------------------------ opening
     @staticmethod
@@ -89,11 +98,7 @@ class Ledger:
 
     # ------------------------------------------------------------ reading
     def find(self, kind: str, netns: str, name: str) -> Optional[dict]:
-        key = f"{kind}:{netns}:{name}"
-        for obj in self.objects:
-            if object_key(obj) == key:
-                return obj
-        return None
+        return self._by_key.get(f"{kind}:{netns}:{name}")
 
     def owned_by(self, owner: str) -> list[dict]:
         return [o for o in self.objects if o.get("owner") == owner]
@@ -104,7 +109,9 @@ class Ledger:
         changed = False
         for obj in objs:
             if self.find(obj["kind"], obj.get("netns", ""), obj["name"]) is None:
-                self.objects.append({**obj, "state": "intent"})
+                entry = {**obj, "state": "intent"}
+                self._objects.append(entry)
+                self._by_key[object_key(entry)] = entry
                 changed = True
         if changed:
             self._save()
@@ -130,7 +137,7 @@ class Ledger:
             self._save()
 
     def _save(self) -> None:
-        data = json.dumps({"version": LEDGER_VERSION, "objects": self.objects}, indent=1).encode()
+        data = json.dumps({"version": LEDGER_VERSION, "objects": self.objects}, separators=(",", ":")).encode()
         tmp = self.path + ".tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:

@@ -22,6 +22,7 @@ class Context:
     owner: str
     ledger: object            # nsprov.agent.ledger.Ledger (read here, written by the engine)
     pending: list = field(default_factory=list)   # entries earlier tasks of this run will record
+    _pending_index: dict = field(default_factory=dict)
 
     @property
     def mark(self) -> str:
@@ -33,10 +34,12 @@ class Context:
 
     def entry(self, kind: str, ns: str, name: str) -> Optional[dict]:
         found = self.ledger.find(kind, ns, name)
-        if found is None:
-            found = next((e for e in self.pending
-                          if (e["kind"], e.get("netns", ""), e["name"]) == (kind, ns, name)), None)
-        return found
+        return found if found is not None else self._pending_index.get((kind, ns, name))
+
+    def add_pending(self, records: list) -> None:
+        self.pending.extend(records)
+        for e in records:
+            self._pending_index[(e["kind"], e.get("netns", ""), e["name"])] = e
 
     def owns(self, kind: str, ns: str, name: str) -> bool:
         e = self.entry(kind, ns, name)
@@ -107,6 +110,12 @@ def plan_netns(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
 
 
 # ------------------------------------------------------------------ links
+def half_made(ctx: Context, kind: str, ns: str, name: str, alias: Optional[str]) -> bool:
+    """A link nsprov was making when it was killed: its intent is in the ledger, no mark yet."""
+    e = ctx.entry(kind, ns, name)
+    return e is not None and e.get("owner") == ctx.owner and e.get("state") == "intent" and not alias
+
+
 def _own_link(obs: Observed, ctx: Context, ns: str, name: str, kind: str) -> bool:
     """True if (ns, name) exists and is ours; False if absent; PlanError if someone else's."""
     link = obs.link(ns, name)
@@ -114,6 +123,8 @@ def _own_link(obs: Observed, ctx: Context, ns: str, name: str, kind: str) -> boo
         return False
     if not ctx.owns("link", ns, name):
         raise ctx.not_ours(f"{link.kind} '{name}'", "link", ns, name)
+    if link.alias != ctx.mark and half_made(ctx, "link", ns, name, link.alias):
+        return True   # reconciled below: the mark is set again with the rest
     if link.alias != ctx.mark:
         where = f" in netns '{ns}'" if ns else ""
         raise PlanError(f"{link.kind} '{name}'{where} is in the ledger but not marked {ctx.mark} "
@@ -124,9 +135,12 @@ def _own_link(obs: Observed, ctx: Context, ns: str, name: str, kind: str) -> boo
 
 
 def _reconcile_link(tp: TaskPlan, obs: Observed, ns: str, name: str, up: bool, mtu: Optional[int],
-                    master: Optional[str], addresses: list, check_master: bool) -> None:
+                    master: Optional[str], addresses: list, check_master: bool, mark: str) -> None:
     link = obs.link(ns, name)
     changes, why = {}, []
+    if link.alias != mark:
+        changes["alias"] = mark
+        why.append(f"mark {mark} (was being made when a run was cut)")
     if link.up != up:
         changes["up"] = up
         why.append("up" if up else "down")
@@ -174,7 +188,8 @@ def plan_bridge(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         for a in p["addresses"]:
             tp.act("addr.add", ns, name, f"{name}: +{a}", dev=name, address=a)
     else:
-        _reconcile_link(tp, obs, ns, name, p["up"], p["mtu"], None, p["addresses"], check_master=False)
+        _reconcile_link(tp, obs, ns, name, p["up"], p["mtu"], None, p["addresses"], check_master=False,
+                        mark=ctx.mark)
         if not tp.actions:
             tp.reasons.append("exists as declared")
     tp.after = {"kind": "bridge", "up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"]}
@@ -218,9 +233,10 @@ def plan_veth(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
             for a in addrs:
                 tp.act("addr.add", s, dev, f"{dev}: +{a}", dev=dev, address=a)
     else:
-        _reconcile_link(tp, obs, ns, name, p["up"], p["mtu"], p["bridge"], p["addresses"], check_master=True)
+        _reconcile_link(tp, obs, ns, name, p["up"], p["mtu"], p["bridge"], p["addresses"], check_master=True,
+                        mark=ctx.mark)
         _reconcile_link(tp, obs, pns, peer, p["up"], p["mtu"], p["peer_bridge"], p["peer_addresses"],
-                        check_master=True)
+                        check_master=True, mark=ctx.mark)
         if not tp.actions:
             tp.reasons.append("exists as declared")
     tp.after = {"end": {"up": p["up"], "master": p["bridge"], "addresses": p["addresses"]},

@@ -184,10 +184,16 @@ class Inventory:
                     return v[k]
             return None
         port = opt("ansible_port", "ansible_ssh_port")
+        try:
+            port = int(port) if port is not None else None
+            if port is not None and not 1 <= port <= 65535:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise InputError([Problem("inventory", 0, f"{host}.ansible_port", f"invalid port {port!r}")]) from None
         return Connection(
             name=host,
             address=str(opt("ansible_host", "ansible_ssh_host") or host),
-            port=int(port) if port is not None else None,
+            port=port,
             user=opt("ansible_user", "ansible_ssh_user"),
             key_file=opt("ansible_ssh_private_key_file", "ansible_private_key_file"),
             password=opt("ansible_password", "ansible_ssh_pass"),

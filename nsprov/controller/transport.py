@@ -62,6 +62,13 @@ class PromptSocket:
 
     def __init__(self, sock: socket.socket):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # a host that dies mid-run sends no RST: notice within ~20 s instead of TCP's ~15 min,
+        # whether we were waiting for it (keepalive) or sending to it (user timeout)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for opt, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 3), ("TCP_KEEPCNT", 3),
+                           ("TCP_USER_TIMEOUT", 20000)):
+            if hasattr(socket, opt):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, opt), value)
         self._sock = sock
 
     def recv(self, size: int) -> bytes:

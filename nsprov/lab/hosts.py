@@ -89,6 +89,8 @@ class Lab:
         on_progress(len(wanted) - len(to_start), len(wanted))
         if to_start:
             self._start_hosts(state, to_start, lambda done: on_progress(len(wanted) - len(to_start) + done, len(wanted)))
+            # a restarted host answers at its old address with a new MAC: forget the old one
+            run(["ip", "neigh", "flush", "dev", self.uplink], check=False)
         files.write_client_files(self.dir, state)
         return to_start
 
@@ -175,6 +177,10 @@ class Lab:
             state.save(self.state_path)   # from here on, `down` can find every process
             self._wait_in_own_netns(state, names, procs)
             state.save(self.state_path)
+            # a host that died left its switch port behind for a while (a netns frees its veths
+            # asynchronously): remove it before plugging the new host in under the same name
+            for n in names:
+                run(["ip", "-n", self.switch_ns, "link", "del", f"h{int(n[3:])}"], check=False)
             batch = "".join(
                 f"link add h{int(n[3:])} type veth peer name eth0 netns {state.hosts[n].pid}\n"
                 f"link set h{int(n[3:])} master br0 up\n" for n in names)

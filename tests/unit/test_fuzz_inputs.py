@@ -1,0 +1,98 @@
+"""Property tests: whatever the input, the loaders give a result or a clean InputError whose every
+problem names a file (and a line where there is one); never a traceback."""
+
+from __future__ import annotations
+
+import string
+import tempfile
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nsprov.controller.inventory import load_inventory
+from nsprov.controller.playbook import load_playbook_lenient, resolve
+from nsprov.controller.yamlsrc import InputError
+from nsprov.model.schema import MODULES
+
+INVENTORY = "all:\n  hosts:\n    h1: {ansible_host: 127.0.0.1}\n    h2:\n  children:\n    web: {hosts: {h1: }}\n"
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 70000), st.text(max_size=20),
+                    st.sampled_from(["{{ x }}", "{{ item }}", "10.0.0.1/24", "default", "eth0", "a" * 16,
+                                     "x; rm -rf /", "$(id)", "lab1", "present", "absent", "net", "uts"]))
+keys = st.sampled_from([*MODULES, "name", "hosts", "tasks", "vars", "loop", "when", "tags", "register", "become",
+                        "bogus", "state", "netns", "peer", "address", "addresses", "to", "via", "kinds", "command"])
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(keys, inner, max_size=5)), max_leaves=20)
+
+
+def _check_clean(exc: InputError, path: str) -> None:
+    assert exc.problems
+    for p in exc.problems:
+        assert p.file and p.message and p.line >= 0
+        assert str(p).startswith(p.file)
+
+
+def _load_and_resolve(text: str) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        inv_path = Path(d) / "inv.yml"
+        inv_path.write_text(INVENTORY)
+        book_path = Path(d) / "book.yml"
+        book_path.write_text(text)
+        inv = load_inventory([str(inv_path)])
+        try:
+            book, problems = load_playbook_lenient(str(book_path))
+            resolve(book, inv, extra_vars={"x": "1"})
+        except InputError as exc:
+            _check_clean(exc, str(book_path))
+
+
+@SETTINGS
+@given(st.lists(values, max_size=3))
+def test_any_playbook_structure_resolves_or_fails_cleanly(plays):
+    _load_and_resolve(yaml.safe_dump(plays))
+
+
+@SETTINGS
+@given(st.lists(st.fixed_dictionaries({"hosts": st.sampled_from(["all", "web", "h2", "nope", "h[0:1]", "!web"]),
+                                       "tasks": st.lists(st.dictionaries(keys, values, min_size=1, max_size=3),
+                                                         max_size=4)}), max_size=2))
+def test_plays_with_random_tasks_resolve_or_fail_cleanly(plays):
+    _load_and_resolve(yaml.safe_dump(plays))
+
+
+@SETTINGS
+@given(st.text(alphabet=string.printable + "\u00e9\u4e2d{}[]:-#&*!|>'\"%@`", max_size=300))
+def test_any_text_as_a_playbook_fails_cleanly(text):
+    _load_and_resolve(text)
+
+
+@SETTINGS
+@given(st.text(alphabet=string.printable, max_size=300))
+def test_any_text_as_an_ini_inventory_fails_cleanly(text):
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "hosts"
+        path.write_text(text)
+        try:
+            inv = load_inventory([str(path)])
+            inv.as_ansible_list()
+            inv.graph()
+        except InputError as exc:
+            _check_clean(exc, str(path))
+
+
+@SETTINGS
+@given(values)
+def test_any_yaml_inventory_fails_cleanly(data):
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "inv.yml"
+        path.write_text(yaml.safe_dump(data))
+        try:
+            inv = load_inventory([str(path)])
+            for h in inv.hosts:
+                inv.host_vars(h)
+                inv.connection(h)
+        except InputError as exc:
+            _check_clean(exc, str(path))
