@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import traceback
 
 from nsprov.model.protocol import ProtocolError, decode_request, encode, event
+
+
+HEARTBEAT_SECONDS = 2.0
 
 
 def _read_stdin() -> bytes:
@@ -118,17 +122,25 @@ def main() -> int:
     out = sys.stdout.buffer
 
     dead = []
+    lock = threading.Lock()
 
     def emit(message: dict) -> None:
         # if the controller went away (connection cut), finish the run anyway: the host ends in
         # the planned state, or rolled back, never half-way because a report could not be sent
-        if dead:
-            return
-        try:
-            out.write(encode(message))
-            out.flush()
-        except OSError:
-            dead.append(True)
+        with lock:
+            if dead:
+                return
+            try:
+                out.write(encode(message))
+                out.flush()
+            except OSError:
+                dead.append(True)
+
+    def heartbeat() -> None:   # lets the controller tell a long task from a lost session
+        while not dead:
+            time.sleep(HEARTBEAT_SECONDS)
+            emit(event("alive"))
+    threading.Thread(target=heartbeat, daemon=True).start()
 
     try:
         request = decode_request(_read_stdin())

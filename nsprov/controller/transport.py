@@ -103,6 +103,7 @@ class HostSession:
     accept_new_host_keys: bool = False
     connect_timeout: float = 10.0
     become_password: Optional[str] = None
+    silence_timeout: float = 20.0      # the agent beats every 2 s while it works
     stats: TransportStats = field(default_factory=TransportStats)
     _fabric: Optional[FabricConnection] = None
 
@@ -174,13 +175,14 @@ class HostSession:
             chan.sendall(payload)
             self.stats.bytes_sent += len(payload)
             chan.shutdown_write()
-            for line in reader.lines():
+            for line in reader.lines(silence=self.silence_timeout):
                 try:
                     ev = json.loads(line)
                 except ValueError:
                     raise AgentFailed(f"agent wrote a line that is not JSON: {line[:200]!r}; "
                                       f"stderr: {reader.stderr_tail()}") from None
-                on_event(ev)
+                if ev.get("event") != "alive":
+                    on_event(ev)
             status = chan.recv_exit_status()
         finally:
             chan.close()
@@ -239,12 +241,19 @@ class _ChannelReader:
         line, self.buf = self.buf.split(b"\n", 1)
         return line.decode(errors="replace")
 
-    def lines(self):
+    def lines(self, silence: float = 0):
+        """Lines until EOF; with SILENCE, give up when the agent says nothing (not even its
+        heartbeat) for that long: the session or the connection was lost."""
+        last = time.monotonic()
         while True:
             while b"\n" in self.buf:
                 line, self.buf = self.buf.split(b"\n", 1)
+                last = time.monotonic()
                 if line.strip():
                     yield line.decode(errors="replace")
+            if silence and time.monotonic() - last > silence:
+                raise AgentFailed(f"no word from the agent for {silence:.0f} s: the session or the connection "
+                                  f"was lost; a re-run converges")
             if not self._pump():
                 if self.buf.strip():
                     yield self.buf.decode(errors="replace")

@@ -11,7 +11,9 @@ made must be gone (leaks), and the foreign look-alikes planted before must be un
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import shlex
 import subprocess
 import sys
@@ -47,6 +49,14 @@ WORKLOAD = """\
 {extra}"""
 
 FAILING_TASK = "    - route: {netns: f0, to: 10.251.0.0/24, via: 10.99.99.1}   # unreachable gateway: fails\n"
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL a process this lab run started (found by its argv in the lab host), by PID."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 @dataclass
@@ -126,59 +136,84 @@ class FaultLab:
                              "ip netns del nsprov-foreign", check=False)
 
     # ------------------------------------------------------------ faults
+    def _host_pidns(self) -> str:
+        from nsprov.lab.files import LabState
+        rec = LabState.load(self.lab.state_path).hosts[self.host]
+        return os.readlink(f"/proc/{rec.pid}/ns/pid")
+
     def _agent_pids(self) -> list:
-        """PIDs on the host running the nsprov bootstrap/agent (its code is in their argv)."""
-        out = self.ssh("sh", "-c", "grep -l NSPROV-NEED /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3",
-                       check=False).stdout
-        return [p for p in out.split() if p.isdigit()]
+        """PIDs (as this machine sees them) of the nsprov agent running on the lab host.
+
+        A lab host's processes are this machine's processes in the host's PID namespace: the
+        agent is the one whose argv carries the bootstrap."""
+        try:
+            pidns = self._host_pidns()
+        except (OSError, KeyError, AttributeError):
+            return []
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.readlink(f"/proc/{pid}/ns/pid") != pidns:
+                    continue
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if b"NSPROV-NEED" in f.read():
+                        found.append(int(pid))
+            except OSError:
+                continue
+        return found
 
     def _during(self, argv: list, action, delay: float) -> subprocess.CompletedProcess:
-        """Run the CLI; after DELAY seconds do ACTION while it runs; return the CLI's result."""
+        """Run the CLI; DELAY seconds after its agent starts on the host, do ACTION(agent pids)."""
         proc = subprocess.Popen([sys.executable, "-m", "nsprov.cli", *argv], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-        timer = threading.Timer(delay, action)
-        timer.start()
-        try:
-            out, err = proc.communicate(timeout=120)
-        finally:
-            timer.cancel()
-            timer.join()
+
+        def watch() -> None:
+            deadline = time.monotonic() + 20
+            while proc.poll() is None and time.monotonic() < deadline:
+                pids = self._agent_pids()
+                if pids:
+                    time.sleep(delay)
+                    action(pids)
+                    return
+                time.sleep(0.002)
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        out, err = proc.communicate(timeout=120)
+        watcher.join()
         return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
     def inject(self, kind: str, book: str, failing_book: str, delay: float) -> int:
         """Apply BOOK with fault KIND at DELAY seconds; returns the exit status of that run."""
         run = ["run", "-i", self.inventory, book, "--json"]
         if kind == "agent-kill":
-            def act() -> None:
-                for pid in self._agent_pids():
-                    self.ssh("kill", "-9", pid, check=False)
+            def act(pids: list) -> None:
+                for pid in pids:
+                    _kill(pid)
             return self._during(run, act, delay).returncode
         if kind == "session-kill":
-            def act() -> None:   # the sshd session process that carries the agent's output
-                for pid in self._agent_pids():
-                    ppid = self.ssh("sh", "-c", f"cut -d' ' -f4 /proc/{pid}/stat", check=False).stdout.strip()
-                    if ppid.isdigit() and ppid != "1":
-                        self.ssh("kill", "-9", ppid, check=False)
+            def act(pids: list) -> None:   # the sshd session process that carries the agent's output
+                for pid in pids:
+                    try:
+                        with open(f"/proc/{pid}/stat") as f:
+                            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                    except (OSError, ValueError, IndexError):
+                        continue
+                    _kill(ppid)
             return self._during(run, act, delay).returncode
         if kind == "link-cut":
             switch, port = self.lab.switch_ns, f"h{int(self.host[3:])}"
 
-            def act() -> None:   # the host's cable pulled on the switch side, plugged back 1.5 s later
+            def act(pids: list) -> None:   # the host's cable pulled on the switch side, back 1.5 s later
                 subprocess.run(["ip", "-n", switch, "link", "set", port, "down"], check=False)
                 time.sleep(1.5)
                 subprocess.run(["ip", "-n", switch, "link", "set", port, "up"], check=False)
-            result = self._during(run + ["--forks", "1"], act, delay)
-            return result.returncode
+            return self._during(run, act, delay).returncode
         if kind == "host-kill":
-            def act() -> None:
-                rec = self.lab.status()
-                for h in rec:
-                    if h.name == self.host and h.alive:
-                        from nsprov.lab.files import LabState
-                        from nsprov.lab.system import kill_exact
-                        state = LabState.load(self.lab.state_path)
-                        r = state.hosts[self.host]
-                        kill_exact(r.pid, r.started)
+            def act(pids: list) -> None:
+                from nsprov.lab.files import LabState
+                from nsprov.lab.system import kill_exact
+                r = LabState.load(self.lab.state_path).hosts[self.host]
+                kill_exact(r.pid, r.started)
             code = self._during(run, act, delay).returncode
             time.sleep(0.3)
             hosts = str(len(self.lab.status()))      # the machine comes back, empty
@@ -243,11 +278,11 @@ def campaign(lab: FaultLab, runs: int, workdir: Path, n: int = 30, seed: int = 0
     try:
         for i in range(runs):
             kind = kinds[i % len(kinds)] if runs >= len(kinds) and i < len(kinds) else rng.choice(kinds)
-            o = lab.round(kind, book, failing, baseline, planted, rng.uniform(0.05, 0.8))
+            o = lab.round(kind, book, failing, baseline, planted, rng.uniform(0.0, 0.15))
             outcomes.append(o)
-            report(f"run {i + 1:3}: {o.kind:13} at {o.delay:.2f} s -> exit {o.first_exit}, "
+            report(f"run {i + 1:3}: {o.kind:13} {o.delay:.3f} s into the agent -> exit {o.first_exit}, "
                    f"converged after {o.reruns} re-run(s)" if o.converged else
-                   f"run {i + 1:3}: {o.kind:13} at {o.delay:.2f} s -> DID NOT CONVERGE")
+                   f"run {i + 1:3}: {o.kind:13} {o.delay:.3f} s into the agent -> DID NOT CONVERGE")
             if o.leaked or o.foreign_touched:
                 report(f"         leaked {o.leaked} foreign touched {o.foreign_touched}")
     finally:

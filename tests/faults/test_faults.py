@@ -42,10 +42,12 @@ def faultlab(tmp_path_factory):
 @pytest.mark.parametrize("attempt", [0, 1])
 def test_fault_then_rerun_converges_and_destroy_leaves_nothing(faultlab, kind, attempt):
     lab, book, failing, baseline, planted = faultlab
-    delay = random.Random(f"{SEED}-{kind}-{attempt}").uniform(0.05, 0.8)
+    delay = random.Random(f"{SEED}-{kind}-{attempt}").uniform(0.0, 0.15)   # seconds into the agent's run
     outcome = lab.round(kind, book, failing, baseline, planted, delay)
     assert outcome.converged, f"{kind} at {delay:.2f} s did not converge within 3 re-runs"
     assert outcome.leaked == [], f"{kind} at {delay:.2f} s leaked {outcome.leaked}"
     assert outcome.foreign_touched == [], f"{kind} at {delay:.2f} s touched {outcome.foreign_touched}"
     if kind in ("failing-task", "disk-full"):
         assert outcome.first_exit == 1      # reported as a failure, not a crash or a hang
+    if kind in ("agent-kill", "host-kill"):
+        assert outcome.first_exit != 0      # the fault did land inside the run
