@@ -24,6 +24,7 @@ from pathlib import Path
 
 from nsprov.lab.hosts import Lab
 
+HUNG = -999      # exit status recorded for a run that did not end within 120 s (killed by us)
 KINDS = ("agent-kill", "session-kill", "link-cut", "host-kill", "failing-task", "disk-full", "concurrent")
 
 WORKLOAD = """\
@@ -178,7 +179,13 @@ class FaultLab:
                 time.sleep(0.002)
         watcher = threading.Thread(target=watch)
         watcher.start()
-        out, err = proc.communicate(timeout=120)
+        try:
+            out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:   # a hang is a finding: end the run we started, report it
+            proc.kill()
+            out, err = proc.communicate()
+            watcher.join()
+            return subprocess.CompletedProcess(argv, HUNG, out, err)
         watcher.join()
         return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
