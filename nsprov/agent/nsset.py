@@ -216,6 +216,8 @@ def create(name: str, spec: dict) -> dict:
 def _create_once(name: str, spec: dict, cpu: Optional[int], cpus: list) -> dict:
     _ensure_private_root()
     d = set_dir(name)
+    if os.path.isdir(d):     # half made by a run that was killed: clear it first
+        delete(name)
     os.makedirs(d, mode=0o700)
     spec = {**spec, "cpus": cpus}
     proc = subprocess.Popen([*self_command(), "ns-init", json.dumps(spec)], stdin=subprocess.PIPE,
@@ -238,6 +240,8 @@ def _create_once(name: str, spec: dict, cpu: Optional[int], cpus: list) -> dict:
         if line != "ready":
             raise OSError(errno.EIO, f"namespace init said {line!r}")
         info = {"pid": pid, "started": _start_time(pid), "kinds": spec["kinds"]}
+        with open(os.path.join(d, "init.json"), "w") as f:   # first: a killed agent leaves a findable init
+            json.dump(info, f)
         for kind in spec["kinds"]:
             target = pin_path(name, kind)
             os.close(os.open(target, os.O_RDONLY | os.O_CREAT, 0o600))
@@ -333,7 +337,11 @@ def observe(name: str) -> Optional[dict]:
     """What the kernel says about set NAME: kinds pinned, init, hostname, maps."""
     i = info(name)
     if i is None:
-        return None
+        if not os.path.isdir(set_dir(name)):
+            return None
+        # half made by a killed run: report it dead, so it is made again (or destroyed)
+        return {"kinds": [k for k in KINDS if os.path.exists(pin_path(name, k))], "alive": False, "pid": None,
+                "hostname": None, "domainname": None, "uid_map": None, "gid_map": None}
     kinds = [k for k in KINDS if os.path.exists(pin_path(name, k))]
     out = {"kinds": kinds, "alive": alive(i), "pid": i["pid"], "hostname": None, "domainname": None,
            "uid_map": None, "gid_map": None}

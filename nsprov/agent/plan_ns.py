@@ -43,8 +43,8 @@ def plan_namespace(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         why.append(f"kinds {' '.join(cur['kinds'])}→{' '.join(p['kinds'])}")
     if "user" in p["kinds"] and (cur.get("uid_map") != p["uid_map"] or cur.get("gid_map") != p["gid_map"]):
         why.append("uid/gid maps changed (they cannot be rewritten)")
-    if ("pid" in p["kinds"] or "user" in p["kinds"]) and not cur.get("alive"):
-        why.append("its init died (a PID namespace without its PID 1 is unusable)")
+    if not cur.get("alive") and (cur.get("pid") is None or "pid" in p["kinds"] or "user" in p["kinds"]):
+        why.append("its init died or it was left half made")
     if why:
         tp.act("nsset.delete", "", name, "recreating: " + "; ".join(why))
         tp.act("nsset.create", "", name, f"created ({', '.join(p['kinds'])})", spec=spec)
