@@ -90,24 +90,23 @@ def ip_port(value: Any) -> str:
     return f"{ip(addr)}:{port(port_s)}"
 
 
-def port(value: Any) -> int:
+def _int_in(value: Any, what: str, low: int, high: int, shown: str) -> int:
+    """An integer within low..high (YAML booleans are not numbers here)."""
     try:
         n = int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"invalid port {value!r}") from None
-    if not 1 <= n <= 65535 or isinstance(value, bool):
-        raise ValueError(f"port {value!r} is outside 1-65535")
+        raise ValueError(f"invalid {what} {value!r}") from None
+    if not low <= n <= high or isinstance(value, bool):
+        raise ValueError(f"{what} {shown} is outside {low}-{high}")
     return n
+
+
+def port(value: Any) -> int:
+    return _int_in(value, "port", 1, 65535, repr(value))
 
 
 def mtu(value: Any) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"invalid mtu {value!r}") from None
-    if not 68 <= n <= 65535 or isinstance(value, bool):
-        raise ValueError(f"mtu {value} is outside 68-65535")
-    return n
+    return _int_in(value, "mtu", 68, 65535, str(value))
 
 
 def boolean(value: Any) -> bool:
