@@ -201,6 +201,9 @@ def _destroy_plan(entry: dict, obs: Observed, ctx: Context) -> TaskPlan:
         tp.reasons.append(f"already gone with netns '{ns}'")
         return tp
     if kind == "netns":
+        if name in obs.placeholders and half_made(ctx, "netns", "", name, None):
+            tp.act("netns.delete", "", name, "removed the empty pin a killed run left")
+            return tp
         if name not in obs.netns:
             tp.reasons.append("already absent")
             return tp

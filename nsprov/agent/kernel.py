@@ -52,8 +52,9 @@ class Kernel:
 
     # ------------------------------------------------------------ observing
     def observed(self) -> Observed:
-        return Observed(set(netns.named_netns()), self.observe_ns, self.read_sysctl, self.fw.list_rules,
-                        nsset.observe, processes.observe)
+        empty = netns.placeholders()
+        return Observed(set(netns.named_netns()) - empty, self.observe_ns, self.read_sysctl, self.fw.list_rules,
+                        nsset.observe, processes.observe, placeholders=empty)
 
     def observe_ns(self, ns: str) -> Namespace:
         """One namespace in three dumps: links, addresses, routes."""
@@ -103,6 +104,8 @@ class Kernel:
                 _mount(None, netns.NETNS_DIR, MS_SHARED | MS_REC)
             self._netns_dir_ready = True
         path = netns.netns_path(a.name)
+        if a.args.get("replace_placeholder"):      # the empty file a killed run left: not a namespace
+            os.unlink(path)
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
         own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:

@@ -35,6 +35,26 @@ def named_netns() -> list[str]:
         return []
 
 
+def placeholders() -> set[str]:
+    """Names in /run/netns that are plain files, not namespace pins.
+
+    Making a named netns is two steps (create the file, bind-mount the namespace on it); a
+    process killed in between leaves an empty file that setns() refuses with EINVAL. A real pin
+    lives on nsfs, which has one device number for all namespaces."""
+    try:
+        nsfs = os.stat("/proc/self/ns/net").st_dev
+    except OSError:
+        return set()
+    out = set()
+    for name in named_netns():
+        try:
+            if os.stat(netns_path(name)).st_dev != nsfs:
+                out.add(name)
+        except OSError:
+            continue
+    return out
+
+
 @contextmanager
 def entered(name: str) -> Iterator[None]:
     """Run the body in network namespace NAME ("" = the host's own); always come back."""

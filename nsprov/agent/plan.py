@@ -81,11 +81,28 @@ def plan_netns(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp, name = TaskPlan(), p["name"]
     exists = name in obs.netns
     tp.before = {"exists": exists}
+    if name in obs.placeholders:     # an empty /run/netns file: a namespace someone was making
+        if not half_made(ctx, "netns", "", name, None):
+            raise PlanError(f"/run/netns/{name} is an empty file, not a namespace, and nsprov was not making it "
+                            f"(a killed `ip netns add`?); remove it with `ip netns del {name}`")
+        if p["state"] == "present":
+            tp.act("netns.create", "", name, "created (lo up), replacing the empty pin a killed run left",
+                   replace_placeholder=True)
+            tp.records.append({"kind": "netns", "netns": "", "name": name, "owner": ctx.owner})
+        else:
+            tp.act("netns.delete", "", name, "removed the empty pin a killed run left")
+            tp.forgets.append({"kind": "netns", "netns": "", "name": name})
+        tp.after = {"exists": p["state"] == "present"}
+        return tp
     if p["state"] == "present":
         if exists:
             if not ctx.owns("netns", "", name):
                 raise ctx.not_ours(f"netns '{name}'", "netns", "", name)
-            tp.reasons.append("exists")
+            lo = obs.ns(name).links.get("lo")
+            if lo is not None and not lo.up:      # a run killed between making it and bringing lo up
+                tp.act("link.set", name, "lo", "exists; lo: down→up", up=True)
+            else:
+                tp.reasons.append("exists")
         else:
             tp.act("netns.create", "", name, "created (lo up)")
             tp.records.append({"kind": "netns", "netns": "", "name": name, "owner": ctx.owner})

@@ -64,8 +64,10 @@ class Observed:
                  load_sysctl: Callable[[str, str], Optional[str]],
                  load_rules: Callable[[str, str], dict],
                  load_set: Callable[[str], Optional[dict]] = lambda name: None,
-                 load_process: Callable[[str], Optional[dict]] = lambda name: None):
+                 load_process: Callable[[str], Optional[dict]] = lambda name: None,
+                 placeholders: Optional[set] = None):
         self.netns = set(netns)          # named network namespaces
+        self.placeholders = set(placeholders or ())   # names in /run/netns with no namespace behind
         self.created: set = set()        # ... of which this plan creates (nothing to read there yet)
         self._ns: dict = {}
         self._sysctl: dict = {}
@@ -118,11 +120,13 @@ class Observed:
         """Update the model as if the kernel had carried out action `a`."""
         op, args = a.op, a.args
         if op == "netns.create":
+            self.placeholders.discard(a.name)
             self.netns.add(a.name)
             self.created.add(a.name)
             self._ns[a.name] = Namespace({"lo": Link("lo", "loopback", up=True, mtu=65536,
                                                      addresses=["127.0.0.1/8", "::1/128"])})
         elif op == "netns.delete":
+            self.placeholders.discard(a.name)
             self.netns.discard(a.name)
             self.created.discard(a.name)
             self._ns.pop(a.name, None)

@@ -69,6 +69,7 @@ class Outcome:
     converged: bool = False
     leaked: list = field(default_factory=list)
     foreign_touched: list = field(default_factory=list)
+    detail: str = ""        # the last failed re-run's output, for the report
 
 
 class FaultLab:
@@ -265,6 +266,8 @@ class FaultLab:
             if first.returncode == 0 and second.returncode == 0 and changed == 0:
                 out.reruns, out.converged = attempt, True
                 break
+            bad = first if first.returncode != 0 else second
+            out.detail = (bad.stdout[-3000:] + bad.stderr[-2000:]).strip()
         self.nsprov("destroy", "-i", self.inventory, book, "--json")
         if kind == "failing-task":
             self.nsprov("destroy", "-i", self.inventory, failing_book, "--json")

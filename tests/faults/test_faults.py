@@ -44,7 +44,7 @@ def test_fault_then_rerun_converges_and_destroy_leaves_nothing(faultlab, kind, a
     lab, book, failing, baseline, planted = faultlab
     delay = random.Random(f"{SEED}-{kind}-{attempt}").uniform(0.0, 0.15)   # seconds into the agent's run
     outcome = lab.round(kind, book, failing, baseline, planted, delay)
-    assert outcome.converged, f"{kind} at {delay:.2f} s did not converge within 3 re-runs"
+    assert outcome.converged, f"{kind} at {delay:.2f} s did not converge within 3 re-runs:\n{outcome.detail}"
     assert outcome.leaked == [], f"{kind} at {delay:.2f} s leaked {outcome.leaked}"
     assert outcome.foreign_touched == [], f"{kind} at {delay:.2f} s touched {outcome.foreign_touched}"
     if kind in ("failing-task", "disk-full"):

@@ -48,7 +48,8 @@ def strict_observed(case: dict) -> Observed:
             raise AssertionError(f"plan read table {table} in {ns!r}, which the case does not declare")
         return data["rules"][f"{ns}|{table}"]
 
-    return Observed(set(data.get("netns", [])), load_ns, load_sysctl, load_rules)
+    return Observed(set(data.get("netns", [])), load_ns, load_sysctl, load_rules,
+                    placeholders=set(data.get("placeholders", [])))
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
