@@ -8,6 +8,7 @@ Heavy imports (fabric, pyroute2, jinja2) happen inside the commands that need th
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -202,6 +203,37 @@ def inventory_list(inventories, graph: bool, as_json: bool, group: str) -> None:
         click.echo(inv.graph(group))
     else:
         click.echo(json.dumps(inv.as_ansible_list(), indent=4, sort_keys=True))
+
+
+@inventory.command("from-vagrant")
+@click.argument("vagrant_dir", required=False, default=".", type=click.Path(file_okay=False))
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+              help="write the inventory here (default: stdout)")
+@click.option("--known-hosts", default=None, type=click.Path(dir_okay=False),
+              help="where to write the VMs' host keys (default: known_hosts next to -o, "
+                   "or VAGRANT_DIR/.vagrant/nsprov_known_hosts)")
+@click.option("--group", default="vagrant", show_default=True, help="group the machines go in")
+@click.option("--console-dir", default=None, type=click.Path(file_okay=False),
+              help="where the VMs' serial consoles are logged (default: VAGRANT_DIR/.console)")
+@click.option("--trust-first-use", is_flag=True,
+              help="for boxes that print no host keys: take whatever ssh-keyscan gets (trust on first use)")
+def inventory_from_vagrant(vagrant_dir, output, known_hosts, group, console_dir, trust_first_use) -> None:
+    """An inventory from `vagrant ssh-config`, host keys from the VMs' own consoles."""
+    from nsprov.controller.vagrant import VagrantError, from_vagrant
+    if known_hosts is None:
+        known_hosts = (os.path.join(os.path.dirname(os.path.abspath(output)), "known_hosts") if output
+                       else os.path.join(vagrant_dir, ".vagrant", "nsprov_known_hosts"))
+    try:
+        text, counts = from_vagrant(vagrant_dir, known_hosts, group, console_dir, trust_first_use)
+    except VagrantError as exc:
+        _fail(str(exc))
+    if output:
+        with open(output, "w") as f:
+            f.write(text)
+        _console(stderr=True).print(f"{output}: {len(counts)} hosts ({', '.join(counts)}); host keys in "
+                                    f"{os.path.abspath(known_hosts)} ({sum(counts.values())} keys)")
+    else:
+        click.echo(text, nl=False)
 
 
 # ------------------------------------------------------------------------- facts

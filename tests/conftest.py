@@ -103,3 +103,9 @@ def host_entry(lab: LabHosts, host: str, **overrides) -> dict:
 
 def json_events(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("nsprov-vagrant", "the Vagrant suite (tests/vagrant, run by vagrant/run-suite.sh)")
+    group.addoption("--vagrant-inventory", default=None, help="inventory made by `nsprov inventory from-vagrant`")
+    group.addoption("--vagrant-ssh-config", default=None, help="`vagrant ssh-config` output, strict host keys")

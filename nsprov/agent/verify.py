@@ -15,10 +15,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from typing import Optional
 
 from nsprov.agent import netns, nsset
 from nsprov.agent.processes import SAFE_PATH
+
+REACH_GRACE = 10.0    # seconds a `reach` TCP check waits for a refused port to open
 
 
 def _check(check: str, subject: str, expected, observed, passed: bool) -> dict:
@@ -220,24 +223,33 @@ def _ping(ns: str, address: str) -> bool:
     return _run([*prefix, "ping", flag, "-c", "1", "-W", "2", address]).returncode == 0
 
 
-def _tcp(ns: str, address: str, port: int) -> bool:
-    with netns.entered(ns):   # the socket belongs to the namespace it is created in
-        s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(2)
-    try:
-        s.connect((address, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
+def _tcp(ns: str, address: str, port: int, grace: float = 0.0) -> bool:
+    """Connect once; with GRACE, keep trying while the port is refused (a server the same run
+    started may still be starting: Python's http.server takes seconds on a slow VM)."""
+    deadline = time.monotonic() + grace
+    while True:
+        with netns.entered(ns):   # the socket belongs to the namespace it is created in
+            s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(2)
+        try:
+            s.connect((address, port))
+            return True
+        except ConnectionRefusedError:
+            if time.monotonic() >= deadline:
+                return False
+        except OSError:
+            return False
+        finally:
+            s.close()
+        time.sleep(0.2)
 
 
 def check_reach(entry: dict, expect: bool) -> dict:
     src, dst, port = entry["from"], entry["to"], entry.get("port")
     how = f"tcp/{port}" if port else "ping"
     try:
-        ok = _tcp(src, dst, port) if port else _ping(src, dst)
+        # a refused port that must be reached gets REACH_GRACE seconds; one that must not, none
+        ok = _tcp(src, dst, port, REACH_GRACE if expect else 0.0) if port else _ping(src, dst)
         observed = "reached" if ok else "no answer"
     except OSError as exc:
         ok, observed = False, f"error: {exc}"

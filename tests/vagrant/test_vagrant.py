@@ -1,0 +1,226 @@
+"""End to end on two Debian 12 VMs (marker `vagrant`; run by vagrant/run-suite.sh).
+
+nsprov logs in as the ordinary user `vagrant` and becomes root through sudo, as on real servers.
+Every result is checked independently with testinfra over the ssh config vagrant gave (with the
+host keys the VMs printed on their consoles: strict checking), never by asking nsprov."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import json_events, nsprov
+
+pytestmark = pytest.mark.vagrant
+HERE = Path(__file__).parent
+PLAYBOOKS = HERE.parents[1] / "playbooks"
+PIN = "/run/nsprov/ns"
+PRIVATE = {"node1": "10.77.0.11", "node2": "10.77.0.12"}
+
+
+class VMs:
+    def __init__(self, inventory: str, ssh_config: str):
+        import testinfra
+        self.inventory = inventory
+        self.ssh_config = ssh_config
+        self.doc = yaml.safe_load(Path(inventory).read_text())
+        self.known_hosts = self.doc["all"]["vars"]["nsprov_known_hosts"]
+        group = next(iter(self.doc["all"]["children"]))
+        self.names = list(self.doc["all"]["children"][group]["hosts"])
+        self.hosts = {n: testinfra.get_host(f"ssh://{n}", ssh_config=ssh_config, sudo=True) for n in self.names}
+
+    def __getitem__(self, name: str):
+        return self.hosts[name]
+
+    def sh(self, name: str, command: str) -> str:
+        out = self.hosts[name].run(command)
+        assert out.rc == 0, f"{name}: {command}: {out.stderr}"
+        return out.stdout
+
+    def links(self, name: str, netns: str = "") -> dict:
+        prefix = f"ip -n {netns} " if netns else "ip "
+        return {x["ifname"]: x["ifindex"] for x in json.loads(self.sh(name, prefix + "-j link show"))}
+
+    def netns(self, name: str) -> set:
+        return {x["name"] for x in json.loads(self.sh(name, "ip -j netns list") or "[]")}
+
+
+@pytest.fixture(scope="session")
+def vms(request) -> VMs:
+    inventory = request.config.getoption("--vagrant-inventory")
+    ssh_config = request.config.getoption("--vagrant-ssh-config")
+    if not inventory or not ssh_config:
+        pytest.fail("tests/vagrant needs running VMs: run `sudo bash vagrant/run-suite.sh` (it brings them up, "
+                    "passes --vagrant-inventory/--vagrant-ssh-config, and tears everything down)")
+    return VMs(inventory, ssh_config)
+
+
+def run(*args: str, check: bool = True):
+    proc = nsprov(*args, "--json", check=False)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    events = json_events(proc.stdout)
+    return proc, events, (events[-1].get("hosts", {}) if events else {})
+
+
+# ------------------------------------------------------------------ inventory, keys, facts
+def test_from_vagrant_pins_the_keys_the_vms_made_themselves(vms, tmp_path):
+    lines = Path(vms.known_hosts).read_text().splitlines()
+    assert oct(Path(vms.known_hosts).stat().st_mode & 0o777) == "0o600"
+    for name in vms.names:
+        address = vms.doc["all"]["children"]["lab"]["hosts"][name]["ansible_host"]
+        # what the VM holds, read over testinfra's own (strict) connection
+        theirs = " ".join(vms.sh(name, "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2])
+        assert f"{address} {theirs}" in lines
+    # both VMs came from one box, yet each made its own keys at first boot
+    ed = [line.split()[2] for line in lines if line.split()[1] == "ssh-ed25519"]
+    assert len(ed) == 2 and ed[0] != ed[1]
+    # node1's address now answers with node2's keys (a replaced machine): refused before any command
+    doc = yaml.safe_load(Path(vms.inventory).read_text())
+    hosts = doc["all"]["children"]["lab"]["hosts"]
+    a1, a2 = hosts["node1"]["ansible_host"], hosts["node2"]["ansible_host"]
+    bad = tmp_path / "known_hosts"
+    bad.write_text("".join(f"{a1} {' '.join(line.split()[1:])}\n" for line in lines if line.split()[0] == a2))
+    doc["all"]["vars"]["nsprov_known_hosts"] = str(bad)
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(yaml.safe_dump(doc))
+    proc = nsprov("facts", "-i", str(inv), "--limit", "node1", "--json", check=False)
+    assert proc.returncode == 2
+    assert "host key" in (proc.stdout + proc.stderr).lower()
+
+
+def test_facts_as_the_vagrant_user_through_sudo(vms):
+    proc, events, _ = run("facts", "-i", vms.inventory)
+    facts = {e["host"]: e["facts"] for e in events if e.get("event") == "facts"}
+    assert set(facts) == set(vms.names)
+    for name in vms.names:
+        host = vms[name]
+        assert facts[name]["kernel"] == host.check_output("uname -r")
+        assert facts[name]["hostname"] == host.check_output("hostname")
+        theirs = {x["ifname"] for x in json.loads(host.check_output("ip -j link show"))}
+        assert {link["name"] for link in facts[name]["links"][""]} == theirs
+    # the login user is not root: become went through sudo (its log names the agent's command)
+    ssh_user = vms.doc["all"]["children"]["lab"]["hosts"]["node1"]["ansible_user"]
+    assert ssh_user == "vagrant"
+    journal = vms.sh("node1", "journalctl -q --no-pager -t sudo -n 50")
+    assert "vagrant : " in journal and "python3" in journal
+
+
+# ------------------------------------------------------------------ network across two VMs
+def _served(vms, host: str, name: str) -> str:
+    return vms.sh(host, f"cat /var/lib/nsprov/log/{name}.log")
+
+
+def _get(vms, host: str, url: str, netns: str = "") -> None:
+    """GET URL from HOST (in NETNS); a server just started under TCG may need seconds to listen."""
+    prefix = f"ip netns exec {netns} " if netns else ""
+    code = f"import urllib.request as u; print(u.urlopen('{url}', timeout=10).status)"
+    deadline = time.monotonic() + 30
+    while True:
+        out = vms[host].run(f'{prefix}python3 -c "{code}"')
+        if out.rc == 0 or "Connection refused" not in out.stderr or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert out.rc == 0 and out.stdout.strip() == "200", \
+        f"{host}{'/' + netns if netns else ''} -> {url}: {out.stderr[-300:]}"
+
+
+def test_two_nodes_nat_port_forward_and_routes_between_namespaces(vms):
+    book = str(HERE / "two-nodes.yml")
+    try:
+        # node1 first, so node2's verify task meets a finished node1
+        run("run", "-i", vms.inventory, book, "--limit", "node1")
+        proc, events, recap = run("run", "-i", vms.inventory, book)
+        assert recap["node1"]["changed"] == 0 and recap["node2"]["changed"] > 0
+        before = {n: vms.links(n) for n in vms.names}
+        # the firewall, as nft itself lists it
+        table = json.loads(vms.sh("node1", "nft -j list table ip nsprov_two_nodes"))
+        comments = sorted(e["rule"]["comment"] for e in table["nftables"] if "rule" in e)
+        assert "masquerade 10.10.1.0/24 oif eth1" in comments
+        assert any(c.startswith("dnat tcp/8080->10.10.1.2:8000") for c in comments)
+        assert vms.sh("node1", "cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
+        # NAT: node2 sees node1's private address, not a1's
+        _get(vms, "node1", "http://10.77.0.12:8001/", netns="a1")
+        log = _served(vms, "node2", "node2-web")
+        assert "10.77.0.11 - - " in log and "10.10.1.2" not in log
+        # routes, no translation: b1 sees r1's own address
+        _get(vms, "node1", "http://10.20.1.2:8000/", netns="r1")
+        assert "10.11.1.2 - - " in _served(vms, "node2", "b1-web")
+        # port forward: node2 -> node1:8080 -> a1:8000
+        _get(vms, "node2", "http://10.77.0.11:8080/")
+        assert "10.77.0.12 - - " in _served(vms, "node1", "a1-web")
+        # a1 is translated, so nothing routes back to it from node2's namespace
+        out = vms["node2"].run("ip netns exec b1 ping -c1 -W1 10.10.1.2")
+        assert out.rc != 0
+        # nsprov verify agrees, and a second run changes nothing and keeps every ifindex
+        run("verify", "-i", vms.inventory, book)
+        proc, events, recap = run("run", "-i", vms.inventory, book)
+        assert recap["node1"]["changed"] == 0 and recap["node2"]["changed"] == 0
+        assert {n: vms.links(n) for n in vms.names} == before
+    finally:
+        nsprov("destroy", "-i", vms.inventory, book, check=False)
+    for name in vms.names:
+        assert vms.netns(name) == set()
+        assert not {"br0", "a1-host", "r1-host", "b1-host"} & set(vms.links(name))
+        assert "nsprov_two_nodes" not in vms.sh(name, "nft list tables")
+        assert vms.sh(name, "cat /proc/sys/net/ipv4/ip_forward").strip() == "0"
+        assert "10.20.1.0/24" not in vms.sh(name, "ip route") and "10.11.1.0/24" not in vms.sh(name, "ip route")
+        assert vms[name].run("pgrep -f 'python3 -m [h]ttp.server'").rc == 1
+
+
+# ------------------------------------------------------------------ the six namespace kinds
+SEED = ["uts.yml", "ipc.yml", "pid.yml", "mount.yml", "user.yml", "isolation.yml"]
+
+
+def _independent(vms, kind: str) -> None:
+    n1 = vms["node1"]
+    if kind == "uts.yml":
+        assert n1.check_output(f"nsenter --uts={PIN}/uts-demo/uts hostname") == "bird"
+        assert n1.check_output("hostname") == n1.check_output("cat /etc/hostname") != "bird"
+    elif kind == "ipc.yml":
+        key = n1.check_output("ipcmk -Q | awk '{print $4}'")
+        try:
+            assert key in n1.check_output("ipcs -q")
+            assert key not in n1.check_output(f"nsenter --ipc={PIN}/ipc-demo/ipc ipcs -q")
+        finally:
+            n1.run(f"ipcrm -q {key}")
+    elif kind == "pid.yml":
+        rows = [r.split(None, 1) for r in n1.check_output(
+            f"nsenter --pid={PIN}/pid-demo/pid --mount={PIN}/pid-demo/mnt ps -eo pid=,args=").splitlines()]
+        assert rows[0][0] == "1" and any("sleep infinity" in r[1] for r in rows)
+    elif kind == "mount.yml":
+        assert n1.check_output(f"nsenter --mount={PIN}/mnt-demo/mnt findmnt -n -o FSTYPE /mnt") == "tmpfs"
+        assert n1.run("findmnt -n /mnt").rc == 1
+    elif kind == "user.yml":
+        assert n1.check_output(f"nsenter --user={PIN}/user-demo/user id -u") == "0"
+        n1.check_output("rm -rf /tmp/userdemo && mkdir -m 777 /tmp/userdemo")
+        n1.check_output(f"nsenter --user={PIN}/user-demo/user touch /tmp/userdemo/f")
+        assert n1.check_output("stat -c %u /tmp/userdemo/f") == "100000"
+        n1.run("rm -rf /tmp/userdemo")
+    elif kind == "isolation.yml":
+        assert n1.check_output(f"nsenter --uts={PIN}/box1/uts hostname") == "box1"
+        assert n1.check_output(f"nsenter --net={PIN}/box1/net ip -j addr show eth0").count("10.3.0.2") == 1
+        _get(vms, "node1", "http://10.3.0.2:8000/")
+
+
+@pytest.mark.parametrize("seed", SEED)
+def test_seed_playbooks_build_verify_and_destroy_on_a_vm(vms, tmp_path, seed):
+    book = tmp_path / seed
+    shutil.copy(PLAYBOOKS / seed, book)
+    try:
+        proc, events, recap = run("run", "-i", vms.inventory, str(book), "--limit", "node1")
+        assert recap["node1"]["changed"] > 0
+        _independent(vms, seed)
+        proc, events, recap = run("verify", "-i", vms.inventory, str(book), "--limit", "node1")
+        assert events[-1]["failed"] == 0 and events[-1]["checks"] > 0
+        proc, events, recap = run("run", "-i", vms.inventory, str(book), "--limit", "node1")
+        assert recap["node1"]["changed"] == 0
+    finally:
+        nsprov("destroy", "-i", vms.inventory, str(book), "--limit", "node1", check=False)
+    assert vms.sh("node1", f"ls {PIN} 2>/dev/null || true").strip() == ""
+    assert vms.netns("node1") == set()
