@@ -78,8 +78,8 @@ def _addr(i: int) -> str:
 class IpBatch:
     name = "ipbatch"
 
-    def __init__(self, lab: Path):
-        self.ssh = ["ssh", "-F", str(lab / "ssh_config"), "lab1", "sh", "-s"]
+    def __init__(self, lab: Path, host: str = "lab1"):
+        self.ssh = ["ssh", "-F", str(lab / "ssh_config"), host, "sh", "-s"]
 
     def script(self, n: int, force: bool) -> str:
         f = "-force " if force else ""
@@ -228,20 +228,66 @@ def load_matrix(samples: Path) -> dict:
     return {k: {t: summary(v) for t, v in d.items()} for k, d in results.items()}
 
 
+def _busy_cpu() -> float:
+    """CPU seconds all cores of this machine have spent busy since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _metered(fn) -> dict:
+    """Run FN; its wall time, the machine's busy CPU during it, and our children's CPU."""
+    busy0, kids0 = _busy_cpu(), os.times()
+    wall = fn()
+    busy1, kids1 = _busy_cpu(), os.times()
+    return {"wall": wall, "machine_cpu": busy1 - busy0,
+            "controller_cpu": (kids1.children_user - kids0.children_user) + (kids1.children_system - kids0.children_system)}
+
+
+def _ipbatch_fan(lab: Path, hosts: int, n: int, verb: str) -> float:
+    """One `ip -batch` ssh call per host, all at once (the fastest CLI way, fanned out)."""
+    import concurrent.futures
+    tools = [IpBatch(lab, f"lab{i}") for i in range(1, hosts + 1)]
+    began = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(hosts) as pool:
+        list(pool.map(lambda t: getattr(t, verb)(n), tools))
+    return time.perf_counter() - began
+
+
 def fanout(hosts: int, n: int, repeat: int) -> dict:
+    """nsprov and ip-batch, 1 host x N against HOSTS x N; with the CPU each took.
+
+    The lab hosts run on this machine's cores, so HOSTS x N costs HOSTS times the hosts' own
+    CPU (sshd, the agent or ip, the kernel's work) whatever the controller does. `machine_cpu /
+    cores` is therefore a floor no tool can go under here; the report gives it with each time."""
     lab = HERE / ".lab-fanout"
     sh([*NSPROV, "lab", "up", "--hosts", str(hosts), "--dir", str(lab)])
     try:
         one, many = Nsprov(lab, "lab1", hosts), Nsprov(lab, "lab", hosts)
-        samples: dict = {"1 host": [], f"{hosts} hosts": []}
+        cases = {
+            "nsprov 1 host": (lambda: one.W(n), lambda: one.T(n)),
+            f"nsprov {hosts} hosts": (lambda: many.W(n), lambda: many.T(n)),
+            "ipbatch 1 host": (lambda: _ipbatch_fan(lab, 1, n, "W"), lambda: _ipbatch_fan(lab, 1, n, "T")),
+            f"ipbatch {hosts} hosts": (lambda: _ipbatch_fan(lab, hosts, n, "W"),
+                                       lambda: _ipbatch_fan(lab, hosts, n, "T")),
+        }
+        samples: dict = {k: [] for k in cases}
         for r in range(repeat):
-            samples["1 host"].append(one.W(n))
-            one.T(n)
-            samples[f"{hosts} hosts"].append(many.W(n))
-            many.T(n)
-            print(f"  fan-out round {r + 1}: 1 host {samples['1 host'][-1]:.3f} s, "
-                  f"{hosts} hosts {samples[f'{hosts} hosts'][-1]:.3f} s", flush=True)
-        return {k: summary(v) for k, v in samples.items()}
+            for key, (build, teardown) in cases.items():
+                samples[key].append(_metered(build))
+                teardown()
+            print(f"  fan-out round {r + 1}: " + ", ".join(f"{k} {v[-1]['wall']:.3f} s" for k, v in samples.items()),
+                  flush=True)
+        cores = os.cpu_count() or 1
+        out = {}
+        for key, runs in samples.items():
+            s = summary([x["wall"] for x in runs])
+            s["machine_cpu"] = round(statistics.median(x["machine_cpu"] for x in runs), 3)
+            s["cpu_floor"] = round(s["machine_cpu"] / cores, 3)
+            s["controller_cpu"] = round(statistics.median(x["controller_cpu"] for x in runs), 3)
+            out[key] = s
+        return out
     finally:
         sh([*NSPROV, "lab", "down", "--dir", str(lab)])
 
@@ -259,10 +305,14 @@ def markdown(matrix: dict, fan: dict | None) -> str:
         ratio_an = f"{d['ansible']['median'] / d['nsprov']['median']:.0f}x" if {"nsprov", "ansible"} <= set(d) else "-"
         lines.append(f"| {key} | " + " | ".join(cells) + f" | {ratio_ip} | {ratio_an} |")
     if fan:
-        a, b = list(fan.values())
-        lines += ["", "| fan-out (nsprov W, 20 netns per host) | median (min-max) s |", "|---|---|"]
-        lines += [f"| {k} | {v['median']} ({v['min']}-{v['max']}) |" for k, v in fan.items()]
-        lines.append(f"| ratio | {b['median'] / a['median']:.2f} |")
+        lines += ["", f"| fan-out (W, 20 netns per host; {os.cpu_count()} cores) | median (min-max) s | "
+                      "machine CPU s | floor = CPU / cores s | controller CPU s |", "|---|---|---|---|---|"]
+        lines += [f"| {k} | {v['median']} ({v['min']}-{v['max']}) | {v.get('machine_cpu', '-')} | "
+                  f"{v.get('cpu_floor', '-')} | {v.get('controller_cpu', '-')} |" for k, v in fan.items()]
+        for tool in ("nsprov", "ipbatch"):
+            keys = [k for k in fan if k.startswith(tool)]
+            if len(keys) == 2:
+                lines.append(f"| {tool}: many / one | {fan[keys[1]]['median'] / fan[keys[0]]['median']:.2f} | | | |")
     return "\n".join(lines) + "\n"
 
 

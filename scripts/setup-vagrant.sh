@@ -11,21 +11,12 @@ fi
 packages=(vagrant vagrant-libvirt libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
           qemu-system-x86 qemu-utils ipxe-qemu seabios debootstrap dnsmasq-base extlinux syslinux-common
           fdisk e2fsprogs ebtables iptables openssh-client)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+. "$(dirname "$0")/apt.sh"
+# recommends stay on (QEMU's firmware and ROMs come that way), minus two heavy ones never used,
+# held back only when absent (one already installed is left alone)
+skip=""
+for p in libguestfs-tools nfs-kernel-server; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || skip="$skip $p-"
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  # recommends stay on (QEMU's firmware and ROMs come that way), minus two heavy ones never used
-  # (held back only when absent: one already installed is left alone)
-  skip=()
-  for p in libguestfs-tools nfs-kernel-server; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || skip+=("$p-")
-  done
-  apt-get install -y -qq "${missing[@]}" "${skip[@]}" >/dev/null
-  rm -f /usr/sbin/policy-rc.d
-fi
+EXTRA_APT_ARGS="$skip" apt_install_missing "${packages[@]}"
 echo "vagrant setup done: $(vagrant --version), $(libvirtd --version | head -1), $(qemu-system-x86_64 --version | head -1)"

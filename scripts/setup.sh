@@ -9,18 +9,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 packages=(openssh-server openssh-client iproute2 nftables iptables procps iputils-ping util-linux
           sudo python3 python3-venv ca-certificates)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # policy-rc.d keeps the package from starting the machine's own sshd: lab hosts run their own
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  rm -f /usr/sbin/policy-rc.d
-fi
+. scripts/apt.sh
+EXTRA_APT_ARGS=--no-install-recommends apt_install_missing "${packages[@]}"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
