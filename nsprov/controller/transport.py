@@ -191,14 +191,14 @@ class HostSession:
 
     def _handshake(self, chan, reader: "_ChannelReader", bundle: Bundle) -> None:
         """Answer sudo's prompt if it asks, then HAVE (run it) or NEED (send it first)."""
-        first = reader.first_line(prompt=SUDO_PROMPT)
+        first = reader.first_line(prompt=SUDO_PROMPT, silence=self.silence_timeout)
         if first == SUDO_PROMPT:
             if self.become_password is None and self.conn.become_password is None:
                 raise AgentFailed("sudo asks for a password: give it with -K/--ask-become-pass "
                                   "or ansible_become_password")
             secret = self.become_password if self.become_password is not None else self.conn.become_password
             chan.sendall((str(secret) + "\n").encode())   # on stdin, never on a command line
-            first = reader.first_line(prompt=SUDO_PROMPT)
+            first = reader.first_line(prompt=SUDO_PROMPT, silence=self.silence_timeout)
             if first == SUDO_PROMPT:
                 raise AgentFailed("sudo refused the become password")
         if first == "NSPROV-NEED":
@@ -219,20 +219,28 @@ class _ChannelReader:
         self.err = b""
 
     def _pump(self) -> bool:
-        """Wait up to a second for output; read what is there. False once stdout is at EOF."""
+        """Wait up to a second for output; read what is there. False once stdout is at EOF or
+        the connection is gone (a dead transport closes the channel without an EOF)."""
         select.select([self.chan], [], [], 1.0)
         while self.chan.recv_stderr_ready():
             self.err += self.chan.recv_stderr(65536)
         if self.chan.recv_ready():
             self.buf += self.chan.recv(65536)
             return True
-        return not self.chan.eof_received
+        transport = self.chan.get_transport()
+        return not (self.chan.eof_received or self.chan.closed or transport is None or not transport.is_active())
 
-    def first_line(self, prompt: str) -> str:
+    def first_line(self, prompt: str, silence: float = 0) -> str:
+        """The bootstrap's first line (or sudo's prompt). With SILENCE, give up when nothing
+        comes for that long: a session killed before the agent spoke leaves the connection up."""
+        began = time.monotonic()
         while b"\n" not in self.buf:
             if prompt.encode() in self.err:
                 self.err = self.err.replace(prompt.encode(), b"", 1)
                 return prompt
+            if silence and time.monotonic() - began > silence:
+                raise AgentFailed(f"no word from the host's bootstrap for {silence:.0f} s: the session or the "
+                                  f"connection was lost; a re-run converges")
             if not self._pump():
                 if b"\n" in self.buf:
                     break

@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from nsprov.lab.faults import KINDS, FaultLab
+from nsprov.lab.faults import HUNG, KINDS, FaultLab
 from tests.conftest import lab_down, lab_up
 
 pytestmark = pytest.mark.faults
@@ -44,6 +44,20 @@ def test_fault_then_rerun_converges_and_destroy_leaves_nothing(faultlab, kind, a
     lab, book, failing, baseline, planted = faultlab
     delay = random.Random(f"{SEED}-{kind}-{attempt}").uniform(0.0, 0.15)   # seconds into the agent's run
     outcome = lab.round(kind, book, failing, baseline, planted, delay)
+    _assert_recovered(outcome, kind, delay)
+
+
+@pytest.mark.parametrize("kind", ["agent-kill", "session-kill", "link-cut", "host-kill"])
+def test_a_fault_before_the_agent_speaks_is_noticed(faultlab, kind):
+    """Struck at once, while the bootstrap has not answered yet: the run must still end (the
+    campaign once found the controller waiting forever for a first line that never came)."""
+    lab, book, failing, baseline, planted = faultlab
+    outcome = lab.round(kind, book, failing, baseline, planted, 0.0)
+    _assert_recovered(outcome, kind, 0.0)
+
+
+def _assert_recovered(outcome, kind: str, delay: float) -> None:
+    assert outcome.first_exit != HUNG, f"{kind} at {delay:.2f} s: the run did not end within 120 s"
     assert outcome.converged, f"{kind} at {delay:.2f} s did not converge within 3 re-runs:\n{outcome.detail}"
     assert outcome.leaked == [], f"{kind} at {delay:.2f} s leaked {outcome.leaked}"
     assert outcome.foreign_touched == [], f"{kind} at {delay:.2f} s touched {outcome.foreign_touched}"

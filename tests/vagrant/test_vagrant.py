@@ -104,6 +104,8 @@ def test_facts_as_the_vagrant_user_through_sudo(vms):
         assert facts[name]["hostname"] == host.check_output("hostname")
         theirs = {x["ifname"] for x in json.loads(host.check_output("ip -j link show"))}
         assert {link["name"] for link in facts[name]["links"][""]} == theirs
+        # isolated networks: no way out of the machine from a guest
+        assert host.check_output("ip route show default") == ""
     # the login user is not root: become went through sudo (its log names the agent's command)
     ssh_user = vms.doc["all"]["children"]["lab"]["hosts"]["node1"]["ansible_user"]
     assert ssh_user == "vagrant"
