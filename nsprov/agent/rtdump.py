@@ -2,15 +2,17 @@
 
 Observing is what every run does, changed or not, so it gets its own small reader: a raw
 NETLINK_ROUTE socket and a struct parser for the few attributes nsprov looks at. About 0.3 ms
-per namespace, and no pyroute2 import at all when nothing needs to change (pyroute2 does the
-writing; see kernel.py).
+per namespace. Writing is rtwrite.py's; pyroute2 is only the tests' oracle for both.
 """
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 from typing import Iterator
+
+from nsprov.agent.rtwrite import attr
 
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 RTM_NEWLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR, RTM_NEWROUTE, RTM_GETROUTE = 16, 18, 20, 22, 24, 26
@@ -44,9 +46,10 @@ def _attrs(data: bytes, offset: int, end: int) -> dict:
     return out
 
 
-def _dump(sock: socket.socket, msg_type: int, body: bytes, seq: int) -> Iterator[tuple]:
-    """Yield (type, payload bytes) of every message a dump returns."""
-    sock.send(_HDR.pack(16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
+def _replies(sock: socket.socket, msg_type: int, flags: int, body: bytes, seq: int, what: str) -> Iterator[tuple]:
+    """Send one request; yield (type, payload bytes) of each reply until the kernel is done
+    (NLMSG_DONE or an ack). An error reply raises OSError naming WHAT."""
+    sock.send(_HDR.pack(16 + len(body), msg_type, NLM_F_REQUEST | flags, seq, 0) + body)
     while True:
         data = sock.recv(1 << 20)
         offset = 0
@@ -55,12 +58,17 @@ def _dump(sock: socket.socket, msg_type: int, body: bytes, seq: int) -> Iterator
             if kind == NLMSG_DONE:
                 return
             if kind == NLMSG_ERROR:
-                errno = -struct.unpack_from("=i", data, offset + 16)[0]
-                if errno:
-                    raise OSError(errno, f"rtnetlink dump {msg_type} failed")
+                err = -struct.unpack_from("=i", data, offset + 16)[0]
+                if err:
+                    raise OSError(err, what)
                 return
             yield kind, data[offset + 16:offset + length]
             offset += (length + 3) & ~3
+
+
+def _dump(sock: socket.socket, msg_type: int, body: bytes, seq: int) -> Iterator[tuple]:
+    """Yield (type, payload bytes) of every message a dump returns."""
+    return _replies(sock, msg_type, NLM_F_DUMP, body, seq, f"rtnetlink dump {msg_type} failed")
 
 
 def _str(raw: bytes) -> str:
@@ -93,21 +101,11 @@ def links(sock: socket.socket) -> list:
 
 def link_index(sock: socket.socket, name: str) -> int:
     """The ifindex of link NAME (one RTM_GETLINK by name); OSError ENODEV if there is none."""
-    payload = name.encode() + b"\0"
-    rta = struct.pack("=HH", 4 + len(payload), IFLA_IFNAME) + payload + b"\0" * ((4 - len(payload) % 4) % 4)
-    body = struct.pack("=BxHiII", 0, 0, 0, 0, 0) + rta
-    sock.send(_HDR.pack(16 + len(body), RTM_GETLINK, NLM_F_REQUEST, 4, 0) + body)
-    while True:
-        data = sock.recv(1 << 16)
-        offset = 0
-        while offset + 16 <= len(data):
-            length, kind, _flags, _seq, _pid = _HDR.unpack_from(data, offset)
-            if kind == NLMSG_ERROR:
-                err = -struct.unpack_from("=i", data, offset + 16)[0]
-                raise OSError(err or 19, f"no interface {name!r}")
-            if kind == RTM_NEWLINK:
-                return struct.unpack_from("=BxHiII", data, offset + 16)[2]
-            offset += (length + 3) & ~3
+    body = struct.pack("=BxHiII", 0, 0, 0, 0, 0) + attr(IFLA_IFNAME, name.encode() + b"\0")
+    for kind, p in _replies(sock, RTM_GETLINK, 0, body, 4, f"no interface {name!r}"):
+        if kind == RTM_NEWLINK:
+            return struct.unpack_from("=BxHiII", p, 0)[2]
+    raise OSError(errno.ENODEV, f"no interface {name!r}")
 
 
 def addresses(sock: socket.socket) -> list:
