@@ -52,8 +52,9 @@ class Kernel:
 
     # ------------------------------------------------------------ observing
     def observed(self) -> Observed:
-        empty = netns.placeholders()
-        return Observed(set(netns.named_netns()) - empty, self.observe_ns, self.read_sysctl, self.fw.list_rules,
+        names = netns.named_netns()
+        empty = netns.placeholders(names)
+        return Observed(set(names) - empty, self.observe_ns, self.read_sysctl, self.fw.list_rules,
                         nsset.observe, processes.observe, placeholders=empty)
 
     def observe_ns(self, ns: str) -> Namespace:

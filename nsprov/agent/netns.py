@@ -35,8 +35,8 @@ def named_netns() -> list[str]:
         return []
 
 
-def placeholders() -> set[str]:
-    """Names in /run/netns that are plain files, not namespace pins.
+def placeholders(names: list[str]) -> set[str]:
+    """Those of NAMES (entries of /run/netns) that are plain files, not namespace pins.
 
     Making a named netns is two steps (create the file, bind-mount the namespace on it); a
     process killed in between leaves an empty file that setns() refuses with EINVAL. A real pin
@@ -46,7 +46,7 @@ def placeholders() -> set[str]:
     except OSError:
         return set()
     out = set()
-    for name in named_netns():
+    for name in names:
         try:
             if os.stat(netns_path(name)).st_dev != nsfs:
                 out.add(name)

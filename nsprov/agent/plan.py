@@ -81,19 +81,10 @@ def plan_netns(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp, name = TaskPlan(), p["name"]
     exists = name in obs.netns
     tp.before = {"exists": exists}
-    if name in obs.placeholders:     # an empty /run/netns file: a namespace someone was making
-        if not half_made(ctx, "netns", "", name, None):
-            raise PlanError(f"/run/netns/{name} is an empty file, not a namespace, and nsprov was not making it "
-                            f"(a killed `ip netns add`?); remove it with `ip netns del {name}`")
-        if p["state"] == "present":
-            tp.act("netns.create", "", name, "created (lo up), replacing the empty pin a killed run left",
-                   replace_placeholder=True)
-            tp.records.append({"kind": "netns", "netns": "", "name": name, "owner": ctx.owner})
-        else:
-            tp.act("netns.delete", "", name, "removed the empty pin a killed run left")
-            tp.forgets.append({"kind": "netns", "netns": "", "name": name})
-        tp.after = {"exists": p["state"] == "present"}
-        return tp
+    empty_pin = name in obs.placeholders     # an empty /run/netns file: a namespace someone was making
+    if empty_pin and not half_made(ctx, "netns", "", name, None):
+        raise PlanError(f"/run/netns/{name} is an empty file, not a namespace, and nsprov was not making it "
+                        f"(a killed `ip netns add`?); remove it with `ip netns del {name}`")
     if p["state"] == "present":
         if exists:
             if not ctx.owns("netns", "", name):
@@ -104,7 +95,8 @@ def plan_netns(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
             else:
                 tp.reasons.append("exists")
         else:
-            tp.act("netns.create", "", name, "created (lo up)")
+            how = ", replacing the empty pin a killed run left" if empty_pin else ""
+            tp.act("netns.create", "", name, "created (lo up)" + how, replace_placeholder=empty_pin)
             tp.records.append({"kind": "netns", "netns": "", "name": name, "owner": ctx.owner})
     elif exists:
         if not ctx.owns("netns", "", name):
@@ -120,6 +112,9 @@ def plan_netns(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
                 tp.forgets.append({"kind": "link", "netns": name, "name": n})
         tp.act("netns.delete", "", name, "deleted")
         tp.forgets.append({"kind": "netns", "netns": "", "name": name})
+    elif empty_pin:
+        tp.act("netns.delete", "", name, "removed the empty pin a killed run left")
+        tp.forgets.append({"kind": "netns", "netns": "", "name": name})
     else:
         tp.reasons.append("absent")
     tp.after = {"exists": p["state"] == "present"}
@@ -128,7 +123,8 @@ def plan_netns(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
 
 # ------------------------------------------------------------------ links
 def half_made(ctx: Context, kind: str, ns: str, name: str, alias: Optional[str]) -> bool:
-    """A link nsprov was making when it was killed: its intent is in the ledger, no mark yet."""
+    """An object nsprov was making when it was killed: its intent is in the ledger, and (for a
+    link) no mark yet."""
     e = ctx.entry(kind, ns, name)
     return e is not None and e.get("owner") == ctx.owner and e.get("state") == "intent" and not alias
 
