@@ -101,6 +101,16 @@ def host_entry(lab: LabHosts, host: str, **overrides) -> dict:
     return entry
 
 
+def add_sudo_user(lab: LabHosts, host: str, user: str, password: str) -> None:
+    """An ordinary user on HOST (its /etc is its own) who logs in with the lab key and must give
+    sudo a password."""
+    lab.ssh(host, "sh", "-c",
+            f"id {user} >/dev/null 2>&1 || (useradd -M -d /nonexistent -s /bin/sh {user} "
+            f"&& echo {user}:{password} | chpasswd "
+            f"&& install -m 600 -o {user} /etc/ssh/authorized_keys/root /etc/ssh/authorized_keys/{user} "
+            f"&& echo '{user} ALL=(ALL:ALL) ALL' > /etc/sudoers.d/{user} && chmod 440 /etc/sudoers.d/{user})")
+
+
 def json_events(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 

@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from tests.conftest import host_entry, json_events, nsprov, sshd_counts, write_inventory
+from tests.conftest import add_sudo_user, host_entry, json_events, nsprov, sshd_counts, write_inventory
 
 pytestmark = pytest.mark.lab
 
@@ -152,11 +152,7 @@ def test_an_unreachable_host_does_not_stop_the_others(lab3, tmp_path):
 @pytest.fixture(scope="module")
 def alice(lab3):
     """An ordinary user on lab3 who must use sudo with a password (lab3's /etc is its own)."""
-    lab3.ssh("lab3", "sh", "-c",
-             "id alice >/dev/null 2>&1 || (useradd -M -d /nonexistent -s /bin/sh alice "
-             "&& echo alice:s3cret-pw | chpasswd "
-             "&& install -m 600 -o alice /etc/ssh/authorized_keys/root /etc/ssh/authorized_keys/alice "
-             "&& echo 'alice ALL=(ALL:ALL) ALL' > /etc/sudoers.d/alice && chmod 440 /etc/sudoers.d/alice)")
+    add_sudo_user(lab3, "lab3", "alice", "s3cret-pw")
     return host_entry(lab3, "lab3", ansible_user="alice", ansible_become=True)
 
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.conftest import host_entry, json_events, nsprov, write_inventory
+from tests.conftest import add_sudo_user, host_entry, json_events, nsprov, write_inventory
 
 pytestmark = pytest.mark.lab
 
@@ -98,11 +98,7 @@ def test_a_second_run_waits_for_the_first_or_gives_up_clearly(lab3, tmp_path):
 @pytest.fixture(scope="module")
 def carol(lab3):
     """An ordinary user on lab3 whose sudo needs a password."""
-    lab3.ssh("lab3", "sh", "-c",
-             "id carol >/dev/null 2>&1 || (useradd -M -d /nonexistent -s /bin/sh carol "
-             "&& echo carol:Sup3r-s3cret | chpasswd "
-             "&& install -m 600 -o carol /etc/ssh/authorized_keys/root /etc/ssh/authorized_keys/carol "
-             "&& echo 'carol ALL=(ALL:ALL) ALL' > /etc/sudoers.d/carol && chmod 440 /etc/sudoers.d/carol)")
+    add_sudo_user(lab3, "lab3", "carol", "Sup3r-s3cret")
     return host_entry(lab3, "lab3", ansible_user="carol", ansible_become=True,
                       ansible_become_password="Sup3r-s3cret")
 
