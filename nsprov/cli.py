@@ -7,6 +7,7 @@ Heavy imports (fabric, pyroute2, jinja2) happen inside the commands that need th
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -29,12 +30,33 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nsprov")
-def main() -> None:
+def cli() -> None:
     """Provision Linux namespaces on remote hosts over SSH, and prove the isolation holds."""
 
 
+def main() -> None:
+    """The `nsprov` command. A run is a short-lived process whose start-up (imports of paramiko,
+    cryptography, jinja2, click, yaml) leaves ~66,000 objects the cyclic collector tracks, all
+    alive until exit. The collector would walk them again and again while they are imported, and
+    once more at exit (tens of ms; figures in the README's speed section). So collection is off during start-up,
+    the start-up objects are frozen out of every later collection when the work begins
+    (`_startup_done`), and everything is frozen at exit, where the interpreter frees it anyway."""
+    gc.disable()
+    try:
+        cli(prog_name="nsprov")
+    finally:
+        gc.freeze()
+
+
+def _startup_done() -> None:
+    """Called once a command has imported what it needs, before it talks to hosts: what exists
+    now lives until exit, so later collections skip it; collection is back on for the rest."""
+    gc.freeze()
+    gc.enable()
+
+
 # ------------------------------------------------------------------------- lab
-@main.group()
+@cli.group()
 def lab() -> None:
     """Local lab hosts: namespace sets on this machine, each with a real sshd."""
 
@@ -184,7 +206,7 @@ def _connection_options(f):
     return f
 
 
-@main.group()
+@cli.group()
 def inventory() -> None:
     """Inspect inventories the way ansible-inventory does."""
 
@@ -237,7 +259,7 @@ def inventory_from_vagrant(vagrant_dir, output, known_hosts, group, console_dir,
 
 
 # ------------------------------------------------------------------------- facts
-@main.command()
+@cli.command()
 @_inventory_options
 @_connection_options
 def facts(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_json) -> None:
@@ -253,6 +275,7 @@ def facts(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_j
     if as_json:
         from nsprov.reporting.jsonl import JsonLines
         sink = JsonLines()
+        _startup_done()
         results = run_on_hosts(conns, bundle, lambda h: request, options, sink)
         sink.write({"event": "recap", "hosts": {h: {"ok": int(r.status == "ok"), "changed": 0,
                                                     "failed": int(r.status == "failed"), "skipped": 0,
@@ -261,6 +284,7 @@ def facts(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_j
     else:
         from nsprov.reporting.facts import render_facts
         console = _console()
+        _startup_done()
         with console.status(f"gathering facts from {len(conns)} host(s)"):
             results = run_on_hosts(conns, bundle, lambda h: request, options, lambda h, e: None)
         for host, r in results.items():
@@ -343,12 +367,14 @@ def _drive(inv, plans: dict, make_request, options, as_json: bool, diff: bool, v
     if as_json:
         from nsprov.reporting.jsonl import JsonLines
         sink = JsonLines()
+        _startup_done()
         results = run_on_hosts(conns, bundle, make_request, options, sink)
         sink.write(recap_event(results))
     else:
         from nsprov.reporting.console import ConsoleReporter, render_recap
         console = _console()
         totals = {h: len(plans[h].tasks) for h in plans}
+        _startup_done()
         with ConsoleReporter(console, list(plans), totals, diff=diff, verbose=verbose, title=title) as reporter:
             results = run_on_hosts(conns, bundle, make_request, options, reporter)
         console.print(render_recap(results))
@@ -356,7 +382,7 @@ def _drive(inv, plans: dict, make_request, options, as_json: bool, diff: bool, v
     sys.exit(EXIT_BAD_INPUT if "unreachable" in statuses else EXIT_FAILED if "failed" in statuses else EXIT_OK)
 
 
-@main.command()
+@cli.command()
 @_inventory_options
 @_playbook_options
 @_connection_options
@@ -376,7 +402,7 @@ def run(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, verbos
     _drive(inv, plans, request, options, as_json, diff, verbose, title)
 
 
-@main.command()
+@cli.command()
 @_inventory_options
 @_playbook_options
 @_connection_options
@@ -394,7 +420,7 @@ def destroy(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, ve
 
 
 # ------------------------------------------------------------------- verify, exec
-@main.command()
+@cli.command()
 @_inventory_options
 @_playbook_options
 @_connection_options
@@ -424,6 +450,7 @@ def verify(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, ver
             rows.append((host, ev))
         if sink:
             sink(host, ev)
+    _startup_done()
     if as_json:
         results = run_on_hosts(conns, load_bundle(), request, options, on_event)
     else:
@@ -447,7 +474,7 @@ def verify(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, ver
              else EXIT_OK)
 
 
-@main.command("exec", context_settings={"ignore_unknown_options": True})
+@cli.command("exec", context_settings={"ignore_unknown_options": True})
 @_inventory_options
 @click.option("--accept-new-host-keys", is_flag=True)
 @click.option("-K", "--ask-become-pass", is_flag=True)
@@ -472,6 +499,7 @@ def exec_(inventories, accept_new_host_keys, ask_become_pass, host, namespace, c
         elif ev.get("event") == "exit":
             status["rc"] = ev["status"]
     options = _run_options(1, accept_new_host_keys, ask_become_pass)
+    _startup_done()
     result = run_on_host(_connections(inv, [host])[0], load_bundle(),
                          {"protocol": 1, "op": "exec", "namespace": namespace, "command": list(command)},
                          options, on_event)
