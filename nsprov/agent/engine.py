@@ -10,6 +10,7 @@ as it was before this run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import takewhile
 from typing import Callable, Optional
 
 from nsprov.agent.kernel import Kernel
@@ -75,6 +76,13 @@ def _reason(plan: TaskPlan) -> str:
     return "; ".join(plan.reasons)
 
 
+def _creates_netns_only(p: Planned) -> bool:
+    """A task whose actions only make network namespaces: consecutive ones (a netns loop) are
+    carried out together, concurrently, and reported one by one in order."""
+    return (p.skip is None and p.verify is None and p.plan is not None and bool(p.plan.actions)
+            and all(a.op == "netns.create" for a in p.plan.actions))
+
+
 def _rollback(kernel: Kernel, undo: list, emit: Emit) -> None:
     done, errors = [], []
     for group in reversed(undo):
@@ -127,7 +135,12 @@ def _apply_planned(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel, planne
     undo: list = []
     forgets: list = []
     verified = True
-    for p in planned:
+    ahead: dict = {}   # id(action) -> (result, error) for actions already carried out in a batch
+    for n, p in enumerate(planned):
+        if not ahead and _creates_netns_only(p):
+            batch = [a for q in takewhile(_creates_netns_only, planned[n:]) for a in q.plan.actions]
+            if len(batch) > 1:
+                ahead = dict(zip(map(id, batch), kernel.execute_concurrently(batch)))
         if p.skip:
             emit(_task_event(p, "skipped", p.skip, diff))
             continue
@@ -143,11 +156,20 @@ def _apply_planned(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel, planne
         results = []
         try:
             for a, inv in zip(p.plan.actions, p.undo):
-                results.append(kernel.execute(a))
+                if id(a) in ahead:
+                    result, error = ahead.pop(id(a))
+                    if error is not None:
+                        raise error
+                    results.append(result)
+                else:
+                    results.append(kernel.execute(a))
                 undo.append(inv)
         except Exception as exc:   # KernelError, or anything unexpected: never leave half a run
             message = str(exc) if isinstance(exc, KernelError) else f"{type(exc).__name__}: {exc}"
             emit(_task_event(p, "failed", message, diff))
+            # a batch also made what later tasks declare: undone with the rest
+            undo += [inv for q in planned[n:] if q.plan for a, inv in zip(q.plan.actions, q.undo)
+                     if id(a) in ahead and ahead[id(a)][1] is None]
             _rollback(kernel, undo, emit)
             ledger.forget(records)
             ledger.forget(forgets)

@@ -284,3 +284,37 @@ def test_every_problem_is_reported_at_once(lab3, tmp_path):
     assert "3 problem(s)" in proc.stderr
     for line in (3, 4, 5):
         assert f"{book}:{line}:" in proc.stderr
+
+
+def test_a_netns_loop_made_two_at_a_time_pins_each_its_own_namespace(lab3, tmp_path):
+    """The agent makes a loop's namespaces on two threads: every pin must hold a namespace of
+    its own (never the host's, never a sibling's), with lo up, and a re-run changes nothing."""
+    book = tmp_path / "many.yml"
+    book.write_text(textwrap.dedent("""\
+        - hosts: lab2
+          tasks:
+            - netns: {name: "m{{ item }}"}
+              loop: "{{ range(40) | list }}"
+        """))
+    try:
+        proc, events, recap = run("run", "-i", str(lab3.inventory), str(book), check=True)
+        assert recap["lab2"]["changed"] == 40
+        names = [f"m{i}" for i in range(40)]
+        assert set(names) <= set(netns_list(lab3, "lab2"))
+        script = ("for n in " + " ".join(names) + "; do "
+                  "printf '%s %s %s %s\\n' $n $(stat -f -c %T /run/netns/$n) $(stat -L -c %i /run/netns/$n) "
+                  "\"$(ip -n $n -j link show lo)\"; done; stat -L -c 'host %i' /proc/self/ns/net")
+        out = lab3.ssh("lab2", "sh", "-c", script).stdout.splitlines()
+        host_inode = next(x.split()[1] for x in out if x.startswith("host "))
+        inodes = set()
+        for line in out[:-1]:
+            name, fstype, inode, lo = line.split(" ", 3)
+            assert fstype == "nsfs", f"{name} is pinned on {fstype}, not a namespace"
+            assert "UP" in json.loads(lo)[0]["flags"], f"lo of {name} is down"
+            inodes.add(inode)
+        assert len(inodes) == 40 and host_inode not in inodes
+        proc, events, recap = run("run", "-i", str(lab3.inventory), str(book), check=True)
+        assert recap["lab2"]["changed"] == 0
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(book), check=False)
+    assert not set(netns_list(lab3, "lab2")) & {f"m{i}" for i in range(40)}
