@@ -419,6 +419,38 @@ def destroy(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, ve
     _drive(inv, plans, request, options, as_json, False, verbose, f"DESTROY {book.path}")
 
 
+# ------------------------------------------------------------------------- graph
+@cli.command()
+@_inventory_options
+@click.argument("playbook", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+              help="write a picture: .svg, .dot/.gv (Graphviz) or .mmd (Mermaid); default: a tree here")
+@click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="key=value, @file.yml or JSON")
+@click.option("--limit", "-l", default=None, help="further limit hosts with a pattern")
+@click.option("--tags", "-t", "tags", default="", help="only tasks with these tags (comma separated)")
+@click.option("--skip-tags", "skip_tags", default="", help="skip tasks with these tags")
+def graph(inventories, playbook, output, extra_vars, limit, tags, skip_tags) -> None:
+    """Draw the topology PLAYBOOK declares on each host: namespaces, bridges, veth pairs,
+    addresses, routes, NAT, port forwards. From the playbook alone: no host is contacted."""
+    from nsprov.controller.topology import topology
+    from nsprov.reporting.graph import FORMATS, to_tree
+    render = None
+    if output:
+        render = FORMATS.get(os.path.splitext(output)[1].lower())
+        if render is None:
+            _fail(f"-o {output}: the extension picks the format, one of {', '.join(FORMATS)}")
+    inv, book, plans = _resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
+    hosts = topology(plans)
+    title = f"{book.path}: {', '.join(p.name for p in book.plays)}"
+    if render is None:
+        _console().print(to_tree(hosts, title))
+        return
+    with open(output, "w") as f:
+        f.write(render(hosts, title))
+    _console(stderr=True).print(f"{output}: {len(hosts)} host(s), {sum(len(t.nodes) for t in hosts)} namespaces "
+                                f"and bridges, {sum(len(t.edges) for t in hosts)} links", soft_wrap=True)
+
+
 # ------------------------------------------------------------------- verify, exec
 @cli.command()
 @_inventory_options
