@@ -33,6 +33,10 @@ $nsprov run -i $inv playbooks/net.yml
 step "run it again: nothing to change"
 $nsprov run -i $inv playbooks/net.yml
 
+step "nsprov graph playbooks/bridge-nat.yml -o $lab/bridge-nat.svg   (the topology, before deploying)"
+$nsprov graph -i $inv playbooks/bridge-nat.yml
+$nsprov graph -i $inv playbooks/bridge-nat.yml -o $lab/bridge-nat.svg
+
 step "nsprov run playbooks/bridge-nat.yml --diff   (bridge, 3 netns, NAT to lab2, a port forward)"
 $nsprov run -i $inv playbooks/bridge-nat.yml --diff
 
