@@ -9,6 +9,7 @@ as it was before this run.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from itertools import takewhile
 from typing import Callable, Optional
@@ -307,6 +308,32 @@ def _goes_with(entry: dict, doomed: set) -> Optional[str]:
     return None
 
 
+def _netns_inodes(names: set) -> dict:
+    """{inode: netns name} of the pins of network namespaces about to be deleted."""
+    from nsprov.agent import netns
+    out = {}
+    for name in names:
+        try:
+            out[os.stat(netns.netns_path(name)).st_ino] = name
+        except OSError:
+            pass
+    return out
+
+
+def _holders(inodes: dict) -> dict:
+    """{netns name: [(pid, command)]} of processes still in the namespaces INODES names."""
+    out: dict = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            ino = os.stat(f"/proc/{pid}/ns/net").st_ino
+            if ino in inodes:
+                with open(f"/proc/{pid}/comm") as f:
+                    out.setdefault(inodes[ino], []).append((int(pid), f.read().strip()))
+        except OSError:   # gone meanwhile, or a kernel thread
+            continue
+    return {ns: sorted(procs) for ns, procs in out.items()}
+
+
 def _wait_links_gone(kernel: Kernel, links: list, timeout: float = 10.0) -> list:
     """Wait until the kernel's asynchronous namespace cleanup removed these links; returns leftovers."""
     import time
@@ -331,9 +358,10 @@ def _wait_links_gone(kernel: Kernel, links: list, timeout: float = 10.0) -> list
 def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bool:
     ctx = Context(owner=req["owner"], ledger=ledger)
     obs = kernel.observed()
-    ok, forgets, awaited = True, [], []
+    ok, forgets, awaited = True, [], {}
     entries = ledger.owned_by(ctx.owner)
     doomed = _doomed_netns(entries, obs)
+    inodes = _netns_inodes(doomed)   # to find who still holds one after its pin is gone
     for i, entry in enumerate(reversed(entries)):
         kind = entry["kind"]
         label = f"{kind} " + (f"{entry['netns']}/" if entry.get("netns") else "") + entry["name"]
@@ -341,7 +369,7 @@ def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bo
         ns_gone = _goes_with(entry, doomed)
         if ns_gone is not None:
             if kind == "link" and entry.get("netns") not in doomed and obs.link(entry.get("netns", ""), entry["name"]):
-                awaited.append((entry.get("netns", ""), entry["name"]))
+                awaited[(entry.get("netns", ""), entry["name"])] = ns_gone
             forgets.append(entry)
             emit(_task_event(p, "changed" if not req.get("check") else "changed", f"removed with netns '{ns_gone}'",
                              False, **({"check": True} if req.get("check") else {})))
@@ -361,12 +389,20 @@ def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bo
         emit(_task_event(p, "changed" if p.plan.changed else "ok",
                          "; ".join(p.plan.reasons), False, **({"check": True} if req.get("check") else {})))
     if not req.get("check"):
-        left = _wait_links_gone(kernel, awaited) if awaited else []
+        # a namespace some process still lives in outlives its pin, and its links with it
+        holders = _holders(inodes) if awaited else {}
+        left = [link for link, ns in awaited.items() if ns in holders]
+        left += _wait_links_gone(kernel, [link for link, ns in awaited.items() if ns not in holders])
         if left:
             ok = False
+            held = sorted({awaited[link] for link in left} & set(holders))
             emit(event("task", index=len(entries), name="namespace cleanup", module="destroy", status="failed",
                        reason="links still present after their netns went: " +
-                              ", ".join(f"{ns or 'host'}/{n}" for ns, n in left)))
+                              ", ".join(f"{ns or 'host'}/{n}" for ns, n in left) +
+                              "".join(f"; netns {ns} lives on in " + ", ".join(f"pid {pid} ({comm})"
+                                                                             for pid, comm in holders[ns][:5]) +
+                                      (" and more" if len(holders[ns]) > 5 else "") +
+                                      ": its links go when they exit, then destroy again" for ns in held)))
             forgets = [e for e in forgets if (e.get("netns", ""), e["name"]) not in set(left)]
         ledger.forget(forgets)
     return ok

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import json_events, nsprov, sshd_counts
+from tests.conftest import host_entry, json_events, nsprov, sshd_counts, write_inventory
 
 pytestmark = pytest.mark.lab
 PLAYBOOKS = Path(__file__).parents[2] / "playbooks"
@@ -86,7 +86,7 @@ def test_check_mode_reports_changes_and_makes_none(lab3, net_on_lab1):
     assert tasks[1]["reason"].startswith("created veth veth0 <-> netns1/veth1")   # sees task 1's netns
     assert "netns1" not in netns_list(lab3, "lab1")
     assert set(links(lab3, "lab1")) == before_links
-    assert ledger(lab3, "lab1") == []
+    assert not [e for e in ledger(lab3, "lab1") if e["name"] in ("veth0", "netns1")]
 
 
 def test_diff_shows_before_and_after(lab3, net_on_lab1):
@@ -106,7 +106,7 @@ def test_destroy_removes_what_nsprov_made_and_leaves_foreign_lookalikes(lab3, tm
         assert recap["lab1"]["changed"] >= 2
         assert "netns1" not in netns_list(lab3, "lab1")
         assert "veth0" not in links(lab3, "lab1")
-        assert ledger(lab3, "lab1") == []
+        assert not [e for e in ledger(lab3, "lab1") if e["name"] in ("veth0", "netns1")]
         # the look-alikes are untouched
         assert "netns1-foreign" in netns_list(lab3, "lab1")
         assert links(lab3, "lab1")["veth0x"]["ifindex"] == foreign_index
@@ -191,17 +191,38 @@ def _start_server(lab, host: str, port: int, netns: str = "", bind: str = "0.0.0
     return pid
 
 
-def test_bridge_nat_reaches_the_upstream_translated_and_forwards_a_port(lab3, tmp_path):
+FOREIGN_RULE = ["-s", "10.98.0.0/24", "-o", "eth0", "-m", "comment", "--comment", "foreign-lookalike",
+                "-j", "MASQUERADE"]
+
+
+def _nat_comments(lab, firewall: str) -> list:
+    """nsprov's NAT rules on lab1, read with the firewall's own tool."""
+    if firewall == "nftables":
+        table = json.loads(lab.ssh("lab1", "nft", "-j", "list", "table", "ip", "nsprov_bridge_nat").stdout)
+        return sorted(e["rule"]["comment"] for e in table["nftables"] if "rule" in e)
+    prefix = "nsprov:nsprov_bridge_nat:"
+    return sorted(line.split(prefix, 1)[1].split('"')[0]
+                  for line in lab.ssh("lab1", "iptables", "-w", "-t", "nat", "-S").stdout.splitlines() if prefix in line)
+
+
+@pytest.mark.parametrize("firewall", ["nftables", "iptables"])
+def test_bridge_nat_reaches_the_upstream_translated_and_forwards_a_port(lab3, tmp_path, firewall):
     book = copy_playbook(tmp_path, "bridge-nat.yml", "bridge-nat")
+    inventory = str(lab3.inventory)
+    if firewall == "iptables":   # the fallback for hosts without nft, chosen per host
+        inventory = str(write_inventory(tmp_path / "inv.yml", {h: host_entry(lab3, h, **(
+            {"nsprov_firewall": "iptables"} if h == "lab1" else {})) for h in ("lab1", "lab2", "lab3")}))
+        lab3.ssh("lab1", "iptables", "-w", "-t", "nat", "-A", "POSTROUTING", *FOREIGN_RULE)
     lab1, lab2 = lab3.address("lab1"), lab3.address("lab2")
     pids = []
     try:
-        proc, events, recap = run("run", "-i", str(lab3.inventory), book, check=True)
+        proc, events, recap = run("run", "-i", inventory, book, check=True)
         assert recap["lab1"]["changed"] == 13 and recap["lab1"]["ok"] == 14 and "lab2" not in recap
-        # independent look at the firewall: nsprov's own table, with the masquerade rule
-        table = json.loads(lab3.ssh("lab1", "nft", "-j", "list", "table", "ip", "nsprov_bridge_nat").stdout)
-        comments = sorted(e["rule"]["comment"] for e in table["nftables"] if "rule" in e)
+        # independent look at the firewall: nsprov's own rules, with the masquerade rule
+        comments = _nat_comments(lab3, firewall)
         assert "masquerade 10.2.0.0/24 oif eth0" in comments and "dnat tcp/8080->10.2.0.2:80" in comments
+        if firewall == "iptables":
+            assert lab3.ssh("lab1", "nft", "list", "table", "ip", "nsprov_bridge_nat", check=False).returncode != 0
         assert lab3.ssh("lab1", "cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"
         # NAT: the upstream (lab2) sees lab1's address, not the namespace's
         pids.append(("lab2", _start_server(lab3, "lab2", 8000)))
@@ -215,12 +236,22 @@ def test_bridge_nat_reaches_the_upstream_translated_and_forwards_a_port(lab3, tm
         red_log = lab3.ssh("lab1", "cat", "/tmp/http-red-80.log").stdout
         assert f"{lab2} - - " in red_log and "10.2.0.1 - - " in red_log
         # idempotent
-        proc, events, recap = run("run", "-i", str(lab3.inventory), book, check=True)
+        proc, events, recap = run("run", "-i", inventory, book, check=True)
         assert recap["lab1"]["changed"] == 0
+        while pids:   # a server still inside red would keep the namespace (and br0-red) alive
+            host, pid = pids.pop()
+            lab3.ssh(host, "sh", "-c", f"kill {pid}; while kill -0 {pid} 2>/dev/null; do sleep 0.05; done")
+        nsprov("destroy", "-i", inventory, book)
+        saved = lab3.ssh("lab1", "iptables", "-w", "-t", "nat", "-S").stdout
+        assert "nsprov:" not in saved
+        if firewall == "iptables":
+            assert "foreign-lookalike" in saved   # someone else's rule stays
     finally:
         for host, pid in pids:
             lab3.ssh(host, "kill", pid, check=False)
-        nsprov("destroy", "-i", str(lab3.inventory), book, check=False)
+        nsprov("destroy", "-i", inventory, book, check=False)
+        if firewall == "iptables":
+            lab3.ssh("lab1", "iptables", "-w", "-t", "nat", "-D", "POSTROUTING", *FOREIGN_RULE, check=False)
     assert lab3.ssh("lab1", "nft", "list", "table", "ip", "nsprov_bridge_nat", check=False).returncode != 0
     assert lab3.ssh("lab1", "cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "0"
     assert not set(netns_list(lab3, "lab1")) & {"red", "green", "blue"}
@@ -318,3 +349,26 @@ def test_a_netns_loop_made_two_at_a_time_pins_each_its_own_namespace(lab3, tmp_p
     finally:
         nsprov("destroy", "-i", str(lab3.inventory), str(book), check=False)
     assert not set(netns_list(lab3, "lab2")) & {f"m{i}" for i in range(40)}
+
+
+def test_destroy_names_the_process_that_keeps_a_netns_alive(lab3, net_on_lab1):
+    """A process still inside a namespace keeps it (and its veth) after nsprov unpins it: destroy
+    says so at once, naming the process, and a destroy after it exits finishes the job."""
+    run("run", "-i", str(lab3.inventory), net_on_lab1, "--limit", "lab1", check=True)
+    pid = lab3.ssh("lab1", "sh", "-c", "setsid ip netns exec netns1 sleep 300 > /dev/null 2>&1 < /dev/null & "
+                                       "echo $!").stdout.strip()
+    try:
+        lab3.ssh("lab1", "sh", "-c", f"for i in $(seq 100); do [ $(readlink /proc/{pid}/ns/net) = "
+                                     f"$(readlink /proc/self/ns/net) ] || exit 0; sleep 0.05; done; exit 1")
+        proc, events, recap = run("destroy", "-i", str(lab3.inventory), net_on_lab1, "--limit", "lab1")
+        assert proc.returncode == 1
+        failed = [e for e in events if e.get("event") == "task" and e["status"] == "failed"]
+        assert len(failed) == 1 and "host/veth0" in failed[0]["reason"]
+        assert f"netns netns1 lives on in pid {pid} (sleep)" in failed[0]["reason"]
+        assert "veth0" in links(lab3, "lab1")   # the kernel keeps it while sleep lives, as reported
+        assert "netns1" not in netns_list(lab3, "lab1")
+    finally:
+        lab3.ssh("lab1", "sh", "-c", f"kill {pid}; while kill -0 {pid} 2>/dev/null; do sleep 0.05; done")
+    proc, events, recap = run("destroy", "-i", str(lab3.inventory), net_on_lab1, "--limit", "lab1", check=True)
+    assert "veth0" not in links(lab3, "lab1")
+    assert not [e for e in ledger(lab3, "lab1") if e["name"] in ("veth0", "netns1")]
