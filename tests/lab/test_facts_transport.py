@@ -205,3 +205,25 @@ def test_the_users_ssh_config_is_honoured(lab3, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     facts = next(e for e in json_events(proc.stdout) if e["event"] == "facts")["facts"]
     assert facts["hostname"] == "lab2"
+
+
+def test_fifty_hosts_at_once_each_answer_over_their_own_connection(tmp_path):
+    """--forks 50 against 50 lab hosts, five times: every host answers every time with its own
+    facts, over one connection and one command each (the sshd logs count them). Once caught
+    fabric Configs shared between the threads (a Config re-merges itself, so another thread
+    read it empty: 'No attribute or config key found for port')."""
+    from tests.conftest import lab_down, lab_up
+    lab = lab_up(tmp_path / "lab50", 50)
+    try:
+        hosts = [f"lab{i}" for i in range(1, 51)]
+        before = {h: sshd_counts(lab, h) for h in hosts}
+        for _ in range(5):
+            proc, events = _facts("-i", str(lab.inventory), "--forks", "50")
+            assert proc.returncode == 0, [e["error"] for e in events if e.get("event") == "host_done" and e["error"]][:3]
+            hostnames = {e["host"]: e["facts"]["hostname"] for e in events if e["event"] == "facts"}
+            assert hostnames == {h: h for h in hosts}
+        for h in hosts:
+            after = sshd_counts(lab, h)
+            assert (after["connections"] - before[h]["connections"], after["commands"] - before[h]["commands"]) == (5, 5)
+    finally:
+        lab_down(lab.dir)
