@@ -196,12 +196,15 @@ def _run_options(forks: int, accept_new: bool, ask_become_pass: bool):
     return RunOptions(forks=forks, accept_new_host_keys=accept_new, become_password=password)
 
 
+_limit_option = click.option("--limit", "-l", default=None, help="further limit hosts with a pattern")
+
+
 def _connection_options(f):
     f = click.option("--forks", "-f", type=int, default=10, show_default=True, help="hosts at a time")(f)
     f = click.option("--accept-new-host-keys", is_flag=True,
                      help="remember unknown host keys (like ssh accept-new); changed keys still fail")(f)
     f = click.option("-K", "--ask-become-pass", is_flag=True, help="ask for the sudo password")(f)
-    f = click.option("--limit", "-l", default=None, help="further limit hosts with a pattern")(f)
+    f = _limit_option(f)
     f = click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout")(f)
     return f
 
@@ -326,13 +329,19 @@ def _extra_vars(values: tuple) -> dict:
     return out
 
 
-def _playbook_options(f):
+def _selection_options(f):
+    """A playbook and what picks its tasks: for every command that resolves one."""
     f = click.argument("playbook", type=click.Path(dir_okay=False))(f)
-    f = click.option("--lock-timeout", type=float, default=60.0, show_default=True,
-                     help="seconds to wait for another nsprov run on the same host to finish")(f)
     f = click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="key=value, @file.yml or JSON")(f)
     f = click.option("--tags", "-t", "tags", default="", help="only tasks with these tags (comma separated)")(f)
     f = click.option("--skip-tags", "skip_tags", default="", help="skip tasks with these tags")(f)
+    return f
+
+
+def _playbook_options(f):
+    f = _selection_options(f)
+    f = click.option("--lock-timeout", type=float, default=60.0, show_default=True,
+                     help="seconds to wait for another nsprov run on the same host to finish")(f)
     f = click.option("-v", "--verbose", count=True)(f)
     return f
 
@@ -422,13 +431,10 @@ def destroy(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, ve
 # ------------------------------------------------------------------------- graph
 @cli.command()
 @_inventory_options
-@click.argument("playbook", type=click.Path(dir_okay=False))
+@_selection_options
+@_limit_option
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="write a picture: .svg, .dot/.gv (Graphviz) or .mmd (Mermaid); default: a tree here")
-@click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="key=value, @file.yml or JSON")
-@click.option("--limit", "-l", default=None, help="further limit hosts with a pattern")
-@click.option("--tags", "-t", "tags", default="", help="only tasks with these tags (comma separated)")
-@click.option("--skip-tags", "skip_tags", default="", help="skip tasks with these tags")
 def graph(inventories, playbook, output, extra_vars, limit, tags, skip_tags) -> None:
     """Draw the topology PLAYBOOK declares on each host: namespaces, bridges, veth pairs,
     addresses, routes, NAT, port forwards. From the playbook alone: no host is contacted."""
