@@ -67,11 +67,12 @@ def to_svg(topologies: list, title: str) -> str:
             else:
                 parts.append(f'<line x1="{p0[0]:.1f}" y1="{p0[1]:.1f}" x2="{p2[0]:.1f}" y2="{p2[1]:.1f}" '
                              f'stroke="#3b4a63" stroke-width="1.5"{dash}/>')
-                mid = ((p0[0] + p2[0]) / 2, (p0[1] + p2[1]) / 2)
-            if ar != br:   # the label goes where the line crosses the gap above the lower box
-                gap_y = (by if ar < br else ay) - GAP_Y / 2
-                frac = (gap_y - p0[1]) / ((p2[1] - p0[1]) or 1)
-                mid = (p0[0] + (p2[0] - p0[0]) * frac, gap_y)
+                if ar == br:
+                    mid = ((p0[0] + p2[0]) / 2, (p0[1] + p2[1]) / 2)
+                else:   # the label goes where the line crosses the gap above the lower box
+                    gap_y = (by if ar < br else ay) - GAP_Y / 2
+                    frac = (gap_y - p0[1]) / (p2[1] - p0[1])
+                    mid = (p0[0] + (p2[0] - p0[0]) * frac, gap_y)
             labels.append((mid, e.label))
         for n in t.nodes.values():
             x, yy, w_, h_, _, _ = boxes[n.id]
