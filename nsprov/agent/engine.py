@@ -9,11 +9,11 @@ as it was before this run.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from itertools import takewhile
 from typing import Callable, Optional
 
+from nsprov.agent import netns
 from nsprov.agent.kernel import Kernel
 from nsprov.agent.ledger import Ledger
 from nsprov.agent.plan import Context, PlanError, TaskPlan, half_made, inverse
@@ -308,32 +308,6 @@ def _goes_with(entry: dict, doomed: set) -> Optional[str]:
     return None
 
 
-def _netns_inodes(names: set) -> dict:
-    """{inode: netns name} of the pins of network namespaces about to be deleted."""
-    from nsprov.agent import netns
-    out = {}
-    for name in names:
-        try:
-            out[os.stat(netns.netns_path(name)).st_ino] = name
-        except OSError:
-            pass
-    return out
-
-
-def _holders(inodes: dict) -> dict:
-    """{netns name: [(pid, command)]} of processes still in the namespaces INODES names."""
-    out: dict = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            ino = os.stat(f"/proc/{pid}/ns/net").st_ino
-            if ino in inodes:
-                with open(f"/proc/{pid}/comm") as f:
-                    out.setdefault(inodes[ino], []).append((int(pid), f.read().strip()))
-        except OSError:   # gone meanwhile, or a kernel thread
-            continue
-    return {ns: sorted(procs) for ns, procs in out.items()}
-
-
 def _wait_links_gone(kernel: Kernel, links: list, timeout: float = 10.0) -> list:
     """Wait until the kernel's asynchronous namespace cleanup removed these links; returns leftovers."""
     import time
@@ -361,7 +335,7 @@ def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bo
     ok, forgets, awaited = True, [], {}
     entries = ledger.owned_by(ctx.owner)
     doomed = _doomed_netns(entries, obs)
-    inodes = _netns_inodes(doomed)   # to find who still holds one after its pin is gone
+    inodes = netns.pin_inodes(doomed)   # to find who still holds one after its pin is gone
     for i, entry in enumerate(reversed(entries)):
         kind = entry["kind"]
         label = f"{kind} " + (f"{entry['netns']}/" if entry.get("netns") else "") + entry["name"]
@@ -390,7 +364,7 @@ def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bo
                          "; ".join(p.plan.reasons), False, **({"check": True} if req.get("check") else {})))
     if not req.get("check"):
         # a namespace some process still lives in outlives its pin, and its links with it
-        holders = _holders(inodes) if awaited else {}
+        holders = netns.holders(inodes) if awaited else {}
         left = [link for link, ns in awaited.items() if ns in holders]
         left += _wait_links_gone(kernel, [link for link, ns in awaited.items() if ns not in holders])
         if left:

@@ -55,6 +55,32 @@ def placeholders(names: list[str]) -> set[str]:
     return out
 
 
+def pin_inodes(names) -> dict:
+    """{inode: name} of the pins of named network namespaces NAMES (those that exist)."""
+    out = {}
+    for name in names:
+        try:
+            out[os.stat(netns_path(name)).st_ino] = name
+        except OSError:
+            pass
+    return out
+
+
+def holders(inodes: dict) -> dict:
+    """{name: [(pid, command)]} of processes living in the namespaces INODES (from pin_inodes)
+    names: what keeps a namespace, and its links, alive once its pin is gone."""
+    out: dict = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            ino = os.stat(f"/proc/{pid}/ns/net").st_ino
+            if ino in inodes:
+                with open(f"/proc/{pid}/comm") as f:
+                    out.setdefault(inodes[ino], []).append((int(pid), f.read().strip()))
+        except OSError:   # gone meanwhile, or a kernel thread
+            continue
+    return {ns: sorted(procs) for ns, procs in out.items()}
+
+
 @contextmanager
 def entered(name: str) -> Iterator[None]:
     """Run the body in network namespace NAME ("" = the host's own); always come back."""
