@@ -47,6 +47,8 @@ def render(value: Any, variables: dict) -> Any:
             raise TemplateError(f"undefined variable: {exc.message}") from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template error in {value!r}: {exc}") from None
+        except Exception as exc:   # the expression itself failed: 'a' + 1, 1 / 0, a filter given junk
+            raise TemplateError(f"template error in {value!r}: {type(exc).__name__}: {exc}") from None
     if isinstance(value, list):
         return [render(v, variables) for v in value]
     if isinstance(value, dict):
@@ -64,3 +66,5 @@ def evaluate(expression: Any, variables: dict) -> Any:
         raise TemplateError(f"undefined variable: {exc.message}") from None
     except jinja2.TemplateError as exc:
         raise TemplateError(f"invalid expression {expression!r}: {exc}") from None
+    except Exception as exc:
+        raise TemplateError(f"invalid expression {expression!r}: {type(exc).__name__}: {exc}") from None

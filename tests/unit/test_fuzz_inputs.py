@@ -21,7 +21,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 70000), st.text(max_size=20),
                     st.sampled_from(["{{ x }}", "{{ item }}", "10.0.0.1/24", "default", "eth0", "a" * 16,
-                                     "x; rm -rf /", "$(id)", "lab1", "present", "absent", "net", "uts"]))
+                                     "x; rm -rf /", "$(id)", "{{ 'a' + 1 }}", "{{ 1 / 0 }}", "lab1", "present", "absent", "net", "uts"]))
 keys = st.sampled_from([*MODULES, "name", "hosts", "tasks", "vars", "loop", "when", "tags", "register", "become",
                         "bogus", "state", "netns", "peer", "address", "addresses", "to", "via", "kinds", "command"])
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
