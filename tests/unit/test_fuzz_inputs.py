@@ -7,12 +7,14 @@ import string
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nsprov.controller.inventory import load_inventory
 from nsprov.controller.playbook import load_playbook_lenient, resolve
+from nsprov.controller import yamlsrc
 from nsprov.controller.yamlsrc import InputError
 from nsprov.model.schema import MODULES
 
@@ -96,3 +98,39 @@ def test_any_yaml_inventory_fails_cleanly(data):
                 inv.connection(h)
         except InputError as exc:
             _check_clean(exc, str(path))
+
+
+def _marks(value):
+    if isinstance(value, dict):
+        return (value.line, sorted(value.key_lines.items(), key=repr), [_marks(v) for v in value.values()])
+    if isinstance(value, list):
+        return (value.line, value.item_lines, [_marks(v) for v in value])
+    return None
+
+
+def _parse(text: str, loader) -> tuple:
+    try:
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError:
+        return ("error",)
+    return "ok", data, _marks(data)
+
+
+@SETTINGS
+@given(st.one_of(values.map(lambda v: yaml.safe_dump(v, default_flow_style=None)),
+                 st.text(alphabet="ab:-[]{}, \n#'\"&*!|>?", max_size=120)))
+def test_libyaml_loader_gives_the_same_data_and_marks(text):
+    """Input is parsed by libyaml first (10x faster); when it refuses, load_yaml parses again
+    with the pure-Python parser (which words the error, or takes what libyaml would not). So
+    whatever libyaml accepts must be exactly what the pure-Python parser makes of it: the same
+    data and every line mark."""
+    fast = _parse(text, yamlsrc._FastLoader)
+    if fast[0] == "ok":
+        assert _parse(text, yamlsrc._Loader) == fast
+
+
+def test_a_yaml_error_is_worded_by_the_pure_python_parser(tmp_path):
+    path = tmp_path / "book.yml"
+    with pytest.raises(InputError) as exc:
+        yamlsrc.load_yaml(path, "- hosts: all\n  tasks:\n\t- netns: {name: a}\n")
+    assert "found character '\\t' that cannot start any token" in str(exc.value)
