@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Optional
 
 import jinja2
+from jinja2 import meta
+
+from nsprov.controller.yamlsrc import MarkedDict, MarkedList
 
 _env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+JINJA_GLOBALS = frozenset(_env.globals)
 _WHOLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 
 
@@ -68,3 +72,56 @@ def evaluate(expression: Any, variables: dict) -> Any:
         raise TemplateError(f"invalid expression {expression!r}: {exc}") from None
     except Exception as exc:
         raise TemplateError(f"invalid expression {expression!r}: {type(exc).__name__}: {exc}") from None
+
+
+# ------------------------------------------------------------------ what a template reads
+@lru_cache(maxsize=4096)
+def _source_names(source: str) -> Optional[frozenset]:
+    try:
+        return frozenset(meta.find_undeclared_variables(_env.parse(source)))
+    except jinja2.TemplateSyntaxError:
+        return None
+
+
+def names_read(value: Any) -> Optional[frozenset]:
+    """Every variable the templates in VALUE (strings, recursively in lists and dicts) read, or
+    None when one of them does not parse (rendering it reports that)."""
+    if isinstance(value, str):
+        return _source_names(value) if "{{" in value or "{%" in value else frozenset()
+    if isinstance(value, (list, tuple)):
+        parts = [names_read(v) for v in value]
+    elif isinstance(value, dict):
+        parts = [names_read(v) for v in value.values()]
+    else:
+        return frozenset()
+    if any(p is None for p in parts):
+        return None
+    return frozenset().union(*parts)
+
+
+def names_evaluated(expression: Any) -> Optional[frozenset]:
+    """The variables a bare expression (as in `when:`) reads; None when it does not parse."""
+    if isinstance(expression, bool):
+        return frozenset()
+    return _source_names("{{ (" + str(expression) + ") }}")
+
+
+class Unfreezable(Exception):
+    """A value that cannot stand in a cache key (say, hostvars, filled in as it is read)."""
+
+
+_PLAIN = (str, int, float, bool, type(None))
+_CONTAINERS = (dict, list, tuple, MarkedDict, MarkedList)
+
+
+def frozen(value: Any) -> Any:
+    """VALUE as a hashable key equal only for values every template renders alike (types are
+    part of it: 1, 1.0 and True render differently); Unfreezable for anything else."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return (kind, value)
+    if kind not in _CONTAINERS:
+        raise Unfreezable(kind.__name__)
+    if isinstance(value, dict):
+        return (kind, tuple((frozen(k), frozen(v)) for k, v in value.items()))
+    return (kind, tuple(frozen(v) for v in value))
