@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import io
 import os
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ SHEBANG = b"#!/usr/bin/env python3\n"
 EPOCH = (1980, 1, 1, 0, 0, 0)
 MAIN = b"import sys\nfrom nsprov.agent.__main__ import main\nsys.exit(main())\n"
 REMOTE_CACHE = "/var/lib/nsprov/agent"
+KEEP_BUNDLES = 8          # newest bundles kept in the controller's cache (other installs, older sources)
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,26 @@ def load_bundle() -> Bundle:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(bundle.data)
         os.replace(tmp, path)
+        _prune(cache)
     except OSError:
         pass
     return bundle
+
+
+def _prune(cache: Path) -> None:
+    """Every source edit makes a new bundle; keep the KEEP_BUNDLES newest (an install whose
+    bundle went only builds it again, ~30 ms) and no leftover temporary files."""
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+    bundles = sorted(cache.glob("bundle-*.pyz"), key=mtime, reverse=True)
+    for old in bundles[KEEP_BUNDLES:] + [t for t in cache.glob("bundle-*.tmp") if time.time() - mtime(t) > 3600]:
+        try:
+            old.unlink()
+        except OSError:
+            pass
 
 
 def bootstrap_code() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import zipfile
 from io import BytesIO
@@ -86,3 +87,27 @@ def test_agent_runs_from_the_zip_with_a_plain_system_python(bundle):
     facts = events[0]["facts"]
     assert "lo" in [link["name"] for link in facts["links"][""]]
     assert "net" in facts["namespace_kinds"]
+
+
+def test_the_bundle_cache_keeps_the_newest_bundles_only(tmp_path, monkeypatch):
+    from nsprov.controller import bundle as b
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = tmp_path / "nsprov"
+    cache.mkdir()
+    olds = []
+    for i in range(b.KEEP_BUNDLES + 4):   # bundles of earlier sources, oldest first
+        p = cache / f"bundle-old{i:02d}.pyz"
+        p.write_bytes(b"x")
+        os.utime(p, (1_000_000 + i, 1_000_000 + i))
+        olds.append(p.name)
+    stale, fresh = cache / "bundle-x.123.tmp", cache / "bundle-y.456.tmp"   # a crashed write; one in progress
+    stale.write_bytes(b"x")
+    os.utime(stale, (1_000_000, 1_000_000))
+    fresh.write_bytes(b"x")
+    got = b.load_bundle()
+    left = sorted(p.name for p in cache.glob("bundle-*.pyz"))
+    current = f"bundle-{b._cache_key()}.pyz"
+    assert (cache / current).read_bytes() == got.data
+    assert left == sorted([current, *olds[-(b.KEEP_BUNDLES - 1):]])
+    assert not stale.exists() and fresh.exists()
+    assert b.load_bundle().data == got.data   # read back from the cache
