@@ -78,8 +78,11 @@ def _addr(i: int) -> str:
 class IpBatch:
     name = "ipbatch"
 
-    def __init__(self, lab: Path, host: str = "lab1"):
+    def __init__(self, lab: Path, host: str = "lab1", local: bool = False):
         self.ssh = ["ssh", "-F", str(lab / "ssh_config"), host, "sh", "-s"]
+        if local:   # the same scripts without SSH: a shell entered into the host's namespaces
+            pid = json.loads((lab / "state.json").read_text())["hosts"][host]["pid"]
+            self.ssh = ["nsenter", "-t", str(pid), "-a", "sh", "-s"]
 
     def script(self, n: int, force: bool) -> str:
         f = "-force " if force else ""
@@ -245,10 +248,11 @@ def _metered(fn) -> dict:
             "controller_cpu": (kids1.children_user - kids0.children_user) + (kids1.children_system - kids0.children_system)}
 
 
-def _ipbatch_fan(lab: Path, hosts: int, n: int, verb: str) -> float:
-    """One `ip -batch` ssh call per host, all at once (the fastest CLI way, fanned out)."""
+def _ipbatch_fan(lab: Path, hosts: int, n: int, verb: str, local: bool = False) -> float:
+    """One `ip -batch` ssh call per host, all at once (the fastest CLI way, fanned out); LOCAL:
+    the same scripts run in each host's namespaces without SSH (the kernel's and ip's work only)."""
     import concurrent.futures
-    tools = [IpBatch(lab, f"lab{i}") for i in range(1, hosts + 1)]
+    tools = [IpBatch(lab, f"lab{i}", local) for i in range(1, hosts + 1)]
     began = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(hosts) as pool:
         list(pool.map(lambda t: getattr(t, verb)(n), tools))
@@ -260,17 +264,28 @@ def fanout(hosts: int, n: int, repeat: int) -> dict:
 
     The lab hosts run on this machine's cores, so HOSTS x N costs HOSTS times the hosts' own
     CPU (sshd, the agent or ip, the kernel's work) whatever the controller does. `machine_cpu /
-    cores` is therefore a floor no tool can go under here; the report gives it with each time."""
+    cores` is therefore a floor no tool can go under here; the report gives it with each time.
+    Two more cases say what is whose: `kernel only` runs ip-batch's scripts in each host's
+    namespaces without SSH (the hosts' kernel work alone; with HOSTS at once, the least any tool
+    could take here), and nsprov with --forks 1 takes the hosts one at a time, so its
+    controller CPU is the controller's own cost without the hosts competing for the cores."""
     lab = HERE / ".lab-fanout"
     sh([*NSPROV, "lab", "up", "--hosts", str(hosts), "--dir", str(lab)])
     try:
-        one, many = Nsprov(lab, "lab1", hosts), Nsprov(lab, "lab", hosts)
+        one, many, serial = Nsprov(lab, "lab1", hosts), Nsprov(lab, "lab", hosts), Nsprov(lab, "lab", 1)
         cases = {
             "nsprov 1 host": (lambda: one.W(n), lambda: one.T(n)),
             f"nsprov {hosts} hosts": (lambda: many.W(n), lambda: many.T(n)),
+            # the controller's CPU for all hosts without them competing with it for the cores
+            f"nsprov {hosts} hosts one at a time (--forks 1)": (lambda: serial.W(n), lambda: serial.T(n)),
             "ipbatch 1 host": (lambda: _ipbatch_fan(lab, 1, n, "W"), lambda: _ipbatch_fan(lab, 1, n, "T")),
             f"ipbatch {hosts} hosts": (lambda: _ipbatch_fan(lab, hosts, n, "W"),
                                        lambda: _ipbatch_fan(lab, hosts, n, "T")),
+            # no SSH, no controller: what the hosts' kernel work alone costs on this machine
+            "kernel only 1 host": (lambda: _ipbatch_fan(lab, 1, n, "W", local=True),
+                                   lambda: _ipbatch_fan(lab, 1, n, "T", local=True)),
+            f"kernel only {hosts} hosts": (lambda: _ipbatch_fan(lab, hosts, n, "W", local=True),
+                                           lambda: _ipbatch_fan(lab, hosts, n, "T", local=True)),
         }
         samples: dict = {k: [] for k in cases}
         for r in range(repeat):
@@ -309,10 +324,16 @@ def markdown(matrix: dict, fan: dict | None) -> str:
                       "machine CPU s | floor = CPU / cores s | controller CPU s |", "|---|---|---|---|---|"]
         lines += [f"| {k} | {v['median']} ({v['min']}-{v['max']}) | {v.get('machine_cpu', '-')} | "
                   f"{v.get('cpu_floor', '-')} | {v.get('controller_cpu', '-')} |" for k, v in fan.items()]
-        for tool in ("nsprov", "ipbatch"):
-            keys = [k for k in fan if k.startswith(tool)]
+        for tool in ("nsprov", "ipbatch", "kernel only"):
+            keys = [k for k in fan if k.startswith(tool) and "one at a time" not in k]
             if len(keys) == 2:
                 lines.append(f"| {tool}: many / one | {fan[keys[1]]['median'] / fan[keys[0]]['median']:.2f} | | | |")
+        one, floor = fan.get("nsprov 1 host"), [v for k, v in fan.items() if k.startswith("kernel only") and
+                                                 not k.endswith(" 1 host")]
+        if one and floor:
+            # the hosts' kernel work alone (no SSH, no Python, no controller) against nsprov's whole
+            # one-host run: no tool can fan out below this ratio on this machine
+            lines.append(f"| kernel only, many / nsprov one | {floor[0]['median'] / one['median']:.2f} | | | |")
     return "\n".join(lines) + "\n"
 
 
