@@ -259,6 +259,27 @@ def _ipbatch_fan(lab: Path, hosts: int, n: int, verb: str, local: bool = False) 
     return time.perf_counter() - began
 
 
+def _settle(lab: Path, hosts: int) -> None:
+    """Untimed, between fan-out cases: wait until the kernel has freed every veth of the last
+    teardown (`ip netns del` returns before the namespace is gone, and its veth goes with it:
+    the next `link add bv0` would meet it) and the machine is idle again, so that no case pays
+    for the asynchronous cleanup of the one before."""
+    pids = [str(h["pid"]) for h in json.loads((lab / "state.json").read_text())["hosts"].values()][:hosts]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        links = [sh(["nsenter", "-t", pid, "-n", "ip", "-o", "link", "show"]).stdout for pid in pids]
+        if not any(" bv" in out for out in links):
+            break
+        time.sleep(0.2)
+    else:
+        raise RuntimeError("veths of the last teardown still present after 120 s")
+    while time.monotonic() < deadline:
+        busy = _busy_cpu()
+        time.sleep(0.25)
+        if _busy_cpu() - busy < 0.05:
+            return
+
+
 def fanout(hosts: int, n: int, repeat: int) -> dict:
     """nsprov and ip-batch, 1 host x N against HOSTS x N; with the CPU each took.
 
@@ -292,6 +313,7 @@ def fanout(hosts: int, n: int, repeat: int) -> dict:
             for key, (build, teardown) in cases.items():
                 samples[key].append(_metered(build))
                 teardown()
+                _settle(lab, hosts)
             print(f"  fan-out round {r + 1}: " + ", ".join(f"{k} {v[-1]['wall']:.3f} s" for k, v in samples.items()),
                   flush=True)
         cores = os.cpu_count() or 1
@@ -300,7 +322,9 @@ def fanout(hosts: int, n: int, repeat: int) -> dict:
             s = summary([x["wall"] for x in runs])
             s["machine_cpu"] = round(statistics.median(x["machine_cpu"] for x in runs), 3)
             s["cpu_floor"] = round(s["machine_cpu"] / cores, 3)
-            s["controller_cpu"] = round(statistics.median(x["controller_cpu"] for x in runs), 3)
+            # kernel only has no controller: its children (nsenter, sh, ip) are the hosts' work
+            s["controller_cpu"] = (None if key.startswith("kernel only") else
+                                   round(statistics.median(x["controller_cpu"] for x in runs), 3))
             out[key] = s
         return out
     finally:
@@ -323,7 +347,7 @@ def markdown(matrix: dict, fan: dict | None) -> str:
         lines += ["", f"| fan-out (W, 20 netns per host; {os.cpu_count()} cores) | median (min-max) s | "
                       "machine CPU s | floor = CPU / cores s | controller CPU s |", "|---|---|---|---|---|"]
         lines += [f"| {k} | {v['median']} ({v['min']}-{v['max']}) | {v.get('machine_cpu', '-')} | "
-                  f"{v.get('cpu_floor', '-')} | {v.get('controller_cpu', '-')} |" for k, v in fan.items()]
+                  f"{v.get('cpu_floor', '-')} | {v.get('controller_cpu') or '-'} |" for k, v in fan.items()]
         for tool in ("nsprov", "ipbatch", "kernel only"):
             keys = [k for k in fan if k.startswith(tool) and "one at a time" not in k]
             if len(keys) == 2:
@@ -339,7 +363,7 @@ def markdown(matrix: dict, fan: dict | None) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="10,100,500")
+    ap.add_argument("--sizes", default="10,100,500", help="'' for none (with --resume --fanout: fan-out only)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--tools", default="nsprov,ipbatch,ansible")
     ap.add_argument("--ansible-max", type=int, default=100)
@@ -371,7 +395,7 @@ def main() -> int:
             elif name == "ansible":
                 ansible = Ansible(lab, out / "ansible")
                 tools.append(ansible)
-        run_matrix(tools, [int(s) for s in args.sizes.split(",")], args.repeat, args.ansible_max, samples)
+        run_matrix(tools, [int(s) for s in args.sizes.split(",") if s], args.repeat, args.ansible_max, samples)
         fan = fanout(50, 20, args.repeat) if args.fanout else None
     finally:
         if ansible:
