@@ -375,7 +375,7 @@ def _drive(inv, plans: dict, make_request, options, as_json: bool, diff: bool, v
     bundle = load_bundle()
     if as_json:
         from nsprov.reporting.jsonl import JsonLines
-        sink = JsonLines()
+        sink = JsonLines(registers={h: p.registers for h, p in plans.items()})
         _startup_done()
         results = run_on_hosts(conns, bundle, make_request, options, sink)
         sink.write(recap_event(results))

@@ -11,6 +11,7 @@ Two steps, both before any host is touched:
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -18,13 +19,14 @@ from typing import Any, Optional
 
 from nsprov.controller.inventory import Inventory
 from nsprov.controller.patterns import PatternError, select_hosts
-from nsprov.controller.templating import (JINJA_GLOBALS as _JINJA_GLOBALS, TemplateError, Unfreezable, evaluate,
-                                          frozen, names_evaluated, names_read, render)
+from nsprov.controller.templating import (TemplateError, Unfreezable, evaluate, frozen, names_evaluated,
+                                          names_read, render)
 from nsprov.controller.yamlsrc import InputError, MarkedDict, MarkedList, Problem, load_yaml, plain
 from nsprov.model.schema import MODULES, object_name, validate_params
 
 PLAY_KEYS = {"name", "hosts", "vars", "become", "tags", "tasks", "gather_facts"}
 TASK_KEYS = {"name", "tags", "when", "loop", "register"}
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class Task:
     register: Optional[str]
     line: int
     param_lines: dict
+    key_lines: dict = field(default_factory=dict)   # where the task's own keys (when, loop...) are
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
 
 
 @dataclass(frozen=True)
@@ -94,9 +100,15 @@ def _load_task(path: str, raw: Any, line: int, where: str, problems: list) -> Op
     except ValueError as exc:
         problems.append(Problem(path, raw.line_of("tags"), f"{where}.tags", str(exc)))
         tags = ()
+    register = raw.get("register")
+    if register is not None and not (isinstance(register, str) and _VARIABLE.match(register)):
+        problems.append(Problem(path, raw.line_of("register"), f"{where}.register",
+                                f"must be a variable name (letters, digits, _), not {register!r}"))
+        register = None
     return Task(name=raw.get("name"), module=module, params=params, tags=tags, when=raw.get("when"),
-                loop=raw.get("loop"), register=raw.get("register"), line=line,
-                param_lines=dict(params.key_lines) if isinstance(params, MarkedDict) else {})
+                loop=raw.get("loop"), register=register, line=line,
+                param_lines=dict(params.key_lines) if isinstance(params, MarkedDict) else {},
+                key_lines=dict(raw.key_lines))
 
 
 def load_playbook(path: str) -> Playbook:
@@ -160,6 +172,7 @@ class HostPlan:
     labels: list = field(default_factory=list)    # (play name, task name) per task index
     sets: list = field(default_factory=list)      # declared namespace sets (for `nsprov verify`)
     assertions: list = field(default_factory=list)  # verify tasks' checks (for `nsprov verify`)
+    registers: dict = field(default_factory=dict)   # task index -> its `register` name (--json shows it)
 
 
 def _selected(tags: set, only: set, skip: set) -> bool:
@@ -201,6 +214,17 @@ def _addresses(module: str, p: dict) -> list:
     if module == "address":
         return [(p["netns"], p["interface"], p["address"])]
     return []
+
+
+def _registered_reads(task: Task, registered: dict, variables: dict) -> list:
+    """(field, name) for every result registered by an earlier task that TASK's templates read
+    (a variable of the same name defined elsewhere wins, as it would in rendering)."""
+    if not registered:
+        return []
+    parts = (("when", names_evaluated(task.when) if task.when is not None else None), ("loop", names_read(task.loop)),
+             ("name", names_read(task.name)), (task.module, names_read(task.params)))
+    return [(fld, n) for fld, names in parts for n in sorted((names or frozenset()) & registered.keys()
+                                                             - variables.keys())]
 
 
 @lru_cache(maxsize=8192)
@@ -245,7 +269,7 @@ def _task_outcome(task: Task, variables: dict, where: str, item_label: str) -> t
             if not evaluate(task.when, variables):
                 entry = {"name": name, "module": task.module, "skip": f"when: {task.when} is false"}
         except TemplateError as exc:
-            return [(line, f"{where}.when", str(exc))], None, shared
+            return [(task.line_of("when"), f"{where}.when", str(exc))], None, shared
     return [], entry, shared
 
 
@@ -256,7 +280,7 @@ class _Outcomes:
     """Task outcomes shared between hosts. A play run on 50 hosts renders and validates the
     same task 50 times, mostly with the same values (an item, a play var): ~30 us each, which
     is 0.1 s of a 50-host run before the first connection. An outcome is shared when the
-    variables its templates name (jinja2's own analysis) hold equal values, compared with
+    names its templates look up (every Name in their parse tree) hold equal values, compared with
     their types; a template that names a variable holding anything else (hostvars, filled in
     as it is read) is rendered for every host as before."""
 
@@ -275,8 +299,7 @@ class _Outcomes:
         names = self._task_names(task)
         key = None
         if names is not None:
-            # a variable named like a Jinja global (range, dict...) shadows it unseen by the analysis
-            read = sorted(names | (_JINJA_GLOBALS & variables.keys()))
+            read = sorted(names)
             try:
                 key = (id(task), where, item_label,
                        tuple((n, frozen(variables[n]) if n in variables else None) for n in read))
@@ -303,6 +326,7 @@ class _HostResolver:
         self.addrs: dict = {}                                # (ns, ip) -> (iface, line)
         self.pending_ns: list = []                           # (field, ns, line, where) to check at the end
         self.declared_sets: dict = {}
+        self.registered: dict = {}                           # register name -> line of its task
         self.pending_sets: list = []                         # (name, line, where)
 
     def problem(self, line: int, where: str, message: str) -> None:
@@ -333,6 +357,8 @@ class _HostResolver:
         name = entry["name"]
         self.plan.tasks.append(entry)
         self.plan.labels.append((play.name, name))
+        if task.register:
+            self.plan.registers[entry["index"]] = task.register
         if "skip" in entry:
             return
         if task.module == "namespace" and params["state"] == "present":
@@ -449,17 +475,27 @@ def resolve(book: Playbook, inv: Inventory, limit: Optional[str] = None, extra_v
             for j, task in enumerate(play.tasks):
                 twhere = f"{where}.tasks[{j}]"
                 selected = _selected(set(play.tags) | set(task.tags), only, skip)
-                if not selected and task.module not in ("netns", "namespace"):
+                reads = _registered_reads(task, r.registered, variables)
+                if task.register:
+                    r.registered.setdefault(task.register, task.line)
+                for fld, name in reads:
+                    problems.append(Problem(
+                        book.path, task.line_of(fld), f"{twhere}.{fld}",
+                        f"'{name}' is the result registered at line {r.registered[name]}: it exists only on the "
+                        f"host during the run, and nsprov settles templates and `when` before the run (decide "
+                        f"it in the task itself, e.g. exec's `creates`/`changed_when`, or in a second playbook)"))
+                if reads or (not selected and task.module not in ("netns", "namespace")):
                     continue
                 items: list = [None]
                 if task.loop is not None:
                     try:
                         items = render(plain(task.loop), variables)
                     except TemplateError as exc:
-                        problems.append(Problem(book.path, task.line, f"{twhere}.loop", f"{exc} (host {host})"))
+                        problems.append(Problem(book.path, task.line_of("loop"), f"{twhere}.loop",
+                                                f"{exc} (host {host})"))
                         continue
                     if not isinstance(items, list):
-                        problems.append(Problem(book.path, task.line, f"{twhere}.loop",
+                        problems.append(Problem(book.path, task.line_of("loop"), f"{twhere}.loop",
                                                 f"loop must give a list, not {type(items).__name__}"))
                         continue
                 for item in items:

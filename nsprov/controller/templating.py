@@ -7,12 +7,11 @@ from functools import lru_cache
 from typing import Any, Optional
 
 import jinja2
-from jinja2 import meta
+from jinja2 import nodes
 
 from nsprov.controller.yamlsrc import MarkedDict, MarkedList
 
 _env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
-JINJA_GLOBALS = frozenset(_env.globals)
 _WHOLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 
 
@@ -77,8 +76,12 @@ def evaluate(expression: Any, variables: dict) -> Any:
 # ------------------------------------------------------------------ what a template reads
 @lru_cache(maxsize=4096)
 def _source_names(source: str) -> Optional[frozenset]:
+    """Every name the template looks up: a superset of the variables it reads (names it sets
+    itself, and Jinja's globals such as range, are in it too; a variable that shadows a global
+    is therefore never missed). Parsing only: an unknown test or filter (`is changed`) still
+    gives the names, the error is left to rendering."""
     try:
-        return frozenset(meta.find_undeclared_variables(_env.parse(source)))
+        return frozenset(n.name for n in _env.parse(source).find_all(nodes.Name) if n.ctx == "load")
     except jinja2.TemplateSyntaxError:
         return None
 

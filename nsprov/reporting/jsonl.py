@@ -8,10 +8,17 @@ from typing import IO, Optional
 
 
 class JsonLines:
-    def __init__(self, stream: Optional[IO[str]] = None):
+    """REGISTERS: {host: {task index: name}}: a task with `register: NAME` has its event say so."""
+
+    def __init__(self, stream: Optional[IO[str]] = None, registers: Optional[dict] = None):
         self.stream = stream or sys.stdout
+        self.registers = registers or {}
 
     def __call__(self, host: str, ev: dict) -> None:
+        if ev.get("event") == "task":
+            name = self.registers.get(host, {}).get(ev.get("index"))
+            if name:
+                ev = {**ev, "register": name}
         self.write({**ev, "host": host})
 
     def write(self, obj: dict) -> None:

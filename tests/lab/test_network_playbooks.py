@@ -372,3 +372,33 @@ def test_destroy_names_the_process_that_keeps_a_netns_alive(lab3, net_on_lab1):
     proc, events, recap = run("destroy", "-i", str(lab3.inventory), net_on_lab1, "--limit", "lab1", check=True)
     assert "veth0" not in links(lab3, "lab1")
     assert not [e for e in ledger(lab3, "lab1") if e["name"] in ("veth0", "netns1")]
+
+
+def test_register_names_the_task_in_json_and_a_later_read_is_refused(lab3, tmp_path):
+    book = tmp_path / "registered.yml"
+    book.write_text(textwrap.dedent("""\
+        - hosts: lab1
+          tasks:
+            - netns: {name: reg1}
+            - exec: {command: [ip, -o, link, show, lo], netns: reg1}
+              register: lo_link
+            - exec: {command: ["true"], netns: reg1}
+        """))
+    try:
+        proc, events, recap = run("run", "-i", str(lab3.inventory), str(book), check=True)
+        tasks = [e for e in events if e["event"] == "task"]
+        assert [(e["module"], e.get("register")) for e in tasks] == [("netns", None), ("exec", "lo_link"),
+                                                                     ("exec", None)]
+        assert "reg1" in netns_list(lab3, "lab1")   # it ran on the host
+        # a later `when` that reads the result cannot work (it is settled before the run): refused
+        bad = tmp_path / "registered-when.yml"
+        bad.write_text(book.read_text() + "    - sysctl: {name: net.ipv4.ip_forward, value: 1}\n"
+                                          "      when: lo_link.changed\n")
+        before = sshd_counts(lab3, "lab1")
+        proc = nsprov("run", "-i", str(lab3.inventory), str(bad), check=False)
+        assert proc.returncode == 2 and "no host was touched" in proc.stderr
+        assert f"{bad}:8: play[0].tasks[3].when: 'lo_link' is the result registered at line 4" in proc.stderr
+        assert sshd_counts(lab3, "lab1") == before
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(book), check=False)
+    assert "reg1" not in netns_list(lab3, "lab1")
