@@ -216,15 +216,20 @@ def _addresses(module: str, p: dict) -> list:
     return []
 
 
+def _task_reads(task: Task) -> list:
+    """(field, names its templates look up, or None where one does not parse) for a task's
+    `when`, `loop`, `name` and module parameters."""
+    return [("when", names_evaluated(task.when) if task.when is not None else frozenset()),
+            ("loop", names_read(task.loop)), ("name", names_read(task.name)), (task.module, names_read(task.params))]
+
+
 def _registered_reads(task: Task, registered: dict, variables: dict) -> list:
     """(field, name) for every result registered by an earlier task that TASK's templates read
     (a variable of the same name defined elsewhere wins, as it would in rendering)."""
     if not registered:
         return []
-    parts = (("when", names_evaluated(task.when) if task.when is not None else None), ("loop", names_read(task.loop)),
-             ("name", names_read(task.name)), (task.module, names_read(task.params)))
-    return [(fld, n) for fld, names in parts for n in sorted((names or frozenset()) & registered.keys()
-                                                             - variables.keys())]
+    return [(fld, n) for fld, names in _task_reads(task)
+            for n in sorted((names or frozenset()) & registered.keys() - variables.keys())]
 
 
 @lru_cache(maxsize=8192)
@@ -290,8 +295,7 @@ class _Outcomes:
 
     def _task_names(self, task: Task) -> Optional[frozenset]:
         if id(task) not in self._names:
-            parts = [names_read(task.params), names_read(task.name), names_evaluated(task.when)
-                     if task.when is not None else frozenset()]
+            parts = [names for _, names in _task_reads(task)]
             self._names[id(task)] = None if any(p is None for p in parts) else frozenset().union(*parts)
         return self._names[id(task)]
 
