@@ -42,6 +42,15 @@ def netns_name(value: Any) -> str:
     return value
 
 
+def own_name(value: Any) -> str:
+    """The name of a namespace a task makes: a netns name, and never empty (empty means the
+    host's own namespaces wherever a task refers to one)."""
+    name = netns_name(value)
+    if not name:
+        raise ValueError("must be a non-empty name: use 1-64 of A-Z a-z 0-9 _ . - (starting with a letter or digit)")
+    return name
+
+
 def cidr(value: Any) -> str:
     """An interface address with its prefix: 10.0.0.1/24 or 2001:db8::1/64."""
     if not isinstance(value, str) or "/" not in value:
@@ -157,7 +166,7 @@ class Param:
 
 MODULES: dict[str, dict[str, Param]] = {
     "netns": {
-        "name": Param(netns_name, required=True),
+        "name": Param(own_name, required=True),
         "state": Param(state, default="present"),
     },
     "bridge": {
@@ -362,7 +371,7 @@ def uid_checks(value: Any) -> list:
 
 MODULES.update({
     "namespace": {
-        "name": Param(netns_name, required=True),
+        "name": Param(own_name, required=True),
         "kinds": Param(kinds, required=True),
         "hostname": Param(hostname),
         "domainname": Param(hostname),
