@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -44,6 +44,20 @@ class Task:
 
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
+
+    @cached_property
+    def reads(self) -> tuple:
+        """(field, names its templates look up, or None where one does not parse) for the
+        task's `when`, `loop`, `name` and module parameters; the same for every host."""
+        return (("when", names_evaluated(self.when) if self.when is not None else frozenset()),
+                ("loop", names_read(self.loop)), ("name", names_read(self.name)),
+                (self.module, names_read(self.params)))
+
+    @cached_property
+    def names(self) -> Optional[tuple]:
+        """All the names of `reads`, sorted, or None when a template does not parse."""
+        parts = [names for _, names in self.reads]
+        return None if any(p is None for p in parts) else tuple(sorted(frozenset().union(*parts)))
 
 
 @dataclass(frozen=True)
@@ -216,19 +230,12 @@ def _addresses(module: str, p: dict) -> list:
     return []
 
 
-def _task_reads(task: Task) -> list:
-    """(field, names its templates look up, or None where one does not parse) for a task's
-    `when`, `loop`, `name` and module parameters."""
-    return [("when", names_evaluated(task.when) if task.when is not None else frozenset()),
-            ("loop", names_read(task.loop)), ("name", names_read(task.name)), (task.module, names_read(task.params))]
-
-
 def _registered_reads(task: Task, registered: dict, variables: dict) -> list:
     """(field, name) for every result registered by an earlier task that TASK's templates read
     (a variable of the same name defined elsewhere wins, as it would in rendering)."""
     if not registered:
         return []
-    return [(fld, n) for fld, names in _task_reads(task)
+    return [(fld, n) for fld, names in task.reads
             for n in sorted((names or frozenset()) & registered.keys() - variables.keys())]
 
 
@@ -290,23 +297,14 @@ class _Outcomes:
     as it is read) is rendered for every host as before."""
 
     def __init__(self):
-        self._names: dict = {}      # id(task) -> frozenset of variable names, or None
         self._seen: dict = {}       # key -> (problems, entry) or _UNSHARED
 
-    def _task_names(self, task: Task) -> Optional[frozenset]:
-        if id(task) not in self._names:
-            parts = [names for _, names in _task_reads(task)]
-            self._names[id(task)] = None if any(p is None for p in parts) else frozenset().union(*parts)
-        return self._names[id(task)]
-
     def outcome(self, task: Task, variables: dict, where: str, item_label: str) -> tuple:
-        names = self._task_names(task)
         key = None
-        if names is not None:
-            read = sorted(names)
+        if task.names is not None:
             try:
                 key = (id(task), where, item_label,
-                       tuple((n, frozen(variables[n]) if n in variables else None) for n in read))
+                       tuple((n, frozen(variables[n]) if n in variables else None) for n in task.names))
             except Unfreezable:
                 key = None
         if key is not None:
