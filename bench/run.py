@@ -75,14 +75,19 @@ def _addr(i: int) -> str:
     return f"10.240.{(i + 2) // 254}.{(i + 2) % 254 + 1}/16"
 
 
+def _host_pids(lab: Path) -> dict:
+    """{host: PID 1 of the lab host (its sshd)}, from the lab's own state file."""
+    from nsprov.lab.files import LabState
+    return {name: rec.pid for name, rec in LabState.load(lab / "state.json").hosts.items()}
+
+
 class IpBatch:
     name = "ipbatch"
 
     def __init__(self, lab: Path, host: str = "lab1", local: bool = False):
         self.ssh = ["ssh", "-F", str(lab / "ssh_config"), host, "sh", "-s"]
         if local:   # the same scripts without SSH: a shell entered into the host's namespaces
-            pid = json.loads((lab / "state.json").read_text())["hosts"][host]["pid"]
-            self.ssh = ["nsenter", "-t", str(pid), "-a", "sh", "-s"]
+            self.ssh = ["nsenter", "-t", str(_host_pids(lab)[host]), "-a", "sh", "-s"]
 
     def script(self, n: int, force: bool) -> str:
         f = "-force " if force else ""
@@ -264,7 +269,7 @@ def _settle(lab: Path, hosts: int) -> None:
     teardown (`ip netns del` returns before the namespace is gone, and its veth goes with it:
     the next `link add bv0` would meet it) and the machine is idle again, so that no case pays
     for the asynchronous cleanup of the one before."""
-    pids = [str(h["pid"]) for h in json.loads((lab / "state.json").read_text())["hosts"].values()][:hosts]
+    pids = [str(pid) for pid in _host_pids(lab).values()][:hosts]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         links = [sh(["nsenter", "-t", pid, "-n", "ip", "-o", "link", "show"]).stdout for pid in pids]
