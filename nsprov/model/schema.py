@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 
 IFNAMSIZ = 16
 _NETNS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NETNS_RULE = "use 1-64 of A-Z a-z 0-9 _ . - (starting with a letter or digit)"   # what _NETNS_NAME allows
 _SYSCTL = re.compile(r"^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$")
 
 
@@ -37,8 +38,7 @@ def netns_name(value: Any) -> str:
     if value in ("", None):
         return ""
     if not isinstance(value, str) or not _NETNS_NAME.match(value):
-        raise ValueError(f"netns name {value!r} is not allowed: use 1-64 of A-Z a-z 0-9 _ . - "
-                         f"(starting with a letter or digit)")
+        raise ValueError(f"netns name {value!r} is not allowed: {_NETNS_RULE}")
     return value
 
 
@@ -47,7 +47,7 @@ def own_name(value: Any) -> str:
     host's own namespaces wherever a task refers to one)."""
     name = netns_name(value)
     if not name:
-        raise ValueError("must be a non-empty name: use 1-64 of A-Z a-z 0-9 _ . - (starting with a letter or digit)")
+        raise ValueError(f"must be a non-empty name: {_NETNS_RULE}")
     return name
 
 
