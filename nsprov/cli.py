@@ -19,12 +19,20 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _console(stderr: bool = False):
+    """Markup off: whatever comes from users or hosts (`[usa:children]`, a name with brackets)
+    is printed verbatim; styles come from rich Text objects only."""
     from rich.console import Console
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, markup=False)
+
+
+def _styled(*parts):
+    """A rich Text from (text, style) pairs and plain strings, never parsed as markup."""
+    from rich.text import Text
+    return Text.assemble(*parts)
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    _console(stderr=True).print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    _console(stderr=True).print(_styled(("error:", "bold red"), " ", message), soft_wrap=True)
     sys.exit(code)
 
 
@@ -42,6 +50,9 @@ def main() -> None:
     the start-up objects are frozen out of every later collection when the work begins
     (`_startup_done`), and everything is frozen at exit, where the interpreter frees it anyway."""
     gc.disable()
+    if not sys.warnoptions:   # Python's own warnings (a SyntaxWarning from an odd literal) are not for users
+        import warnings
+        warnings.simplefilter("ignore")
     try:
         cli(prog_name="nsprov")
     finally:
@@ -295,7 +306,7 @@ def facts(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_j
             if r.status == "ok" and ev:
                 console.print(render_facts(host, ev["facts"]))
             else:
-                console.print(f"[bold red]{host}: {r.status.upper()}[/]: {r.error}", soft_wrap=True)
+                console.print(_styled((f"{host}: {r.status.upper()}", "bold red"), f": {r.error}"), soft_wrap=True)
     statuses = {r.status for r in results.values()}
     sys.exit(EXIT_BAD_INPUT if "unreachable" in statuses else EXIT_FAILED if "failed" in statuses else EXIT_OK)
 
@@ -303,18 +314,19 @@ def facts(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_j
 # --------------------------------------------------------------------- run, destroy
 def _extra_vars(values: tuple) -> dict:
     import shlex
+    from pathlib import Path
 
-    import yaml
+    from nsprov.controller.yamlsrc import InputError, load_yaml, plain
     out: dict = {}
     for v in values:
         if v.startswith("@"):
             try:
-                data = yaml.safe_load(open(v[1:]))
-            except (OSError, yaml.YAMLError) as exc:
-                _fail(f"-e {v}: {exc}")
+                data = load_yaml(Path(v[1:]))
+            except InputError as exc:
+                _fail(f"-e {v}: " + "; ".join(str(p) for p in exc.problems))
             if not isinstance(data, dict):
                 _fail(f"-e {v}: must hold a mapping")
-            out.update(data)
+            out.update(plain(data))
         elif v.lstrip().startswith("{"):
             try:
                 out.update(json.loads(v))
@@ -504,9 +516,9 @@ def verify(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, ver
         console.print(render_checks(rows))
         for h, r in results.items():
             if r.status != "ok" and r.error:
-                console.print(f"[bold red]{h}: {r.status.upper()}[/]: {r.error}", soft_wrap=True)
-        console.print(f"{len(rows) - len(failed)} of {len(rows)} check(s) passed" +
-                      (f", [bold red]{len(failed)} failed[/]" if failed else ""))
+                console.print(_styled((f"{h}: {r.status.upper()}", "bold red"), f": {r.error}"), soft_wrap=True)
+        console.print(_styled(f"{len(rows) - len(failed)} of {len(rows)} check(s) passed",
+                              *([", ", (f"{len(failed)} failed", "bold red")] if failed else [])))
     statuses = {r.status for r in results.values()}
     sys.exit(EXIT_BAD_INPUT if "unreachable" in statuses else EXIT_FAILED if failed or "failed" in statuses
              else EXIT_OK)

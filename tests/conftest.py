@@ -111,6 +111,21 @@ def add_sudo_user(lab: LabHosts, host: str, user: str, password: str) -> None:
             f"&& echo '{user} ALL=(ALL:ALL) ALL' > /etc/sudoers.d/{user} && chmod 440 /etc/sudoers.d/{user})")
 
 
+def add_hostile_user(lab: LabHosts, host: str, user: str, password: str) -> str:
+    """An ordinary user on HOST who must give sudo a password, with a real home (in the host's
+    private /var), bash as shell, and a sudoers entry that keeps PYTHON* variables and HOME: the
+    friendliest setting for an attack on what nsprov runs as root. Returns the home."""
+    home = f"/var/lib/{user}-home"
+    lab.ssh(host, "sh", "-c",
+            f"id {user} >/dev/null 2>&1 || (useradd -m -d {home} -s /bin/bash {user} "
+            f"&& echo {user}:{password} | chpasswd "
+            f"&& install -m 600 -o {user} /etc/ssh/authorized_keys/root /etc/ssh/authorized_keys/{user} "
+            f"&& printf '%s\n' '{user} ALL=(ALL:ALL) ALL' "
+            f"'Defaults:{user} env_keep += \"PYTHONPATH PYTHONSTARTUP PYTHONHOME PYTHONUSERBASE HOME\"' "
+            f"> /etc/sudoers.d/{user} && chmod 440 /etc/sudoers.d/{user} && visudo -cq)")
+    return home
+
+
 def json_events(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 

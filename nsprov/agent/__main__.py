@@ -86,7 +86,7 @@ def _exec(request: dict, emit) -> bool:
 
     from nsprov.agent import nsset
     from nsprov.agent.netns import named_netns
-    from nsprov.agent.processes import SAFE_PATH, enter_prefix
+    from nsprov.agent.processes import enter_prefix, environment
     name = request.get("namespace", "")
     argv = request.get("command")
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
@@ -99,7 +99,7 @@ def _exec(request: dict, emit) -> bool:
     else:
         prefix = enter_prefix({"namespace": name}, info["kinds"]) if name else []
     proc = subprocess.Popen([*prefix, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={"PATH": SAFE_PATH, "HOME": "/root"})
+                            stderr=subprocess.PIPE, env=environment({}), cwd="/")
     import selectors
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, "stdout")

@@ -99,10 +99,22 @@ def _rollback(kernel: Kernel, undo: list, emit: Emit) -> None:
 TIMINGS: dict = {}   # where this run's time went (seconds), reported in the "done" event
 
 
+def _management() -> Optional[str]:
+    """The controller's address as this host sees it: the first word of sshd's SSH_CONNECTION,
+    which the bootstrap passes on (absent when the agent is run by hand)."""
+    import ipaddress
+    import os
+    words = os.environ.get("NSPROV_SSH_CONNECTION", "").split()
+    try:
+        return str(ipaddress.ip_address(words[0])) if words else None
+    except ValueError:
+        return None
+
+
 def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bool:
     import time
     began = time.perf_counter()
-    ctx = Context(owner=req["owner"], ledger=ledger)
+    ctx = Context(owner=req["owner"], ledger=ledger, management=_management())
     obs = kernel.observed()
     planned, failure = _plan_all(req["tasks"], obs, ctx)
     TIMINGS["observe_and_plan"] = round(time.perf_counter() - began, 4)

@@ -236,13 +236,13 @@ class Kernel:
         enter = nsset.nsenter_args(a.name, [k for k in ("user", "uts") if k in a.args["kinds"]])
         code = ("import ctypes, socket, sys; socket.sethostname(sys.argv[1]); d = sys.argv[2].encode(); "
                 "ctypes.CDLL(None).setdomainname(d, len(d))")
-        out = processes.run_once([*enter, "--", sys.executable, "-c", code, a.args["hostname"],
+        out = processes.run_once([*enter, "--", sys.executable, "-I", "-S", "-c", code, a.args["hostname"],
                                   a.args.get("domainname") or "(none)"], {})
         if out["rc"] != 0:
             raise OSError(errno.EPERM, out["stderr"].strip().splitlines()[-1] if out["stderr"] else "failed")
 
     def _process_start(self, a: Action) -> None:
-        processes.start(a.name, a.args["argv"], a.args["env"], a.args["target"])
+        processes.start(a.name, a.args["argv"], a.args["env"], a.args["target"], a.args.get("cwd", "/"))
 
     def _process_stop(self, a: Action) -> None:
         processes.stop(a.name)
@@ -254,7 +254,7 @@ class Kernel:
             there = (processes.run_once(check, {})["rc"] == 0) if check else os.path.exists(creates)
             if there:
                 return {"changed": False, "reason": f"{creates} exists: not run"}
-        out = processes.run_once(a.args["argv"], a.args["env"])
+        out = processes.run_once(a.args["argv"], a.args["env"], cwd=a.args.get("cwd", "/"))
         if out["rc"] != 0:
             tail = " ".join((out["stderr"] or out["stdout"]).strip().splitlines()[-3:])
             raise OSError(errno.EIO, f"exit status {out['rc']}: {tail}")

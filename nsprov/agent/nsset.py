@@ -151,7 +151,7 @@ def self_command() -> list:
     candidates = [sys.argv[0] if sys.argv else "", getattr(sys.modules.get("__main__"), "__file__", "") or ""]
     for path in candidates:
         if ".pyz" in path:
-            return [sys.executable, "-E", "-s", path[:path.index(".pyz") + 4]]
+            return [sys.executable, "-I", "-S", path[:path.index(".pyz") + 4]]
     return [sys.executable, "-m", "nsprov.agent"]
 
 

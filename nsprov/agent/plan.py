@@ -23,6 +23,7 @@ class Context:
     ledger: object            # nsprov.agent.ledger.Ledger (read here, written by the engine)
     pending: list = field(default_factory=list)   # entries earlier tasks of this run will record
     _pending_index: dict = field(default_factory=dict)
+    management: Optional[str] = None   # the controller's address as this host sees it (SSH_CONNECTION)
 
     @property
     def mark(self) -> str:
@@ -69,6 +70,37 @@ class TaskPlan:
     @property
     def changed(self) -> bool:
         return bool(self.actions)
+
+
+def _best_route(obs: Observed, target) -> Optional[tuple]:
+    """(prefix length, dev, via) of the host namespace's route that carries TARGET now."""
+    best = None
+    for dst, r in obs.ns("").routes.items():
+        net = ipaddress.ip_network("0.0.0.0/0" if dst == "default" else dst)
+        if net.version == target.version and target in net and (best is None or net.prefixlen > best[0]):
+            best = (net.prefixlen, r.dev, r.via)
+    return best
+
+
+def guard_management(ctx: Context, obs: Observed, p: dict, ns: str, what: str, net: str,
+                     dev: Optional[str], via: Optional[str] = None) -> None:
+    """Refuse an address or route in the host's own namespace that would take the route to the
+    controller (the SSH connection nsprov runs over) away from where it goes now: a /25 inside
+    the management /24 on a new veth, say. The host would become unreachable mid-run, and for
+    every run after. A task opts out with allow_management_overlap: true."""
+    if ns or not ctx.management or p.get("allow_management_overlap"):
+        return
+    controller = ipaddress.ip_address(ctx.management)
+    network = ipaddress.ip_network(net, strict=False)
+    if network.version != controller.version or controller not in network:
+        return
+    now = _best_route(obs, controller)
+    if now is not None and (network.prefixlen < now[0] or (dev == now[1] and (via is None or via == now[2]))):
+        return
+    through = f" (it goes through {now[1]} now)" if now and now[1] else ""
+    raise PlanError(f"{what} would take the route to {controller}, the controller's end of this SSH connection, "
+                    f"away from where it goes{through}: nsprov would cut itself off from this host. Refused; set "
+                    f"allow_management_overlap: true on the task to do it anyway")
 
 
 def _require_ns(obs: Observed, ns: str) -> None:
@@ -194,6 +226,8 @@ def plan_bridge(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         else:
             tp.reasons.append("absent")
         return tp
+    for a in p["addresses"]:
+        guard_management(ctx, obs, p, ns, f"address {a} on bridge '{name}'", a, name)
     if not exists:
         tp.act("link.add_bridge", ns, name, f"created bridge {name}", mtu=p["mtu"], stp=p["stp"], up=p["up"],
                alias=ctx.mark)
@@ -229,6 +263,9 @@ def plan_veth(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         return tp
     _require_bridge(obs, ns, p["bridge"])
     _require_bridge(obs, pns, p["peer_bridge"])
+    for dev, s, addrs in ((name, ns, p["addresses"]), (peer, pns, p["peer_addresses"])):
+        for a in addrs:
+            guard_management(ctx, obs, p, s, f"address {a} on veth '{dev}'", a, dev)
     if a_ok != b_ok:   # half a pair we made (its other end was deleted by hand): make it whole again
         tp.act("link.delete", ns if a_ok else pns, name if a_ok else peer, "recreating a broken pair")
         a_ok = b_ok = False
@@ -273,6 +310,7 @@ def plan_address(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         if present:
             tp.reasons.append("present")
         else:
+            guard_management(ctx, obs, p, ns, f"address {addr} on '{dev}'", addr, dev)
             tp.act("addr.add", ns, dev, f"{dev}: +{addr}", dev=dev, address=addr)
             if not ctx.owns("link", ns, dev):
                 tp.records.append({"kind": "address", "netns": ns, "name": key, "owner": ctx.owner,
@@ -303,6 +341,9 @@ def plan_route(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         else:
             tp.reasons.append("absent")
         return tp
+    if cur is None or any(want[k] is not None and want[k] != getattr(cur, k) for k in ("via", "dev")):
+        guard_management(ctx, obs, p, ns, f"route to {dst}", "0.0.0.0/0" if dst == "default" else dst,
+                         p["dev"] or _dev_towards(obs, ns, p["via"]), p["via"])
     if cur is None:
         tp.act("route.add", ns, dst, f"added via {p['via'] or '-'} dev {p['dev'] or '-'}", **want)
         tp.records.append({"kind": "route", "netns": ns, "name": dst, "owner": ctx.owner, **want})
@@ -314,6 +355,17 @@ def plan_route(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
             tp.reasons.append("present")
     tp.after = {"to": dst, **want}
     return tp
+
+
+def _dev_towards(obs: Observed, ns: str, via: Optional[str]) -> Optional[str]:
+    """The link a gateway is reached through (a route with via and no dev leaves by it)."""
+    if not via:
+        return None
+    gw = ipaddress.ip_address(via)
+    for name, link in obs.ns(ns).links.items():
+        if any(gw in ipaddress.ip_interface(a).network for a in link.addresses):
+            return name
+    return None
 
 
 # ------------------------------------------------------------------ sysctl

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nsprov.agent.plan import Context, PlanError, TaskPlan
-from nsprov.agent.processes import enter_prefix
+from nsprov.agent.processes import enter_prefix, host_cwd
 from nsprov.agent.state import Observed
 
 
@@ -60,6 +60,7 @@ def plan_namespace(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
 
 
 def _target(p: dict, obs: Observed) -> tuple:
+    """(target, argv prefix that enters it, working directory on the host side)."""
     target = {"namespace": p["namespace"], "netns": p["netns"]}
     kinds = None
     if p["namespace"]:
@@ -69,7 +70,7 @@ def _target(p: dict, obs: Observed) -> tuple:
         kinds = cur["kinds"]
     elif p["netns"] and not obs.exists(p["netns"]):
         raise PlanError(f"netns '{p['netns']}' does not exist")
-    return target, enter_prefix(target, kinds)
+    return target, enter_prefix(target, kinds, p["chdir"]), host_cwd(target, kinds, p["chdir"])
 
 
 def plan_process(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
@@ -85,18 +86,18 @@ def plan_process(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         else:
             tp.reasons.append("not running")
         return tp
-    target, prefix = _target(p, obs)
+    target, prefix, cwd = _target(p, obs)
     argv = prefix + p["command"]
     record = {"kind": "process", "netns": "", "name": name, "owner": ctx.owner}
+    how = {"argv": argv, "env": p["env"], "target": target, "cwd": cwd}
     if cur is None:
-        tp.act("process.start", "", name, "started", argv=argv, env=p["env"], target=target)
+        tp.act("process.start", "", name, "started", **how)
         tp.records.append(record)
     elif not cur["alive"]:
-        tp.act("process.start", "", name, f"restarted (pid {cur.get('pid')} had died)", argv=argv, env=p["env"],
-               target=target)
-    elif cur.get("argv") != argv:
+        tp.act("process.start", "", name, f"restarted (pid {cur.get('pid')} had died)", **how)
+    elif cur.get("argv") != argv or cur.get("cwd", "/") != cwd:
         tp.act("process.stop", "", name, "stopped: its command changed")
-        tp.act("process.start", "", name, "started", argv=argv, env=p["env"], target=target)
+        tp.act("process.start", "", name, "started", **how)
     else:
         tp.reasons.append(f"running (pid {cur['pid']})")
     tp.after = {"running": True}
@@ -105,13 +106,13 @@ def plan_process(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
 
 def plan_exec(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp = TaskPlan()
-    target, prefix = _target(p, obs)
+    target, prefix, cwd = _target(p, obs)
     argv = prefix + p["command"]
     if p["creates"]:
         check = prefix + ["test", "-e", p["creates"]] if prefix else None
-        tp.act("exec.run", "", p["command"][0], f"ran {p['command'][0]}", argv=argv, env=p["env"],
+        tp.act("exec.run", "", p["command"][0], f"ran {p['command'][0]}", argv=argv, env=p["env"], cwd=cwd,
                creates=p["creates"], creates_check=check, changed=p["changed_when"])
     else:
-        tp.act("exec.run", "", p["command"][0], f"ran {p['command'][0]}", argv=argv, env=p["env"],
+        tp.act("exec.run", "", p["command"][0], f"ran {p['command'][0]}", argv=argv, env=p["env"], cwd=cwd,
                changed=p["changed_when"])
     return tp

@@ -22,6 +22,12 @@ RUN_DIR = "/run/nsprov"
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+def environment(env: dict) -> dict:
+    """What every command nsprov starts gets, and nothing of the login session's (documented in
+    the README): PATH, HOME=/root, then the task's own `env`."""
+    return {"PATH": SAFE_PATH, "HOME": "/root", **env}
+
+
 def _pidfile(name: str) -> str:
     return os.path.join(RUN_DIR, "proc", f"{name}.json")
 
@@ -37,10 +43,13 @@ def _start_time(pid: int) -> Optional[int]:
         return None
 
 
-def enter_prefix(target: dict, set_kinds: Optional[list]) -> list:
-    """argv prefix that runs a command in a namespace set, a named netns, or on the host."""
+def enter_prefix(target: dict, set_kinds: Optional[list], chdir: str = "/") -> list:
+    """argv prefix that runs a command in a namespace set, a named netns, or on the host. In a
+    set with its own mount namespace the working directory is CHDIR there (nsenter's --wdns);
+    elsewhere it is the process's own (see `working_directory`)."""
     if target.get("namespace"):
-        return [*nsset.nsenter_args(target["namespace"], set_kinds or []), "--"]
+        wd = [f"--wdns={chdir}"] if "mnt" in (set_kinds or []) else []
+        return [*nsset.nsenter_args(target["namespace"], set_kinds or []), *wd, "--"]
     if target.get("netns"):
         return ["nsenter", f"--net=/run/netns/{target['netns']}", "--"]
     return []
@@ -56,14 +65,20 @@ def observe(name: str) -> Optional[dict]:
     return rec
 
 
-def start(name: str, argv: list, env: dict, target: dict) -> dict:
+def host_cwd(target: dict, set_kinds: Optional[list], chdir: str) -> str:
+    """The working directory a command starts in on the host side: CHDIR, or / when nsenter
+    changes to CHDIR itself inside the set's own mount namespace (see enter_prefix)."""
+    return "/" if target.get("namespace") and "mnt" in (set_kinds or []) else chdir
+
+
+def start(name: str, argv: list, env: dict, target: dict, cwd: str = "/") -> dict:
     for d in (RUN_DIR, os.path.join(RUN_DIR, "proc"), STATE_DIR, os.path.join(STATE_DIR, "log")):
         ensure_private_dir(d)
     log_path = os.path.join(STATE_DIR, "log", f"{name}.log")
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                close_fds=True, env={"PATH": SAFE_PATH, "HOME": "/root", **env})
+                                close_fds=True, env=environment(env), cwd=cwd)
     finally:
         os.close(log)
     pid = proc.pid
@@ -88,7 +103,7 @@ def start(name: str, argv: list, env: dict, target: dict) -> dict:
             tail = " ".join(f.read().strip().splitlines()[-3:])
         raise OSError(5, f"exited at once (status {proc.poll()}): {tail or 'no output'}")
     rec = {"pid": pid, "started": _start_time(pid), "wrapper": proc.pid, "argv": argv, "target": target,
-           "log": log_path}
+           "cwd": cwd, "log": log_path}
     tmp = _pidfile(name) + ".tmp"
     with open(tmp, "w") as f:
         json.dump(rec, f)
@@ -111,7 +126,7 @@ def stop(name: str) -> None:
         pass
 
 
-def run_once(argv: list, env: dict, timeout: float = 300) -> dict:
+def run_once(argv: list, env: dict, timeout: float = 300, cwd: str = "/") -> dict:
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
-                          env={"PATH": SAFE_PATH, "HOME": "/root", **env})
+                          env=environment(env), cwd=cwd)
     return {"rc": proc.returncode, "stdout": proc.stdout[-4000:], "stderr": proc.stderr[-4000:]}

@@ -1,10 +1,19 @@
-# The bootstrap: sent as `python3 -c` with the bundle's sha256 and size as arguments. It keeps
-# the agent bundle in a root-only cache, checks its hash before every run, receives it over the
-# same channel when missing or tampered (never runs a file whose hash differs), then becomes the
-# agent (runpy, same interpreter), which reads the request from the same stdin. Python 3.9 compatible, no f-strings
-# needed, reads stdin with os.read so no byte meant for the agent is swallowed.
-import hashlib, os, stat, sys, time
+# The bootstrap: sent as `python3 -I -S -c` with the bundle's sha256 and size as arguments. It
+# keeps the agent bundle in a root-only cache, checks its hash before every run, receives it over
+# the same channel when missing or tampered (never runs a file whose hash differs), then becomes
+# the agent (same interpreter), which reads the request from the same stdin. Python 3.9
+# compatible, reads stdin with os.read so no byte meant for the agent is swallowed.
+# -I (isolated: no current directory or script directory on sys.path, no PYTHON* variables, no
+# user site) and -S (no site module, so no .pth file and no sitecustomize) mean nothing of the
+# login user's (their home is sshd's and sudo's working directory) is imported as root: only
+# the standard library, then the verified bundle. The working directory is / from here on.
+import os, sys
+os.chdir("/")
+import hashlib, stat, time
 os.environ["NSPROV_T0"] = repr(time.time())
+# the SSH connection as the host sees it (client address and port, host address and port),
+# expanded by the login shell before sudo drops it: the agent refuses tasks that would cut it
+os.environ["NSPROV_SSH_CONNECTION"] = sys.argv[4] if len(sys.argv) > 4 else ""
 def fail(msg):
     os.write(1, ("NSPROV-ERROR " + msg + "\n").encode())
     sys.exit(3)
@@ -89,7 +98,7 @@ try:
     sys.path.insert(0, compiled(path))
 except Exception:
     pass   # no companion: run from the sources in the bundle, just slower
-# become the agent in this same interpreter (started with -E -s): one Python start-up, not two
+# become the agent in this same interpreter (started with -I -S): one Python start-up, not two
 sys.argv = [path]
 sys.path.insert(1, path)
 from nsprov.agent.__main__ import main

@@ -14,11 +14,12 @@ from __future__ import annotations
 import ast
 import re
 import shlex
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from nsprov.controller.yamlsrc import InputError, MarkedDict, Problem, load_yaml, plain
+from nsprov.controller.yamlsrc import InputError, MarkedDict, Problem, load_yaml, plain, read_input
 
 YAML_EXTENSIONS = (".yml", ".yaml", ".json")
 GROUP_KEYS = {"hosts", "vars", "children"}
@@ -338,10 +339,14 @@ def _yaml_group(inv: Inventory, path: Path, name: Any, data: Any, line: int, par
 
 # ------------------------------------------------------------------ INI inventories
 def _ini_value(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return text
+    """A value the way Ansible's INI parser reads it: a Python literal if it is one, else the
+    text. Python's own warnings about odd literals (`1if`) never reach the user."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+            return text
 
 
 def _ini_pairs(tokens: Iterable[str], path: Path, lineno: int, problems: list[Problem]) -> dict:
@@ -359,9 +364,9 @@ def _load_ini_inventory(inv: Inventory, path: Path, problems: list[Problem]) -> 
     """Ansible's INI format. A group named in [x:children] or given [x:vars] must be declared
     somewhere in the file ([x] or [x:children]); children wait for that declaration."""
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(str(path), 0, "", f"cannot read: {exc}"))
+        text = read_input(path)
+    except InputError as exc:
+        problems.extend(exc.problems)
         return
     group, kind = "ungrouped", "hosts"
     pending: dict[str, dict] = {}     # group -> {"kind": "children"|"vars", "line", "parents"}

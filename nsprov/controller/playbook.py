@@ -411,13 +411,14 @@ class _HostResolver:
                 self.objects[obj] = line
         for ns, iface, cidr in _addresses(task.module, p):
             key = (ns, _ip_of(cidr))
-            if key in self.addrs and self.addrs[key][0] != (iface, cidr):
+            if key in self.addrs:
                 other_iface, other_line = self.addrs[key]
+                what = "is declared twice: also" if other_iface == (iface, cidr) else "clashes with"
                 self.problem(line, f"{where}.{task.module}",
-                             f"address {cidr} clashes with {other_iface[1]} on {other_iface[0]}" +
+                             f"address {cidr} {what} {other_iface[1]} on {other_iface[0]}" +
                              (f" in netns '{ns}'" if ns else "") + f" ({self.book.path}:{other_line})")
             else:
-                self.addrs.setdefault(key, ((iface, cidr), line))
+                self.addrs[key] = ((iface, cidr), line)
 
     def finish(self) -> HostPlan:
         for fld, ns, line, where in self.pending_ns:

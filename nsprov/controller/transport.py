@@ -94,6 +94,16 @@ class AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
             f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
 
 
+def fingerprint(key: paramiko.PKey) -> str:
+    """`ED25519 SHA256:...` as OpenSSH prints it (ssh-keygen -lf): the key's type and the
+    unpadded base64 of the sha256 of its wire form."""
+    import base64
+    import hashlib
+    digest = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+    kind = key.get_name().replace("ssh-", "").split("-")[0].upper()
+    return f"{kind} SHA256:{digest}"
+
+
 def _known_hosts_file(conn: Connection) -> str:
     return os.path.expanduser(conn.known_hosts or "~/.ssh/known_hosts")
 
@@ -156,8 +166,8 @@ class HostSession:
                 fab.connect_kwargs = {**fab.connect_kwargs, "sock": PromptSocket(sock)}
             fab.open()
         except paramiko.BadHostKeyException as exc:
-            raise Unreachable(f"host key for {c.address} CHANGED (expected {exc.expected_key.get_base64()[:16]}..., "
-                              f"got {exc.key.get_base64()[:16]}...): refusing to connect; check {known}") from None
+            raise Unreachable(f"host key for {c.address} CHANGED: expected {fingerprint(exc.expected_key)}, the host "
+                              f"offers {fingerprint(exc.key)}; refusing to connect; check {known}") from None
         except paramiko.SSHException as exc:
             msg = str(exc)
             if "not found in known_hosts" in msg:
@@ -177,11 +187,12 @@ class HostSession:
 
     # ------------------------------------------------------------ the one command
     def agent_command(self, bundle: Bundle) -> str:
-        argv = [self.conn.python, "-E", "-s", "-c", bootstrap_code(), bundle.sha256, str(bundle.size), REMOTE_CACHE]
+        argv = [self.conn.python, "-I", "-S", "-c", bootstrap_code(), bundle.sha256, str(bundle.size), REMOTE_CACHE]
         # the agent needs root: a non-root login always goes through sudo
         if self.conn.become or self.conn.user not in (None, "root"):
             argv = ["sudo", "-S", "-p", SUDO_PROMPT, "-u", self.conn.become_user, "-H", "--", *argv]
-        return " ".join(shlex.quote(a) for a in argv)
+        # the last argument is left to the login shell: sshd's SSH_CONNECTION, which sudo would drop
+        return " ".join(shlex.quote(a) for a in argv) + ' "$SSH_CONNECTION"'
 
     def run_agent(self, bundle: Bundle, request: dict, on_event: Callable[[dict], None]) -> int:
         """Run the agent with one request; calls on_event for each event; returns its exit status."""

@@ -93,16 +93,99 @@ for _loader in (_Loader, _FastLoader):
     _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
+MAX_INPUT_BYTES = 8 * 1024 * 1024     # one playbook, inventory or vars file (README: "Limits")
+MAX_ALIAS_NODES = 1_000_000           # nodes YAML aliases may add to a document when expanded
+
+
+def read_input(path: Path) -> str:
+    """The text of an input file, refused before reading when it is over MAX_INPUT_BYTES."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise InputError([Problem(str(path), 1, "", f"is {size} bytes; nsprov reads input files of at most "
+                                                        f"{MAX_INPUT_BYTES // (1024 * 1024)} MiB")])
+        with open(path, "rb") as f:           # a file that grew since stat() is still bounded
+            data = f.read(size + 1)
+            while len(data) <= MAX_INPUT_BYTES and len(data) > size:
+                more = f.read(65536)
+                if not more:
+                    break
+                data += more
+        if len(data) > MAX_INPUT_BYTES:
+            raise InputError([Problem(str(path), 1, "", f"is over {MAX_INPUT_BYTES // (1024 * 1024)} MiB")])
+        return data.decode()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(str(path), 0, "", f"cannot read: {exc}")]) from None
+
+
+def _expanded_size(root: yaml.Node) -> tuple:
+    """(nodes the document holds, nodes it holds once every alias is expanded, a node that
+    refers to itself or None, the innermost node whose expansion alone passes MAX_ALIAS_NODES or
+    None). An alias is the very node it names, so the graph is walked with a memo: linear in the
+    document, whatever the expansion (a 'billion laughs' costs nothing to measure)."""
+    memo: dict = {}
+    nodes: dict = {}
+    active: set = set()
+    cycle: list = []
+    unique = [0]
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            cycle.append(node)
+            return 1
+        unique[0] += 1
+        nodes[key] = node
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        active.discard(key)
+        memo[key] = total
+        return total
+    expanded = size(root)
+    big = [(n, k) for k, n in memo.items() if n > MAX_ALIAS_NODES]
+    culprit = nodes[min(big)[1]] if big else None
+    return unique[0], expanded, (cycle[0] if cycle else None), culprit
+
+
+def _parse(loader_class, text: str, path: Path) -> Any:
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        unique, expanded, loop, culprit = _expanded_size(node)
+        if loop is not None:
+            raise InputError([Problem(str(path), loop.start_mark.line + 1, "",
+                                      "a YAML alias refers to the node that contains it (a recursive anchor)")])
+        if expanded - unique > MAX_ALIAS_NODES:
+            raise InputError([Problem(str(path), (culprit or node).start_mark.line + 1, "",
+                                      f"YAML aliases expand this document to {expanded} nodes, {expanded - unique} "
+                                      f"more than it holds (the limit is {MAX_ALIAS_NODES}): refusing what looks "
+                                      f"like an alias bomb")])
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_yaml(path: Path, text: Optional[str] = None) -> Any:
-    """Parse one YAML document with line marks; a syntax error becomes an InputError."""
+    """Parse one YAML document with line marks; a syntax error becomes an InputError, and so do
+    a file over MAX_INPUT_BYTES and aliases that would expand past MAX_ALIAS_NODES."""
     try:
         if text is None:
-            text = path.read_text()
+            text = read_input(path)
+        elif len(text) > MAX_INPUT_BYTES:
+            raise InputError([Problem(str(path), 1, "", f"is over {MAX_INPUT_BYTES // (1024 * 1024)} MiB")])
         try:
-            return yaml.load(text, Loader=_FastLoader)
+            return _parse(_FastLoader, text, path)
         except yaml.YAMLError:
             pass   # parse again with the pure-Python parser, whose message is the clearer one
-        return yaml.load(text, Loader=_Loader)
+        return _parse(_Loader, text, path)
     except yaml.MarkedYAMLError as exc:
         # the context mark is where the broken construct starts (an unclosed `{` say); the
         # problem mark is where the parser gave up, often the end of the file

@@ -52,13 +52,18 @@ def own_name(value: Any) -> str:
 
 
 def cidr(value: Any) -> str:
-    """An interface address with its prefix: 10.0.0.1/24 or 2001:db8::1/64."""
+    """An interface address with its prefix: 10.0.0.1/24 or 2001:db8::1/64. The unspecified
+    address and a /0 prefix are refused: the kernel never keeps such an address on a link (every
+    run would report it changed), and 0.0.0.0/0 is a route, not an address."""
     if not isinstance(value, str) or "/" not in value:
         raise ValueError(f"address {value!r} needs a prefix length, like 10.0.0.1/24")
     try:
         iface = ipaddress.ip_interface(value)
     except ValueError:
         raise ValueError(f"invalid address {value!r}") from None
+    if iface.ip.is_unspecified or iface.network.prefixlen == 0:
+        raise ValueError(f"{value} is not an interface address (unspecified address or /0 prefix); "
+                         f"for a default route use a route task with to: default")
     return str(iface)
 
 
@@ -67,7 +72,14 @@ def cidr_list(value: Any) -> list:
         return []
     if not isinstance(value, list):
         raise ValueError(f"expected a list of addresses like [10.0.0.1/24], not {value!r}")
-    return [cidr(v) for v in value]
+    out = [cidr(v) for v in value]
+    seen: dict = {}
+    for a in out:
+        ip_ = a.split("/")[0]
+        if ip_ in seen:
+            raise ValueError(f"address {ip_} is listed twice ({seen[ip_]} and {a})")
+        seen[ip_] = a
+    return out
 
 
 def network(value: Any) -> str:
@@ -99,23 +111,38 @@ def ip_port(value: Any) -> str:
     return f"{ip(addr)}:{port(port_s)}"
 
 
-def _int_in(value: Any, what: str, low: int, high: int, shown: str) -> int:
-    """An integer within low..high (YAML booleans are not numbers here)."""
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"invalid {what} {value!r}") from None
-    if not low <= n <= high or isinstance(value, bool):
-        raise ValueError(f"{what} {shown} is outside {low}-{high}")
+_WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
+
+
+def integer(value: Any, what: str = "value") -> int:
+    """A whole number: an int, or a string of digits (templates render to strings). Floats,
+    booleans and padded strings are refused, never truncated: 80.9 is not port 80."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _WHOLE_NUMBER.match(value):
+        return int(value)
+    raise ValueError(f"{what} must be a whole number, not {value!r}")
+
+
+def _int_in(value: Any, what: str, low: int, high: int) -> int:
+    """A whole number within low..high."""
+    n = integer(value, what)
+    if not low <= n <= high:
+        raise ValueError(f"{what} {n} is outside {low}-{high}")
     return n
 
 
 def port(value: Any) -> int:
-    return _int_in(value, "port", 1, 65535, repr(value))
+    return _int_in(value, "port", 1, 65535)
 
 
 def mtu(value: Any) -> int:
-    return _int_in(value, "mtu", 68, 65535, str(value))
+    return _int_in(value, "mtu", 68, 65535)
+
+
+def metric(value: Any) -> int:
+    """A route's priority: the kernel keeps it in 32 bits."""
+    return _int_in(value, "metric", 0, 2 ** 32 - 1)
 
 
 def boolean(value: Any) -> bool:
@@ -176,6 +203,7 @@ MODULES: dict[str, dict[str, Param]] = {
         "mtu": Param(mtu),
         "stp": Param(boolean, default=False),
         "up": Param(boolean, default=True),
+        "allow_management_overlap": Param(boolean, default=False),
         "state": Param(state, default="present"),
     },
     "veth": {
@@ -189,12 +217,14 @@ MODULES: dict[str, dict[str, Param]] = {
         "peer_addresses": Param(cidr_list, default=[]),
         "mtu": Param(mtu),
         "up": Param(boolean, default=True),
+        "allow_management_overlap": Param(boolean, default=False),
         "state": Param(state, default="present"),
     },
     "address": {
         "interface": Param(ifname, required=True),
         "netns": Param(netns_name, default=""),
         "address": Param(cidr, required=True),
+        "allow_management_overlap": Param(boolean, default=False),
         "state": Param(state, default="present"),
     },
     "route": {
@@ -202,7 +232,8 @@ MODULES: dict[str, dict[str, Param]] = {
         "netns": Param(netns_name, default=""),
         "via": Param(ip),
         "dev": Param(ifname),
-        "metric": Param(int),
+        "metric": Param(metric),
+        "allow_management_overlap": Param(boolean, default=False),
         "state": Param(state, default="present"),
     },
     "sysctl": {
@@ -259,10 +290,11 @@ def id_map(value: Any) -> list:
         if not isinstance(m, dict) or set(m) != {"inside", "outside", "count"}:
             raise ValueError(f"each map entry needs exactly inside, outside and count, not {m!r}")
         try:
-            e = {k: int(m[k]) for k in ("inside", "outside", "count")}
-        except (TypeError, ValueError):
-            raise ValueError(f"map entry {m!r} must hold integers") from None
-        if e["inside"] < 0 or e["outside"] < 0 or e["count"] < 1 or e["outside"] + e["count"] > 2 ** 32 - 1:
+            e = {k: integer(m[k], k) for k in ("inside", "outside", "count")}
+        except ValueError as exc:
+            raise ValueError(f"map entry {m!r}: {exc}") from None
+        if e["inside"] < 0 or e["outside"] < 0 or e["count"] < 1 or e["outside"] + e["count"] > 2 ** 32 - 1 \
+                or e["inside"] + e["count"] > 2 ** 32 - 1:
             raise ValueError(f"map entry {m!r} is out of range")
         out.append(e)
     return out
@@ -311,9 +343,13 @@ def command(value: Any) -> list:
         raise ValueError(f"command must be a non-empty list of arguments, not {value!r}")
     if any(isinstance(a, bool) for a in value):
         raise ValueError(f"command {value!r} holds a YAML boolean: quote it ('true', 'yes')")
+    if any(isinstance(a, float) for a in value):
+        raise ValueError(f"command {value!r} holds a number with a fraction: quote it ('1.5')")
     out = [str(a) for a in value]
     if any("\0" in a for a in out):
         raise ValueError("command arguments may not contain NUL")
+    if not out[0]:
+        raise ValueError("the command's first argument (the program) is empty")
     return out
 
 
@@ -365,8 +401,8 @@ def uid_checks(value: Any) -> list:
     if not isinstance(value, list) or not all(isinstance(h, dict) and set(h) == {"namespace", "inside", "outside"}
                                               for h in value):
         raise ValueError("expected a list of {namespace: NAME, inside: 0, outside: 100000}")
-    return [{"namespace": netns_name(h["namespace"]), "inside": int(h["inside"]), "outside": int(h["outside"])}
-            for h in value]
+    return [{"namespace": netns_name(h["namespace"]), "inside": integer(h["inside"], "inside"),
+             "outside": integer(h["outside"], "outside")} for h in value]
 
 
 MODULES.update({
@@ -378,6 +414,7 @@ MODULES.update({
         "uid_map": Param(id_map),
         "gid_map": Param(id_map),
         "mounts": Param(mounts, default=[]),
+        "allow_host_root": Param(boolean, default=False),
         "state": Param(state, default="present"),
     },
     "process": {
@@ -386,6 +423,7 @@ MODULES.update({
         "netns": Param(netns_name, default=""),
         "command": Param(command),
         "env": Param(env, default={}),
+        "chdir": Param(abs_path, default="/"),
         "state": Param(state, default="present"),
     },
     "exec": {
@@ -395,6 +433,7 @@ MODULES.update({
         "creates": Param(abs_path),
         "changed_when": Param(boolean, default=True),
         "env": Param(env, default={}),
+        "chdir": Param(abs_path, default="/"),
     },
     "verify": {
         "isolation": Param(name_list, default=[]),
@@ -454,6 +493,18 @@ def validate_params(module: str, params: Any) -> tuple[dict, list[tuple[str, str
                 if not out.get(fld) and not any(f == fld for f, _ in problems):
                     problems.append((fld, "is required with kind user (e.g. [{inside: 0, outside: 100000, "
                                           "count: 65536}])"))
+        for fld, what in (("uid_map", "uid"), ("gid_map", "gid")):
+            root = next((m for m in out.get(fld) or [] if m["outside"] == 0), None)
+            if root is not None and not out.get("allow_host_root"):
+                problems.append((fld, f"maps {what} {root['inside']} inside to {what} 0 on the host: root there "
+                                      f"would be root here, with no user isolation; map to an unprivileged "
+                                      f"range (outside: 100000), or set allow_host_root: true if that is meant"))
+    if module == "veth":
+        ends = {a.split("/")[0] for a in out.get("addresses") or []}
+        both = [a for a in out.get("peer_addresses") or [] if a.split("/")[0] in ends]
+        if both:
+            problems.append(("peer_addresses", f"{both[0]} is also on the other end ({out['name']}): the two ends "
+                                               f"of a veth need different addresses"))
     if module in ("process", "exec") and out.get("namespace") and out.get("netns"):
         problems.append(("netns", "give namespace (a namespace set) or netns, not both"))
     if module == "process" and out.get("state") == "present" and not out.get("command"):

@@ -12,6 +12,7 @@ def render_checks(rows: list) -> Table:
     for col in ("host", "check", "subject", "expected", "observed", "result"):
         table.add_column(col, overflow="fold")
     for host, c in rows:
-        table.add_row(host, c["check"], c["subject"], str(c["expected"]), str(c["observed"]),
+        table.add_row(Text(host), Text(c["check"]), Text(c["subject"]), Text(str(c["expected"])),
+                      Text(str(c["observed"])),
                       Text("pass", style="green") if c["passed"] else Text("FAIL", style="bold red"))
     return table

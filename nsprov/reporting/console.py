@@ -43,7 +43,7 @@ def render_recap(results: dict) -> Table:
         table.add_column(col, justify="right")
     for host, r in results.items():
         c = recap_counts(r)
-        row = [host]
+        row = [Text(host)]
         for col in ("ok", "changed", "unreachable", "failed", "skipped"):
             n = int(c[col])
             row.append(Text(str(n), style=STYLE[col] if n else "dim"))
@@ -73,7 +73,7 @@ class ConsoleReporter:
 
     def __enter__(self) -> "ConsoleReporter":
         if self.title:
-            self.console.rule(f"[bold]{self.title}")
+            self.console.rule(Text(self.title, style="bold"))
         self.live.__enter__()
         return self
 

@@ -8,17 +8,21 @@ from rich.table import Table
 from rich.text import Text
 
 
+MISSING = Text("missing", style="yellow")
+
+
 def _links_table(links: dict) -> Table:
     t = Table(box=None, pad_edge=False, show_header=True, header_style="bold dim")
     for col in ("netns", "link", "kind", "state", "master", "addresses"):
         t.add_column(col)
     for ns, items in links.items():
         if isinstance(items, dict):  # an error observing that namespace
-            t.add_row(ns or "(host)", "-", "-", f"[red]{items.get('error')}[/]", "", "")
+            t.add_row(Text(ns or "(host)"), "-", "-", Text(str(items.get("error")), style="red"), "", "")
             continue
         for i, link in enumerate(items):
-            t.add_row(ns or "(host)" if i == 0 else "", link["name"], link["kind"], link["state"],
-                      link.get("master") or "", " ".join(link["addresses"]))
+            t.add_row(*(Text(str(x)) for x in (ns or "(host)" if i == 0 else "", link["name"], link["kind"],
+                                               link["state"], link.get("master") or "",
+                                               " ".join(link["addresses"]))))
     return t
 
 
@@ -33,13 +37,13 @@ def render_facts(host: str, facts: dict) -> Panel:
         ("python", facts["python"]),
         ("namespace kinds", " ".join(facts["namespace_kinds"])),
         ("user.max_user_namespaces", str(facts["max_user_namespaces"])),
-        ("nft", facts["nft"]["version"] or "[yellow]missing[/]"),
-        ("iptables", f"{fw['version']} (backend {fw['backend']})" if fw["version"] else "[yellow]missing[/]"),
+        ("nft", facts["nft"]["version"] or MISSING),
+        ("iptables", f"{fw['version']} (backend {fw['backend']})" if fw["version"] else MISSING),
         ("ip_forward", str(facts["ip_forward"])),
         ("named netns", " ".join(facts["netns"]) or "-"),
         ("managed by nsprov", f"{len(facts['managed'])} object(s)"),
     ]
     for k, v in rows:
-        summary.add_row(k, Text.from_markup(v) if "[" in v and "[/]" in v else Text(v))
-    return Panel(Group(summary, Text(""), _links_table(facts["links"])), title=f"[bold]{host}[/]",
+        summary.add_row(k, v if isinstance(v, Text) else Text(v))
+    return Panel(Group(summary, Text(""), _links_table(facts["links"])), title=Text(host, style="bold"),
                  title_align="left")

@@ -141,25 +141,24 @@ def to_mermaid(topologies: list, title: str) -> str:
 
 # ---------------------------------------------------------------------------- terminal
 def to_tree(topologies: list, title: str):
+    """A rich Tree; every label is a Text, so names print as written (no markup)."""
+    from rich.text import Text
     from rich.tree import Tree
-    root = Tree(f"[bold]{escape_markup(title)}[/]")
+
+    def bold(s: str) -> Text:
+        return Text(s, style="bold")
+    root = Tree(bold(title))
     for t in topologies:
-        host = root.add(f"[bold]{escape_markup(t.host)}[/]")
+        host = root.add(bold(t.host))
         for n in t.nodes.values():
-            node = host.add(f"[bold]{escape_markup(n.title)}[/]")
+            node = host.add(bold(n.title))
             for line in n.lines:
-                node.add(escape_markup(line))
+                node.add(Text(line))
         if t.edges:
-            links = host.add("[bold]links[/]")
+            links = host.add(bold("links"))
             for e in t.edges:
-                links.add(f"{escape_markup(t.nodes[e.a].title)} -- {escape_markup(t.nodes[e.b].title)}: "
-                          f"{escape_markup(e.label)}")
+                links.add(Text(f"{t.nodes[e.a].title} -- {t.nodes[e.b].title}: {e.label}"))
     return root
-
-
-def escape_markup(s: str) -> str:
-    from rich.markup import escape as rich_escape
-    return rich_escape(s)
 
 
 FORMATS = {".svg": to_svg, ".dot": to_dot, ".gv": to_dot, ".mmd": to_mermaid, ".mermaid": to_mermaid}

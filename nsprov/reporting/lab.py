@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from nsprov.lab.hosts import HostStatus
 
@@ -12,6 +13,7 @@ def render_status(hosts: list[HostStatus], directory: str) -> Table:
     for col in ("host", "address", "pid", "sshd"):
         table.add_column(col)
     for h in hosts:
-        sshd = "[green]alive[/]" if h.sshd_listening else ("[yellow]not listening[/]" if h.alive else "[red]dead[/]")
+        sshd = (Text("alive", style="green") if h.sshd_listening else
+                Text("not listening", style="yellow") if h.alive else Text("dead", style="red"))
         table.add_row(h.name, h.address, str(h.pid) if h.alive else "-", sshd)
     return table

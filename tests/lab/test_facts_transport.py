@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from tests.conftest import add_sudo_user, host_entry, json_events, nsprov, sshd_counts, write_inventory
+from tests.conftest import add_sudo_user, host_entry, json_events, nsprov, sh, sshd_counts, write_inventory
 
 pytestmark = pytest.mark.lab
 
@@ -108,6 +108,13 @@ def test_a_changed_host_key_makes_the_host_unreachable_before_any_command(lab3, 
     assert proc.returncode == 2
     done = _host_done(events, "lab1")
     assert done["status"] == "unreachable" and "CHANGED" in done["error"]
+    # both keys by their SHA256 fingerprints, as `ssh-keygen -lf` prints them: the two differ
+    printed = {}
+    for host in ("lab1", "lab2"):
+        pub = lab3.dir / "hosts" / host / "ssh_host_ed25519_key.pub"
+        printed[host] = sh("ssh-keygen", "-lf", str(pub)).stdout.split()[1]
+    assert f"expected ED25519 {printed['lab2']}, the host offers ED25519 {printed['lab1']}" in done["error"]
+    assert printed["lab1"] != printed["lab2"]
     assert json_events(proc.stdout)[-1]["hosts"]["lab1"]["unreachable"] is True
     assert sshd_counts(lab3, "lab1")["commands"] == before["commands"]
 

@@ -289,6 +289,12 @@ BAD = {
     "undefined_variable": ("- hosts: lab1\n  tasks:\n    - netns: {name: '{{ nope }}'}\n", 3,
                            "undefined variable: 'nope' is undefined"),
     "missing_required": ("- hosts: lab1\n  tasks:\n    - veth: {name: v0}\n", 3, "veth.peer: is required"),
+    "port_with_a_fraction": ("- hosts: lab1\n  tasks:\n    - port_forward: {port: 80.9, to: '10.0.0.2:80'}\n", 3,
+                             "port_forward.port: port must be a whole number, not 80.9"),
+    "root_mapped_to_root": ("- hosts: lab1\n  tasks:\n    - namespace:\n        name: u\n        kinds: [user]\n"
+                            "        uid_map: [{inside: 0, outside: 0, count: 1}]\n"
+                            "        gid_map: [{inside: 0, outside: 100000, count: 1}]\n", 6,
+                            "namespace.uid_map: maps uid 0 inside to uid 0 on the host"),
 }
 
 

@@ -57,7 +57,7 @@ def test_plan_case(path):
     case = json.loads(path.read_text())
     params, problems = validate_params(case["module"], case["params"])
     assert problems == []
-    ctx = Context(owner=case["owner"], ledger=FakeLedger(case["ledger"]))
+    ctx = Context(owner=case["owner"], ledger=FakeLedger(case["ledger"]), management=case.get("management"))
     expect = case["expect"]
     if "error" in expect:
         with pytest.raises(PlanError) as err:
