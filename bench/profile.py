@@ -33,13 +33,13 @@ def child(argv: list) -> None:
     import atexit
     atexit.register(lambda: print("PROFILE " + json.dumps(marks), file=sys.stderr, flush=True))
     import nsprov.cli as cli
+    import nsprov.cli.playbooks as playbooks
     # what `run --json` imports inside the command, imported here so it is timed as imports
     import nsprov.controller.bundle
-    import nsprov.controller.playbook
+    import nsprov.controller.resolve
     import nsprov.controller.runner
     import nsprov.controller.transport as transport
-    import nsprov.reporting.jsonl
-    import nsprov.reporting.recap  # noqa: F401
+    import nsprov.reporting.jsonl  # noqa: F401
     marks["imported"] = time.time()
 
     def wrap(owner, name: str, before: str, after: str) -> None:
@@ -52,7 +52,7 @@ def child(argv: list) -> None:
             finally:
                 marks[after] = time.time()
         setattr(owner, name, timed)
-    wrap(cli, "_resolve_playbook", "resolve_start", "resolved")
+    wrap(playbooks, "resolve_playbook", "resolve_start", "resolved")
     wrap(transport.HostSession, "open", "connect_start", "connected")
     wrap(transport.HostSession, "_handshake", "exec_sent", "agent_answered")
     wrap(transport.HostSession, "run_agent", "run_start", "agent_exited")

@@ -35,7 +35,7 @@ def pytest_addoption(parser) -> None:
 
 
 def _selected(config) -> tuple:
-    from nsprov.controller.inventory import load_inventory
+    from nsprov.controller.inventory_files import load_inventory
     from nsprov.controller.patterns import select_hosts
     sources = config.getoption("nsprov_inventory")
     if not sources:
@@ -108,7 +108,7 @@ def nsprov_host(request, nsprov_testinfra):
 
 def namespace_command(namespace: str, command: str) -> str:
     """A remote shell command that runs COMMAND inside namespace set (or netns) NAMESPACE."""
-    from nsprov.model.schema import netns_name
+    from nsprov.model.types import netns_name
     name = netns_name(namespace)   # validated: safe to place in a shell command
     enter = ("a=''; for k in user:user mnt:mount uts:uts ipc:ipc pid:pid net:net cgroup:cgroup time:time; do "
              f"f=/run/nsprov/ns/{name}/${{k%%:*}}; [ -e \"$f\" ] && a=\"$a --${{k#*:}}=$f\"; done; "

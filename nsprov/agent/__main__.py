@@ -2,6 +2,10 @@
 
 Run by hand on a host:  python3 /var/lib/nsprov/agent/<sha256>.pyz < request.json
 with request.json holding e.g. {"protocol": 1, "op": "facts"}.
+
+The request is the first line (a file holding one JSON object, on several lines, works too).
+The controller keeps stdin open after it and may send control lines (model/protocol.py): stop
+at the next safe point (Ctrl-C on the controller), or go on to the next play.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import threading
 import time
 import traceback
 
+from nsprov.model import protocol
 from nsprov.model.protocol import ProtocolError, decode_request, encode, event
-
 
 HEARTBEAT_SECONDS = 2.0
 # Events are written at once and sent at most this late: one SSH packet for a burst of task
@@ -22,71 +26,163 @@ HEARTBEAT_SECONDS = 2.0
 FLUSH_SECONDS = 0.05
 
 
-def _read_stdin() -> bytes:
-    chunks = []
-    while True:
-        chunk = os.read(0, 1 << 20)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+class Events:
+    """JSON-lines events on stdout, flushed in bursts, with a heartbeat. If the controller went
+    away (connection cut), the run goes on: the host ends in the planned state, or rolled back,
+    never half-way because a report could not be sent."""
+
+    def __init__(self, out):
+        self.out, self.dead, self.lock = out, False, threading.Lock()
+        self.flushed = time.monotonic()   # when events last left; written ones wait at most FLUSH_SECONDS
+        threading.Thread(target=self._beat, daemon=True).start()
+
+    def _flush(self) -> None:
+        try:
+            self.out.flush()
+        except OSError:
+            self.dead = True
+        self.flushed = time.monotonic()
+
+    def __call__(self, message: dict) -> None:
+        with self.lock:
+            if self.dead:
+                return
+            try:
+                self.out.write(encode(message))
+            except OSError:
+                self.dead = True
+                return
+            if message["event"] in ("done", "error") or time.monotonic() - self.flushed >= FLUSH_SECONDS:
+                self._flush()
+
+    def _beat(self) -> None:
+        """Sends what was left in the buffer; every HEARTBEAT_SECONDS an `alive` event lets the
+        controller tell a long task from a lost session."""
+        beat = time.monotonic()
+        while not self.dead:
+            time.sleep(FLUSH_SECONDS)
+            if time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                beat = time.monotonic()
+                self(event("alive"))
+            with self.lock:
+                if not self.dead:
+                    self._flush()
+
+
+class Control:
+    """What the controller says after the request, read on a thread: `stop` (the run ends at
+    its next safe point), `go` (the next play may start). End of input means the controller is
+    gone: a run in progress finishes, and no further play starts."""
+
+    def __init__(self, stream):
+        self.stop = threading.Event()
+        self.ended = threading.Event()
+        self._go: set = set()
+        self._changed = threading.Condition()
+        if stream is not None:
+            threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+        else:
+            self.ended.set()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            message = protocol.decode_control(line)
+            with self._changed:
+                if message.get("control") == "stop":
+                    self.stop.set()
+                elif message.get("control") == "go":
+                    self._go.add(message.get("play"))
+                self._changed.notify_all()
+        with self._changed:
+            self.ended.set()
+            self._changed.notify_all()
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop.is_set()
+
+    def wait_go(self, play: int) -> bool:
+        """Wait until play PLAY may start: True, or False when told to stop or left alone."""
+        with self._changed:
+            while play not in self._go:
+                if self.stop.is_set() or self.ended.is_set():
+                    return False
+                self._changed.wait(1.0)
+            return True
+
+
+def read_request(stream) -> tuple:
+    """(request bytes, the stream left for control lines or None at its end)."""
+    first = stream.readline(protocol.MAX_REQUEST_BYTES + 1)
+    try:
+        import json
+        json.loads(first)
+        return first, stream
+    except ValueError:     # a file holding a request on several lines: read it whole
+        return first + stream.read(protocol.MAX_REQUEST_BYTES + 1 - len(first)), None
 
 
 def _error_event(exc: BaseException) -> dict:
     tail = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return event("error", type=type(exc).__name__, message=str(exc),
-                 traceback="".join(tail)[-2000:])
+    return protocol.error_event(type(exc).__name__, str(exc), "".join(tail)[-2000:])
 
 
-def dispatch(request: dict, emit) -> bool:
+def dispatch(request: dict, emit, control: Control) -> bool:
     """Run one request; emits events; returns whether everything succeeded."""
     op = request["op"]
     if op == "facts":
-        from nsprov.agent.facts import observe_facts
+        from nsprov.agent.kernel.facts import observe_facts
         from nsprov.agent.ledger import Ledger
         emit(event("facts", facts=observe_facts(Ledger.open_readonly().objects)))
         return True
     if op in ("apply", "destroy"):
-        from nsprov.agent.engine import apply_request, destroy_request
-        from nsprov.agent.kernel import Kernel
-        from nsprov.agent.ledger import Ledger
-        if not isinstance(request.get("owner"), str) or not request["owner"]:
-            raise ProtocolError("apply and destroy need an owner (the playbook's name)")
-        if op == "apply" and not isinstance(request.get("tasks"), list):
-            raise ProtocolError("apply needs a list of tasks")
-        kernel = Kernel(request.get("firewall"))
-        try:
-            with Ledger.open(timeout=float(request.get("lock_timeout", 60))) as ledger:
-                emit(event("locked"))
-                run = apply_request if op == "apply" else destroy_request
-                return run(request, emit, ledger, kernel)
-        finally:
-            kernel.close()
+        return _change(request, emit, control)
     if op == "verify":
-        from nsprov.agent.rtnl import Sockets
-        from nsprov.agent.verify import verify_assertions, verify_set
-        ok = True
-        with Sockets() as sockets:
-            for decl in request.get("sets", []):
-                for check in verify_set(decl, sockets):
-                    ok = ok and check["passed"]
-                    emit(event("check", **check))
-            for params in request.get("assertions", []):
-                for check in verify_assertions(params, sockets):
-                    ok = ok and check["passed"]
-                    emit(event("check", **check))
-        return ok
+        return _verify(request, emit)
     if op == "exec":
         return _exec(request, emit)
     raise ProtocolError(f"op {op!r} is not handled by this agent")
 
 
+def _change(request: dict, emit, control: Control) -> bool:
+    """apply or destroy, under the host's lock."""
+    from nsprov.agent.engine import apply_request, destroy_request
+    from nsprov.agent.kernel import Kernel
+    from nsprov.agent.ledger import Ledger
+    if not isinstance(request.get("owner"), str) or not request["owner"]:
+        raise ProtocolError("apply and destroy need an owner (the playbook's name)")
+    if request["op"] == "apply" and not isinstance(request.get("tasks"), list):
+        raise ProtocolError("apply needs a list of tasks")
+    kernel = Kernel(request.get("firewall"))
+    try:
+        with Ledger.open(timeout=float(request.get("lock_timeout", 60))) as ledger:
+            emit(event("locked"))
+            run = apply_request if request["op"] == "apply" else destroy_request
+            return run(request, emit, ledger, kernel, control)
+    finally:
+        kernel.close()
+
+
+def _verify(request: dict, emit) -> bool:
+    from nsprov.agent.kernel.sockets import Sockets
+    from nsprov.agent.kernel.verify import verify_assertions, verify_set
+    ok = True
+    with Sockets() as sockets:
+        runs = [(verify_set, decl) for decl in request.get("sets", [])]
+        runs += [(verify_assertions, params) for params in request.get("assertions", [])]
+        for check_all, what in runs:
+            for check in check_all(what, sockets):
+                ok = ok and check["passed"]
+                emit(protocol.check_event(check))
+    return ok
+
+
 def _exec(request: dict, emit) -> bool:
     """Run one command inside a namespace set (or netns), streaming its output."""
-    import subprocess
-
-    from nsprov.agent import nsset
-    from nsprov.agent.netns import named_netns
-    from nsprov.agent.processes import enter_prefix, environment
+    from nsprov.agent.enter import enter_prefix
+    from nsprov.agent.kernel import nsset
+    from nsprov.agent.kernel.netns import named_netns
+    from nsprov.agent.kernel.processes import stream
     name = request.get("namespace", "")
     argv = request.get("command")
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
@@ -98,88 +194,41 @@ def _exec(request: dict, emit) -> bool:
         prefix = enter_prefix({"netns": name}, None)
     else:
         prefix = enter_prefix({"namespace": name}, info["kinds"]) if name else []
-    proc = subprocess.Popen([*prefix, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=environment({}), cwd="/")
-    import selectors
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
-    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
-    open_streams = 2
-    while open_streams:
-        for key, _ in sel.select():
-            data = os.read(key.fileobj.fileno(), 65536)
-            if not data:
-                sel.unregister(key.fileobj)
-                open_streams -= 1
-                continue
-            emit(event("output", stream=key.data, data=data.decode(errors="replace")))
-    rc = proc.wait()
+    rc = stream([*prefix, *argv], lambda kind, data: emit(event("output", stream=kind, data=data)))
     emit(event("exit", status=rc))
     return True
 
 
-def main() -> int:
-    if len(sys.argv) == 3 and sys.argv[1] == "ns-init":   # the init of a namespace set (see nsset.py)
-        from nsprov.agent.nsset import init_main
-        return init_main(sys.argv[2])
-    began, began_wall = time.monotonic(), time.time()
-    out = sys.stdout.buffer
-
-    dead = []
-    lock = threading.Lock()
-    flushed = [time.monotonic()]   # when events last left; written ones wait at most FLUSH_SECONDS
-
-    def flush() -> None:
-        out.flush()
-        flushed[0] = time.monotonic()
-
-    def emit(message: dict) -> None:
-        # if the controller went away (connection cut), finish the run anyway: the host ends in
-        # the planned state, or rolled back, never half-way because a report could not be sent
-        with lock:
-            if dead:
-                return
-            try:
-                out.write(encode(message))
-                if message["event"] in ("done", "error") or time.monotonic() - flushed[0] >= FLUSH_SECONDS:
-                    flush()
-            except OSError:
-                dead.append(True)
-
-    def heartbeat() -> None:
-        """Sends what emit left in the buffer; every HEARTBEAT_SECONDS an `alive` event lets the
-        controller tell a long task from a lost session."""
-        beat = time.monotonic()
-        while not dead:
-            time.sleep(FLUSH_SECONDS)
-            if time.monotonic() - beat >= HEARTBEAT_SECONDS:
-                beat = time.monotonic()
-                emit(event("alive"))
-            with lock:
-                try:
-                    if not dead:
-                        flush()
-                except OSError:
-                    dead.append(True)
-    threading.Thread(target=heartbeat, daemon=True).start()
-
-    try:
-        request = decode_request(_read_stdin())
-    except ProtocolError as exc:
-        emit(event("error", type="ProtocolError", message=str(exc)))
-        return 2
-    try:
-        ok = dispatch(request, emit)
-    except Exception as exc:  # travels back as data, with its type and traceback tail
-        emit(_error_event(exc))
-        return 1
+def _timings(began_wall: float) -> dict:
     timings = {}
     if "NSPROV_T0" in os.environ:   # set by the bootstrap: Python start-up, bundle check, imports
         timings["startup"] = round(began_wall - float(os.environ["NSPROV_T0"]), 4)
     engine = sys.modules.get("nsprov.agent.engine")
     if engine is not None:
         timings.update(engine.TIMINGS)
-    emit(event("done", ok=ok, seconds=round(time.monotonic() - began, 4), timings=timings))
+    return timings
+
+
+def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "ns-init":   # the init of a namespace set (see kernel/nsset.py)
+        from nsprov.agent.kernel.nsset import init_main
+        return init_main(sys.argv[2])
+    began, began_wall = time.monotonic(), time.time()
+    emit = Events(sys.stdout.buffer)
+    raw, rest = read_request(sys.stdin.buffer)
+    try:
+        request = decode_request(raw)
+    except ProtocolError as exc:
+        emit(protocol.error_event("ProtocolError", str(exc)))
+        return 2
+    control = Control(rest)
+    try:
+        ok = dispatch(request, emit, control)
+    except Exception as exc:  # travels back as data, with its type and traceback tail
+        emit(_error_event(exc))
+        return 1
+    emit(protocol.done_event(ok, round(time.monotonic() - began, 4), _timings(began_wall),
+                             interrupted=control.stopping))
     return 0 if ok else 1
 
 

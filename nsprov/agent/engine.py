@@ -4,27 +4,31 @@ The whole request is planned before anything changes, against a model that each 
 action updates; so check mode sees the effect of earlier tasks, and a task that cannot be done
 (a foreign object in the way) fails before the host is touched. During apply, each action's
 inverse goes on an undo log; if one fails, the log is played backwards and the host is left
-as it was before this run.
+as it was before this run. Destroy is the same: a plan of the `absent` tasks of everything the
+lab recorded, from each kind's own planning (agent/resources).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import time
 from dataclasses import dataclass, field
 from itertools import takewhile
 from typing import Callable, Optional
 
-from nsprov.agent import netns
-from nsprov.agent.kernel import Kernel
+from nsprov.agent import ops
 from nsprov.agent.ledger import Ledger
-from nsprov.agent.plan import Context, PlanError, TaskPlan, half_made, inverse
-from nsprov.agent.planners import PLANNERS
+from nsprov.agent.planning import Context, PlanError, TaskPlan
+from nsprov.agent.resources import INTERNAL, RESOURCES, module_of
 from nsprov.agent.state import Observed
-from nsprov.agent.verify import verify_assertions
+from nsprov.model import protocol
 from nsprov.model.errors import KernelError
-from nsprov.model.protocol import event
-from nsprov.model.schema import object_name, validate_params
+from nsprov.model.kinds import MODULES, object_name, validate_params
 
 Emit = Callable[[dict], None]
+TIMINGS: dict = {}   # where this run's time went (seconds), reported in the "done" event
+CONTAINERS = ("netns", "namespace")   # what other objects may go with: planned first in a destroy
 
 
 @dataclass
@@ -34,76 +38,29 @@ class Planned:
     module: str
     plan: Optional[TaskPlan] = None
     skip: Optional[str] = None
-    verify: Optional[dict] = None                 # a verify task's checks, run after earlier tasks
     undo: list = field(default_factory=list)     # per action: its inverse actions
 
 
-def _plan_all(tasks: list, obs: Observed, ctx: Context) -> tuple[list, Optional[tuple[int, str]]]:
-    planned: list = []
-    for t in tasks:
-        item = Planned(t["index"], t.get("name") or t["module"], t["module"])
-        planned.append(item)
-        if t.get("skip"):
-            item.skip = t["skip"]
-            continue
-        params, problems = validate_params(t["module"], t.get("params"))
-        if problems:
-            return planned, (t["index"], "; ".join(f"{f}: {m}" if f else m for f, m in problems))
-        item.name = t.get("name") or object_name(t["module"], params)
-        if t["module"] == "verify":
-            item.verify, item.plan = params, TaskPlan()
-            continue
-        try:
-            item.plan = PLANNERS[t["module"]](params, obs, ctx)
-        except PlanError as exc:
-            return planned, (t["index"], str(exc))
-        except OSError as exc:   # reading the kernel failed: report it on the task, change nothing
-            return planned, (t["index"], f"could not observe the host for this task: {exc}")
-        for a in item.plan.actions:
-            item.undo.append(inverse(a, obs))
-            obs.simulate(a)
-        ctx.add_pending(item.plan.records)
-    return planned, None
+@dataclass
+class Run:
+    """One request being carried out on this host."""
+    emit: Emit
+    ledger: Ledger
+    kernel: object
+    ctx: Context
+    obs: Observed
+    check: bool = False
+    diff: bool = False
+    control: object = None      # __main__.Control: `stopping` once the controller said stop
+
+    @property
+    def stopping(self) -> bool:
+        return self.control is not None and self.control.stopping
 
 
-def _task_event(p: Planned, status: str, reason: str, diff: bool, **extra) -> dict:
-    ev = event("task", index=p.index, name=p.name, module=p.module, status=status, reason=reason, **extra)
-    if diff and p.plan is not None and p.plan.changed:
-        ev["diff"] = {"before": p.plan.before, "after": p.plan.after}
-    return ev
-
-
-def _reason(plan: TaskPlan) -> str:
-    return "; ".join(plan.reasons)
-
-
-def _creates_netns_only(p: Planned) -> bool:
-    """A task whose actions only make network namespaces: consecutive ones (a netns loop) are
-    carried out together, concurrently, and reported one by one in order."""
-    return (p.skip is None and p.verify is None and p.plan is not None and bool(p.plan.actions)
-            and all(a.op == "netns.create" for a in p.plan.actions))
-
-
-def _rollback(kernel: Kernel, undo: list, emit: Emit) -> None:
-    done, errors = [], []
-    for group in reversed(undo):
-        for a in group:
-            try:
-                kernel.execute(a)
-                done.append(f"{a.op} {a.name}")
-            except Exception as exc:   # keep undoing the rest
-                errors.append(str(exc))
-    emit(event("rollback", undone=done, errors=errors))
-
-
-TIMINGS: dict = {}   # where this run's time went (seconds), reported in the "done" event
-
-
-def _management() -> Optional[str]:
+def management() -> Optional[str]:
     """The controller's address as this host sees it: the first word of sshd's SSH_CONNECTION,
     which the bootstrap passes on (absent when the agent is run by hand)."""
-    import ipaddress
-    import os
     words = os.environ.get("NSPROV_SSH_CONNECTION", "").split()
     try:
         return str(ipaddress.ip_address(words[0])) if words else None
@@ -111,285 +68,290 @@ def _management() -> Optional[str]:
         return None
 
 
-def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bool:
-    import time
+# ------------------------------------------------------------------ planning
+def _plan_one(t: dict, obs: Observed, ctx: Context) -> Planned:
+    """Plan task T (a request task dict); PlanError or OSError when it cannot be planned."""
+    item = Planned(t["index"], t.get("name") or t["module"], t["module"])
+    if t.get("skip"):
+        item.skip = t["skip"]
+        return item
+    if t["module"] in INTERNAL:
+        params = dict(t["params"])
+    else:
+        params, problems = validate_params(t["module"], t.get("params"))
+        if problems:
+            raise PlanError("; ".join(f"{f}: {m}" if f else m for f, m in problems))
+        item.name = t.get("name") or object_name(t["module"], params)
+    item.plan = RESOURCES[t["module"]].plan(params, obs, ctx)
+    for a in item.plan.actions:
+        item.undo.append(a.op.inverse(a, obs))
+        a.op.simulate(obs, a)
+    ctx.add_pending(item.plan.records)
+    return item
+
+
+def _unplanned(t: dict) -> Planned:
+    return Planned(t["index"], t.get("name") or t["module"], t["module"], skip=t.get("skip"))
+
+
+def plan_all(tasks: list, obs: Observed, ctx: Context, first: tuple = ()) -> tuple:
+    """([Planned] in task order, None or (failed index, message)). Modules in FIRST are planned
+    before the others (a destroy plans namespaces first: what goes with them is known then)."""
+    order = sorted(range(len(tasks)), key=lambda i: tasks[i]["module"] not in first)
+    planned: dict = {}
+    for i in order:
+        try:
+            planned[i] = _plan_one(tasks[i], obs, ctx)
+        except (PlanError, OSError) as exc:   # an OSError: reading the kernel failed; nothing is changed
+            message = str(exc) if isinstance(exc, PlanError) else f"could not observe the host for this task: {exc}"
+            return [planned.get(j) or _unplanned(tasks[j]) for j in range(len(tasks))], (tasks[i]["index"], message)
+    return [planned[i] for i in range(len(tasks))], None
+
+
+# ------------------------------------------------------------------ reporting
+def _task_event(run: Run, p: Planned, status: str, reason: str, **extra) -> dict:
+    if run.diff and p.plan is not None and p.plan.changed:
+        extra["diff"] = {"before": p.plan.before, "after": p.plan.after}
+    if run.check:
+        extra["check"] = True
+    return protocol.task_event(p.index, p.name, p.module, status, reason, **extra)
+
+
+def _report_plan_failure(run: Run, planned: list, failure: tuple) -> bool:
+    failed_index, message = failure
+    for p in planned:
+        if p.index == failed_index:
+            run.emit(_task_event(run, p, protocol.FAILED, message))
+        else:
+            run.emit(_task_event(run, p, protocol.SKIPPED,
+                                 p.skip or f"not applied: task {failed_index} failed while planning"))
+    return False
+
+
+def _report_check(run: Run, planned: list) -> bool:
+    for p in planned:
+        if p.skip or not getattr(RESOURCES[p.module], "RUNS_IN_CHECK_MODE", True):
+            run.emit(_task_event(run, p, protocol.SKIPPED, p.skip or f"{p.module} runs on a real apply, not in "
+                                                                       f"check mode"))
+        else:
+            run.emit(_task_event(run, p, protocol.CHANGED if p.plan.changed else protocol.OK, _reason(p.plan)))
+    return True
+
+
+def _reason(plan: TaskPlan) -> str:
+    return "; ".join(plan.reasons)
+
+
+# ------------------------------------------------------------------ applying
+def _creates_netns_only(p: Planned) -> bool:
+    """A task whose actions only make network namespaces: consecutive ones (a netns loop) are
+    carried out together, concurrently, and reported one by one in order."""
+    return (p.skip is None and p.plan is not None and bool(p.plan.actions)
+            and all(a.op is ops.CREATE_NETNS for a in p.plan.actions))
+
+
+def _batch(run: Run, planned: list, n: int) -> dict:
+    """id(action) -> error (or None) for the netns-only tasks from N on, made at once."""
+    batch = [a for q in takewhile(_creates_netns_only, planned[n:]) for a in q.plan.actions]
+    if len(batch) < 2:
+        return {}
+    errors = run.kernel.ensure_netns_many([(a.name, a.args.get("replace_placeholder", False)) for a in batch])
+    wrapped = [None if e is None else KernelError("create", f"netns '{a.name}'", "", getattr(e, "strerror", None)
+                                                   or str(e)) for a, e in zip(batch, errors)]
+    return dict(zip(map(id, batch), wrapped))
+
+
+def _outcome(p: Planned, results: list) -> tuple:
+    """(status, reason, extra event fields) of an applied task; commands and checks say
+    themselves what happened."""
+    status, reason, extra = (protocol.CHANGED if p.plan.changed else protocol.OK), _reason(p.plan), {}
+    for r in filter(None, results):
+        if not r.get("changed", True):
+            status = protocol.OK
+        if r.get("reason"):
+            reason = r["reason"]
+        for k in ("output", "checks"):
+            if k in r:
+                extra[k] = r[k]
+        if r.get("failed"):
+            status = protocol.FAILED
+    return status, reason, extra
+
+
+def _rollback(run: Run, undo: list) -> None:
+    done, errors = [], []
+    for group in reversed(undo):
+        for a in group:
+            try:
+                ops.carry_out(run.kernel, a)
+                done.append(f"{a.op.name} {a.name}")
+            except Exception as exc:   # keep undoing the rest
+                errors.append(str(exc))
+    run.emit(protocol.rollback_event(done, errors))
+
+
+def _apply_task(run: Run, p: Planned, ahead: dict, undo: list) -> list:
+    """Carry out one task's actions (those made ahead in a batch are only checked); raises."""
+    results = []
+    for a, inv in zip(p.plan.actions, p.undo):
+        if id(a) in ahead:
+            error = ahead.pop(id(a))
+            if error is not None:
+                raise error
+            results.append(None)
+        else:
+            results.append(ops.carry_out(run.kernel, a))
+        undo.append(inv)
+    return results
+
+
+DONE, VIOLATED, FAILED, STOPPED = "done", "violated", "failed", "stopped"
+
+
+def apply_planned(run: Run, planned: list) -> str:
+    """Carry out every task: DONE; VIOLATED when a check failed (the build stays); FAILED when
+    a task failed (this run is undone); STOPPED when the controller said stop (at the next
+    safe point, between tasks: what was made stays, and the ledger says so)."""
+    undo, ahead, verified = [], {}, True
+    for n, p in enumerate(planned):
+        if run.stopping and not ahead:   # a safe point: between tasks, nothing half done
+            for q in planned[n:]:
+                run.emit(_task_event(run, q, protocol.SKIPPED, "interrupted: not started"))
+            return STOPPED
+        if not ahead and _creates_netns_only(p):
+            ahead = _batch(run, planned, n)
+        if p.skip:
+            run.emit(_task_event(run, p, protocol.SKIPPED, p.skip))
+            continue
+        try:
+            results = _apply_task(run, p, ahead, undo)
+        except Exception as exc:   # KernelError, or anything unexpected: never leave half a run
+            message = str(exc) if isinstance(exc, KernelError) else f"{type(exc).__name__}: {exc}"
+            run.emit(_task_event(run, p, protocol.FAILED, message))
+            # a batch also made what later tasks declare: undone with the rest
+            undo += [inv for q in planned[n:] if q.plan for a, inv in zip(q.plan.actions, q.undo)
+                     if id(a) in ahead and ahead[id(a)] is None]
+            _rollback(run, undo)
+            return FAILED
+        status, reason, extra = _outcome(p, results)
+        verified = verified and status != protocol.FAILED
+        run.emit(_task_event(run, p, status, reason, **extra))
+    return DONE if verified else VIOLATED
+
+
+# ------------------------------------------------------------------ the ledger around an apply
+def _truth(run: Run, entries: list) -> tuple:
+    """(entries whose object is in the kernel, entries whose object is not), read afresh."""
+    obs = run.kernel.observed()
+    here, gone = [], []
+    for e in entries:
+        resource = RESOURCES.get(module_of(e))
+        (here if resource is not None and resource.exists(e, obs) else gone).append(e)
+    return here, gone
+
+
+def _settle(run: Run, planned: list, records: list, outcome: str, inodes: dict) -> bool:
+    """Bring the ledger in step with what the kernel holds now; False when something did not go
+    as planned. After a good run: what was made is done, what was removed is forgotten, and
+    links the kernel frees later are waited for (a link still there keeps its record). After a
+    rollback every entry this run touched is read again from the kernel: kept if its object is
+    there, forgotten if not; so after a stop. The ledger never lies."""
+    forgets = [e for p in planned if p.plan for e in p.plan.forgets]
+    if outcome in (FAILED, STOPPED):
+        recorded = [e for e in forgets if run.ledger.find(e["kind"], e.get("netns", ""), e["name"]) is not None]
+        here, gone = _truth(run, records + recorded)
+        run.ledger.mark_done(here)
+        run.ledger.forget(gone)
+        return False
+    left = _wait_links_gone(run, [w for p in planned if p.plan for w in p.plan.awaits], inodes, len(planned))
+    kept = {("link", ns, name) for ns, name, _ in left}
+    # intents left by a run that was cut short, whose objects this run found or finished, are done now
+    intents = [e for e in run.ledger.owned_by(run.ctx.owner) if e.get("state") == "intent"]
+    finished = _truth(run, intents)[0] if intents else []
+    run.ledger.mark_done(records + finished)
+    run.ledger.forget([e for e in forgets if (e["kind"], e.get("netns", ""), e["name"]) not in kept])
+    return not left
+
+
+def _wait_links_gone(run: Run, awaited: list, inodes: dict, index: int, timeout: float = 10.0) -> list:
+    """Wait until the kernel's asynchronous namespace cleanup removed these links (ns, name,
+    netns); returns those left, reported as a failed task naming what keeps them alive. INODES:
+    the deleted namespaces' pins, read before they went (kernel.netns_inodes)."""
+    if not awaited:
+        return []
+    holders = run.kernel.netns_holders(inodes) if inodes else {}
+    pending = [w for w in awaited if w[2] not in holders]
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        present = {ns: run.kernel.links_present(ns) for ns in {w[0] for w in pending}}
+        pending = [w for w in pending if w[1] in present[w[0]]]
+        if pending:
+            time.sleep(0.01)
+    left = [w for w in awaited if w[2] in holders] + pending
+    if left:
+        run.emit(_cleanup_failed(left, holders, index))
+    return left
+
+
+def _cleanup_failed(left: list, holders: dict, index: int) -> dict:
+    held = sorted({w[2] for w in left} & set(holders))
+    return protocol.task_event(
+        index, "namespace cleanup", "destroy", protocol.FAILED,
+        "links still present after their netns went: " + ", ".join(f"{ns or 'host'}/{n}" for ns, n, _ in left) +
+        "".join(f"; netns {ns} lives on in " + ", ".join(f"pid {pid} ({comm})" for pid, comm in holders[ns][:5]) +
+                (" and more" if len(holders[ns]) > 5 else "") + ": its links go when they exit, then destroy again"
+                for ns in held))
+
+
+# ------------------------------------------------------------------ the requests
+def _new_run(req: dict, emit: Emit, ledger: Ledger, kernel, control) -> Run:
+    ctx = Context(owner=req["owner"], ledger=ledger, management=management())
+    return Run(emit, ledger, kernel, ctx, kernel.observed(), check=bool(req.get("check")), diff=bool(req.get("diff")),
+               control=control)
+
+
+def run_tasks(run: Run, tasks: list, first: tuple = ()) -> bool:
+    """Plan TASKS, then report (check mode) or apply them; the ledger follows."""
     began = time.perf_counter()
-    ctx = Context(owner=req["owner"], ledger=ledger, management=_management())
-    obs = kernel.observed()
-    planned, failure = _plan_all(req["tasks"], obs, ctx)
+    planned, failure = plan_all(tasks, run.obs, run.ctx, first)
     TIMINGS["observe_and_plan"] = round(time.perf_counter() - began, 4)
     try:
-        return _apply_planned(req, emit, ledger, kernel, planned, failure, obs)
+        if failure is not None:
+            return _report_plan_failure(run, planned, failure)
+        if run.check:
+            return _report_check(run, planned)
+        records = [r for p in planned if p.plan for r in p.plan.records]
+        run.ledger.record_intents(records)              # crash-safe: intent before any kernel change
+        # who holds a namespace once its pin is gone is found by the pin's inode, read now
+        inodes = run.kernel.netns_inodes({w[2] for p in planned if p.plan for w in p.plan.awaits})
+        outcome = apply_planned(run, planned)
+        settled = _settle(run, planned, records, outcome, inodes)
+        return outcome == DONE and settled
     finally:
         TIMINGS["apply"] = round(time.perf_counter() - began - TIMINGS["observe_and_plan"], 4)
 
 
-def _apply_planned(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel, planned: list, failure,
-                   obs: Observed) -> bool:
-    diff = bool(req.get("diff"))
-    if failure is not None:
-        failed_index, message = failure
-        for p in planned:
-            if p.index == failed_index:
-                emit(_task_event(p, "failed", message, diff))
-            else:
-                emit(_task_event(p, "skipped", p.skip or f"not applied: task {failed_index} failed while planning",
-                                 diff))
-        return False
-    if req.get("check"):
-        for p in planned:
-            if p.skip or p.verify is not None:
-                emit(_task_event(p, "skipped", p.skip or "verify runs on a real apply, not in check mode", diff))
-            else:
-                emit(_task_event(p, "changed" if p.plan.changed else "ok", _reason(p.plan), diff, check=True))
-        return True
-    records = [r for p in planned if p.plan for r in p.plan.records]
-    ledger.record_intents(records)              # crash-safe: intent before any kernel change
-    undo: list = []
-    forgets: list = []
-    verified = True
-    ahead: dict = {}   # id(action) -> (result, error) for actions already carried out in a batch
-    for n, p in enumerate(planned):
-        if not ahead and _creates_netns_only(p):
-            batch = [a for q in takewhile(_creates_netns_only, planned[n:]) for a in q.plan.actions]
-            if len(batch) > 1:
-                ahead = dict(zip(map(id, batch), kernel.execute_concurrently(batch)))
-        if p.skip:
-            emit(_task_event(p, "skipped", p.skip, diff))
+def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel, control=None) -> bool:
+    return run_tasks(_new_run(req, emit, ledger, kernel, control), req["tasks"])
+
+
+def removal_tasks(records: list) -> list:
+    """The `absent` task of every recorded object, newest first, one per object (both ends of a
+    veth are one pair)."""
+    tasks, seen = [], set()
+    for e in reversed(records):
+        module = module_of(e)
+        params = RESOURCES[module].absent(e)
+        key = (module, repr(sorted(params.items())))
+        if key in seen:
             continue
-        if p.verify is not None:   # a failed check is reported, and does not undo the build
-            checks = verify_assertions(p.verify, kernel.sockets)
-            failed = [c for c in checks if not c["passed"]]
-            verified = verified and not failed
-            reason = (f"{len(checks)} check(s) passed" if not failed else
-                      "; ".join(f"{c['check']} {c['subject']}: expected {c['expected']}, got {c['observed']}"
-                                for c in failed))
-            emit(_task_event(p, "failed" if failed else "ok", reason, diff, checks=checks))
-            continue
-        results = []
-        try:
-            for a, inv in zip(p.plan.actions, p.undo):
-                if id(a) in ahead:
-                    result, error = ahead.pop(id(a))
-                    if error is not None:
-                        raise error
-                    results.append(result)
-                else:
-                    results.append(kernel.execute(a))
-                undo.append(inv)
-        except Exception as exc:   # KernelError, or anything unexpected: never leave half a run
-            message = str(exc) if isinstance(exc, KernelError) else f"{type(exc).__name__}: {exc}"
-            emit(_task_event(p, "failed", message, diff))
-            # a batch also made what later tasks declare: undone with the rest
-            undo += [inv for q in planned[n:] if q.plan for a, inv in zip(q.plan.actions, q.undo)
-                     if id(a) in ahead and ahead[id(a)][1] is None]
-            _rollback(kernel, undo, emit)
-            ledger.forget(records)
-            ledger.forget(forgets)
-            return False
-        forgets += p.plan.forgets
-        status, reason, extra = ("changed" if p.plan.changed else "ok"), _reason(p.plan), {}
-        for r in filter(None, results):   # one-shot commands say themselves what happened
-            if not r.get("changed", True):
-                status = "ok"
-            if r.get("reason"):
-                reason = r["reason"]
-            if "output" in r:
-                extra["output"] = r["output"]
-        emit(_task_event(p, status, reason, diff, **extra))
-    # intents left by a run that was cut short, whose objects this run found or finished, are done now
-    leftovers = [e for e in ledger.owned_by(req["owner"]) if e.get("state") == "intent" and _exists(e, obs)]
-    ledger.mark_done(records + leftovers)
-    ledger.forget(forgets)
-    return verified
+        seen.add(key)
+        name = object_name(module, MODULES[module].validate(params)[0]) if module in MODULES else \
+            f"table {params['table']}" + (f" in {params['netns']}" if params.get("netns") else "")
+        tasks.append({"index": len(tasks), "name": name, "module": module, "params": params})
+    return tasks
 
 
-def _exists(entry: dict, obs: Observed) -> bool:
-    kind, ns, name = entry["kind"], entry.get("netns", ""), entry["name"]
-    if kind == "netns":
-        return name in obs.netns
-    if not obs.exists(ns):
-        return False
-    if kind == "link":
-        return obs.link(ns, name) is not None
-    if kind == "nsset":
-        return obs.nsset(name) is not None
-    if kind == "process":
-        return obs.process(name) is not None
-    if kind == "route":
-        return name in obs.ns(ns).routes
-    if kind == "address":
-        link = obs.link(ns, entry["dev"])
-        return link is not None and entry["address"] in link.addresses
-    if kind == "fw_rule":
-        return name in (obs.rules(ns, entry["table"]) or {})
-    if kind == "fw_table":
-        return obs.rules(ns, name) is not None
-    return True
-
-
-# ------------------------------------------------------------------ destroy
-def _destroy_plan(entry: dict, obs: Observed, ctx: Context) -> TaskPlan:
-    tp, kind, ns, name = TaskPlan(), entry["kind"], entry.get("netns", ""), entry["name"]
-    tp.forgets.append(entry)
-    if not obs.exists(ns):
-        tp.reasons.append(f"already gone with netns '{ns}'")
-        return tp
-    if kind == "netns":
-        if name in obs.placeholders and half_made(ctx, "netns", "", name, None):
-            tp.act("netns.delete", "", name, "removed the empty pin a killed run left")
-            return tp
-        if name not in obs.netns:
-            tp.reasons.append("already absent")
-            return tp
-        foreign = sorted(n for n in obs.ns(name).links if n != "lo" and not ctx.owns("link", name, n))
-        if foreign:
-            raise PlanError(f"netns '{name}' holds links nsprov did not create ({', '.join(foreign)}); "
-                            f"left in place")
-        tp.act("netns.delete", "", name, "deleted")
-    elif kind == "link":
-        link = obs.link(ns, name)
-        if link is None:
-            tp.reasons.append("already absent")
-        elif link.alias != ctx.mark and not half_made(ctx, "link", ns, name, link.alias):
-            tp.reasons.append(f"exists but is not marked {ctx.mark}: someone else's now, left alone")
-        else:
-            tp.act("link.delete", ns, name, "deleted")
-    elif kind == "address":
-        link = obs.link(ns, entry["dev"])
-        if link is not None and entry["address"] in link.addresses:
-            tp.act("addr.delete", ns, entry["dev"], "removed", dev=entry["dev"], address=entry["address"])
-        else:
-            tp.reasons.append("already absent")
-    elif kind == "route":
-        cur = obs.ns(ns).routes.get(name)
-        if cur is not None and (entry.get("via") in (None, cur.via)) and (entry.get("dev") in (None, cur.dev)):
-            tp.act("route.delete", ns, name, "deleted", via=cur.via, dev=cur.dev, metric=cur.metric)
-        else:
-            tp.reasons.append("already absent")
-    elif kind == "sysctl":
-        cur = obs.sysctl(ns, name)
-        if cur is not None and cur != entry["previous"]:
-            tp.act("sysctl.set", ns, name, f"restored {cur}→{entry['previous']}", value=entry["previous"])
-        else:
-            tp.reasons.append(f"already {cur}")
-    elif kind == "fw_rule":
-        rules = obs.rules(ns, entry["table"]) or {}
-        if name in rules:
-            tp.act("fw.delete_rules", ns, entry["table"], "deleted", table=entry["table"], rules={name: {}})
-        else:
-            tp.reasons.append("already absent")
-    elif kind == "nsset":
-        if obs.nsset(name) is not None:
-            tp.act("nsset.delete", "", name, "stopped its init and unpinned it")
-        else:
-            tp.reasons.append("already absent")
-    elif kind == "process":
-        cur = obs.process(name)
-        if cur is not None:
-            tp.act("process.stop", "", name, f"stopped (pid {cur['pid']})" if cur["alive"] else "cleaned up")
-        else:
-            tp.reasons.append("already stopped")
-    elif kind == "fw_table":
-        if obs.rules(ns, name) is not None:
-            tp.act("fw.delete_table", ns, name, "deleted", table=name)
-        else:
-            tp.reasons.append("already absent")
-    return tp
-
-
-def _doomed_netns(entries: list, obs: Observed) -> set:
-    """Network namespaces this destroy deletes (and that exist): what is inside goes with them."""
-    names = {e["name"] for e in entries if e["kind"] == "netns"}
-    names |= {e["name"] for e in entries if e["kind"] == "nsset" and "net" in e.get("kinds", [])}
-    return {n for n in names if n in obs.netns}
-
-
-def _goes_with(entry: dict, doomed: set) -> Optional[str]:
-    """The netns whose deletion removes this object too, if any.
-
-    Deleting a veth one by one waits for an RCU grace period each time (~20 ms); a network
-    namespace takes its devices with it in one batch. So links, addresses, routes and rules in a
-    namespace that goes, and veth ends whose peer is in one, are left to the kernel."""
-    if entry["kind"] in ("netns", "nsset", "process"):
-        return None
-    if entry.get("netns") in doomed:
-        return entry["netns"]
-    if entry["kind"] == "link" and entry.get("peer_netns") in doomed:
-        return entry["peer_netns"]
-    return None
-
-
-def _wait_links_gone(kernel: Kernel, links: list, timeout: float = 10.0) -> list:
-    """Wait until the kernel's asynchronous namespace cleanup removed these links; returns leftovers."""
-    import time
-    from nsprov.agent import rtdump
-    deadline = time.monotonic() + timeout
-    while True:
-        by_ns: dict = {}
-        for ns, name in links:
-            by_ns.setdefault(ns, set()).add(name)
-        left = []
-        for ns, names in by_ns.items():
-            try:
-                present = {x["name"] for x in rtdump.links(kernel.sockets.raw(ns))}
-            except OSError:
-                continue
-            left += [(ns, n) for n in names & present]
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.01)
-
-
-def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel: Kernel) -> bool:
-    ctx = Context(owner=req["owner"], ledger=ledger)
-    obs = kernel.observed()
-    ok, forgets, awaited = True, [], {}
-    entries = ledger.owned_by(ctx.owner)
-    doomed = _doomed_netns(entries, obs)
-    inodes = netns.pin_inodes(doomed)   # to find who still holds one after its pin is gone
-    for i, entry in enumerate(reversed(entries)):
-        kind = entry["kind"]
-        label = f"{kind} " + (f"{entry['netns']}/" if entry.get("netns") else "") + entry["name"]
-        p = Planned(i, label, "destroy")
-        ns_gone = _goes_with(entry, doomed)
-        if ns_gone is not None:
-            if kind == "link" and entry.get("netns") not in doomed and obs.link(entry.get("netns", ""), entry["name"]):
-                awaited[(entry.get("netns", ""), entry["name"])] = ns_gone
-            forgets.append(entry)
-            emit(_task_event(p, "changed" if not req.get("check") else "changed", f"removed with netns '{ns_gone}'",
-                             False, **({"check": True} if req.get("check") else {})))
-            continue
-        try:
-            p.plan = _destroy_plan(entry, obs, ctx)
-            if not req.get("check"):
-                for a in p.plan.actions:
-                    kernel.execute(a)
-            for a in p.plan.actions:
-                obs.simulate(a)
-        except (PlanError, KernelError) as exc:
-            ok = False
-            emit(_task_event(p, "failed", str(exc), False))
-            continue
-        forgets += p.plan.forgets
-        emit(_task_event(p, "changed" if p.plan.changed else "ok",
-                         "; ".join(p.plan.reasons), False, **({"check": True} if req.get("check") else {})))
-    if not req.get("check"):
-        # a namespace some process still lives in outlives its pin, and its links with it
-        holders = netns.holders(inodes) if awaited else {}
-        left = [link for link, ns in awaited.items() if ns in holders]
-        left += _wait_links_gone(kernel, [link for link, ns in awaited.items() if ns not in holders])
-        if left:
-            ok = False
-            held = sorted({awaited[link] for link in left} & set(holders))
-            emit(event("task", index=len(entries), name="namespace cleanup", module="destroy", status="failed",
-                       reason="links still present after their netns went: " +
-                              ", ".join(f"{ns or 'host'}/{n}" for ns, n in left) +
-                              "".join(f"; netns {ns} lives on in " + ", ".join(f"pid {pid} ({comm})"
-                                                                             for pid, comm in holders[ns][:5]) +
-                                      (" and more" if len(holders[ns]) > 5 else "") +
-                                      ": its links go when they exit, then destroy again" for ns in held)))
-            forgets = [e for e in forgets if (e.get("netns", ""), e["name"]) not in set(left)]
-        ledger.forget(forgets)
-    return ok
-
+def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel, control=None) -> bool:
+    run = _new_run(req, emit, ledger, kernel, control)
+    return run_tasks(run, removal_tasks(ledger.owned_by(run.ctx.owner)), first=CONTAINERS)

@@ -16,6 +16,7 @@ import os
 import time
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -24,6 +25,8 @@ EPOCH = (1980, 1, 1, 0, 0, 0)
 MAIN = b"import sys\nfrom nsprov.agent.__main__ import main\nsys.exit(main())\n"
 REMOTE_CACHE = "/var/lib/nsprov/agent"
 KEEP_BUNDLES = 8          # newest bundles kept in the controller's cache (other installs, older sources)
+# not in the bundle: the bootstrap is sent as `python3 -c`; the fake kernel is for tests
+LEFT_OUT = ("nsprov/agent/bootstrap.py", "nsprov/agent/kernel/fake.py")
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ def bundle_sources() -> list[tuple[str, Optional[Path], Optional[bytes]]]:
         ("nsprov/__init__.py", nsprov_dir / "__init__.py", None),
     ]
     for sub in ("model", "agent"):
-        members += [(a, p, None) for a, p in _py_files(nsprov_dir / sub, f"nsprov/{sub}")]
+        members += [(a, p, None) for a, p in _py_files(nsprov_dir / sub, f"nsprov/{sub}")
+                    if a not in LEFT_OUT]
     return sorted(members, key=lambda m: m[0])
 
 
@@ -127,5 +131,7 @@ def _prune(cache: Path) -> None:
             pass
 
 
+@lru_cache(maxsize=1)
 def bootstrap_code() -> str:
-    return (Path(__file__).with_name("bootstrap.py")).read_text()
+    """The bootstrap (nsprov/agent/bootstrap.py: it runs on the host, so it lives with the agent)."""
+    return (_package_dir("nsprov") / "agent" / "bootstrap.py").read_text()

@@ -277,9 +277,9 @@ class FaultLab:
         return out
 
 
-def campaign(lab: FaultLab, runs: int, workdir: Path, n: int = 30, seed: int = 0, kinds: tuple = KINDS,
-             report=print) -> list:
-    rng = random.Random(seed)
+def campaign(lab: FaultLab, runs: int, workdir: Path, n: int = 30, seed: int = 0, report=print) -> list:
+    """RUNS rounds, each kind once first, then at random; N namespaces a run."""
+    rng, kinds = random.Random(seed), KINDS
     book = lab.write_playbook(workdir / "faultload.yml", n)
     failing = lab.write_playbook(workdir / "faultload-failing.yml", n, failing=True)
     planted = lab.plant_foreign()

@@ -1,4 +1,6 @@
-"""The wire protocol between controller and agent.
+"""The wire vocabulary between controller and agent, and the events the controller adds for its
+reporters: every request and event is made here, so agent, runner, console, JSON lines and
+recap speak one language.
 
 One JSON request on the agent's stdin: {"protocol": 1, "op": "facts" | ..., ...}.
 JSON-lines events on its stdout, each {"event": NAME, ...}; logs go to stderr. The last event
@@ -8,11 +10,16 @@ is always "done" (with "ok": bool) or "error" (type, message, traceback tail).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 PROTOCOL_VERSION = 1
 OPS = ("facts", "apply", "destroy", "verify", "exec")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
+
+# task statuses, as the recap counts them (Ansible's: `ok` counts every task that succeeded)
+OK, CHANGED, FAILED, SKIPPED = "ok", "changed", "failed", "skipped"
+# what became of a host
+HOST_OK, HOST_FAILED, HOST_UNREACHABLE = "ok", "failed", "unreachable"
 
 
 class ProtocolError(ValueError):
@@ -44,3 +51,106 @@ def decode_request(raw: bytes) -> dict:
 
 def event(kind: str, /, **fields: Any) -> dict:
     return {"event": kind, **fields}
+
+
+# ------------------------------------------------------------------ requests (controller -> agent)
+def facts_request() -> dict:
+    return {"protocol": PROTOCOL_VERSION, "op": "facts"}
+
+
+def apply_request(owner: str, tasks: list, check: bool = False, diff: bool = False,
+                  firewall: Optional[str] = None, lock_timeout: float = 60.0) -> dict:
+    return {"protocol": PROTOCOL_VERSION, "op": "apply", "owner": owner, "check": check, "diff": diff,
+            "tasks": tasks, "firewall": firewall, "lock_timeout": lock_timeout}
+
+
+def destroy_request(owner: str, check: bool = False, firewall: Optional[str] = None,
+                    lock_timeout: float = 60.0) -> dict:
+    return {"protocol": PROTOCOL_VERSION, "op": "destroy", "owner": owner, "check": check, "firewall": firewall,
+            "lock_timeout": lock_timeout}
+
+
+def verify_request(sets: list, assertions: list) -> dict:
+    return {"protocol": PROTOCOL_VERSION, "op": "verify", "sets": sets, "assertions": assertions}
+
+
+def exec_request(namespace: str, command: list) -> dict:
+    return {"protocol": PROTOCOL_VERSION, "op": "exec", "namespace": namespace, "command": command}
+
+
+# ------------------------------------------------------------------ control (controller -> agent, after the request)
+def stop_control() -> dict:
+    """Stop at the next safe point: between tasks, never inside one; the ledger stays complete."""
+    return {"control": "stop"}
+
+
+def go_control(play: int) -> dict:
+    """Play PLAY may start: every host has finished the plays before it."""
+    return {"control": "go", "play": play}
+
+
+def decode_control(line: bytes) -> dict:
+    """A control line, or {} for anything else (a stray line is not an order)."""
+    try:
+        message = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+# ------------------------------------------------------------------ events (agent -> controller)
+def task_event(index: int, name: str, module: str, status: str, reason: str, **extra) -> dict:
+    """One task's outcome. EXTRA: check (True in check mode), diff {before, after}, output,
+    checks (a verify task's), register (added by the JSON reporter)."""
+    return event("task", index=index, name=name, module=module, status=status, reason=reason, **extra)
+
+
+def rollback_event(undone: list, errors: list) -> dict:
+    return event("rollback", undone=undone, errors=errors)
+
+
+def check_event(check: dict) -> dict:
+    """One isolation or reachability check: {check, subject, expected, observed, passed}."""
+    return event("check", **check)
+
+
+def done_event(ok: bool, seconds: float, timings: dict, interrupted: bool = False) -> dict:
+    return event("done", ok=ok, seconds=seconds, timings=timings, **({"interrupted": True} if interrupted else {}))
+
+
+def error_event(kind: str, message: str, traceback: str = "") -> dict:
+    return event("error", type=kind, message=message, **({"traceback": traceback} if traceback else {}))
+
+
+# ------------------------------------------------------------------ events the controller adds
+def host_start_event() -> dict:
+    return event("host_start")
+
+
+def host_done_event(status: str, error: Optional[str], error_type: Optional[str], transport: dict,
+                    seconds: float) -> dict:
+    return event("host_done", status=status, error=error, error_type=error_type, transport=transport,
+                 seconds=seconds)
+
+
+def recap_counts(events: list, host_status: str) -> dict:
+    """Per host: how many tasks were ok / changed / failed / skipped (Ansible's way: `ok` counts
+    every task that succeeded, changed or not). A host whose agent failed without a failed task
+    (bootstrap, lock, protocol) counts one failure."""
+    counts = {OK: 0, CHANGED: 0, FAILED: 0, SKIPPED: 0, "unreachable": host_status == HOST_UNREACHABLE}
+    for ev in events:
+        if ev.get("event") != "task":
+            continue
+        status = ev.get("status")
+        if status in (OK, CHANGED):
+            counts[OK] += 1
+        if status in (CHANGED, FAILED, SKIPPED):
+            counts[status] += 1
+    if host_status == HOST_FAILED and counts[FAILED] == 0:
+        counts[FAILED] = 1
+    return counts
+
+
+def recap_event(hosts: dict, **extra) -> dict:
+    """The last line of --json: {"event": "recap", "hosts": {host: counts}, ...}."""
+    return event("recap", hosts=hosts, **extra)

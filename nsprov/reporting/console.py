@@ -10,7 +10,6 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from nsprov.reporting.recap import recap_counts
 
 STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan", "unreachable": "bold red"}
 
@@ -42,7 +41,7 @@ def render_recap(results: dict) -> Table:
     for col in ("ok", "changed", "unreachable", "failed", "skipped"):
         table.add_column(col, justify="right")
     for host, r in results.items():
-        c = recap_counts(r)
+        c = r.counts
         row = [Text(host)]
         for col in ("ok", "changed", "unreachable", "failed", "skipped"):
             n = int(c[col])

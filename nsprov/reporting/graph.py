@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from nsprov.controller.topology import HostTopology, Node
+from nsprov.model.topology import HostTopology, Node
 
 FILL = {"host": "#e8eef7", "netns": "#e6f4e4", "set": "#fdf1dc", "bridge": "#f1e6f6"}
 CHAR_W, LINE_H, PAD = 7.2, 15, 10          # monospace 12 px

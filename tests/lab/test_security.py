@@ -134,7 +134,7 @@ def test_the_become_password_never_shows_in_process_lists_logs_or_json(lab3, car
 
 # ------------------------------------------------------------------ the login user's files
 AGENT_IMPORTS = ("import hashlib, stat, time, zipfile, importlib._bootstrap_external; import nsprov.agent.__main__, "
-                 "nsprov.agent.engine, nsprov.agent.facts, nsprov.agent.verify, nsprov.agent.nsset, "
+                 "nsprov.agent.engine, nsprov.agent.kernel.facts, nsprov.agent.kernel.verify, nsprov.agent.kernel.nsset, "
                  "nsprov.agent.kernel")
 
 

@@ -33,7 +33,8 @@ def test_same_sources_give_the_same_bytes(bundle):
 def test_bundle_carries_agent_and_model_only(bundle):
     names = zipfile.ZipFile(BytesIO(bundle[0].data)).namelist()
     assert "__main__.py" in names and "nsprov/agent/__main__.py" in names and "nsprov/model/protocol.py" in names
-    assert "nsprov/agent/rtwrite.py" in names and "nsprov/agent/rtdump.py" in names
+    assert "nsprov/agent/kernel/rtwrite.py" in names and "nsprov/agent/kernel/rtdump.py" in names
+    assert "nsprov/agent/bootstrap.py" not in names   # sent as python3 -c, never run from the bundle
     assert not any(n.startswith(("nsprov/controller", "nsprov/reporting", "nsprov/lab", "nsprov/cli", "pyroute2"))
                    for n in names)
     assert not any("__pycache__" in n for n in names)

@@ -12,11 +12,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nsprov.controller.inventory import load_inventory
-from nsprov.controller.playbook import load_playbook_lenient, resolve
+from nsprov.controller.inventory_files import load_inventory
+from nsprov.controller.playbook import load_playbook_lenient
+from nsprov.controller.resolve import resolve
 from nsprov.controller import yamlsrc
 from nsprov.controller.yamlsrc import InputError
-from nsprov.model.schema import MODULES
+from nsprov.model.kinds import MODULES
 
 ROOT = Path(__file__).parents[2]
 INVENTORY = "all:\n  hosts:\n    h1: {ansible_host: 127.0.0.1}\n    h2:\n  children:\n    web: {hosts: {h1: }}\n"

@@ -11,8 +11,9 @@ import tracemalloc
 
 import pytest
 
-from nsprov.controller.inventory import load_inventory
-from nsprov.controller.playbook import load_playbook_lenient, resolve
+from nsprov.controller.inventory_files import load_inventory
+from nsprov.controller.playbook import load_playbook_lenient
+from nsprov.controller.resolve import resolve
 from nsprov.controller.yamlsrc import MAX_INPUT_BYTES, InputError
 
 

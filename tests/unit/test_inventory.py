@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nsprov.controller.inventory import expand_hostname_range, load_inventory
+from nsprov.controller.inventory_files import expand_hostname_range, load_inventory
 from nsprov.controller.yamlsrc import InputError
 
 DATA = Path(__file__).parent.parent / "data" / "inventories"

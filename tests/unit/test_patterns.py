@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nsprov.controller.inventory import load_inventory
+from nsprov.controller.inventory_files import load_inventory
 from nsprov.controller.patterns import select_hosts
 
 INV = Path(__file__).parent.parent / "data" / "inventories" / "precedence" / "inv.yml"

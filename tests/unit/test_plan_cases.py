@@ -1,9 +1,11 @@
 """plan(desired, observed) as data: tests/data/plans/*.json hold the module, its parameters, what
-the kernel holds, the ledger, and the actions (with reasons) or the error expected.
+the kernel holds, the ledger, and the actions (with reasons) or the error expected. A case with
+"destroy": true holds no module: the engine plans the removal of everything the ledger records
+for the lab (the same absent branches, in destroy's order), as `nsprov destroy` does.
 
-The observed state is strict, like pyinfra's fake host: reading a namespace, sysctl or
-firewall table that the case does not declare fails the test, so a plan cannot quietly depend
-on something the case did not think about."""
+The observed state is strict, like pyinfra's fake host: reading a namespace, sysctl, firewall
+table, namespace set or process that the case does not declare fails the test, so a plan cannot
+quietly depend on something the case did not think about."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from nsprov.agent.plan import PLANNERS, Context, PlanError
-from nsprov.agent.state import Link, Namespace, Observed, Route
-from nsprov.model.schema import validate_params
+from nsprov.agent import engine
+from nsprov.agent.planning import Context, PlanError
+from nsprov.agent.resources import INTERNAL, RESOURCES
+from nsprov.agent.state import Link, Loaders, Namespace, Observed, Route
+from nsprov.model.kinds import validate_params
 
 CASES = sorted((Path(__file__).parent.parent / "data" / "plans").glob("*.json"))
 
@@ -26,51 +30,80 @@ class FakeLedger:
     def find(self, kind, ns, name):
         return next((e for e in self.entries if (e["kind"], e.get("netns", ""), e["name"]) == (kind, ns, name)), None)
 
+    def owned_by(self, owner):
+        return [e for e in self.entries if e.get("owner") == owner]
+
 
 def strict_observed(case: dict) -> Observed:
     data = case["observed"]
 
+    def declared(section: str, key: str, what: str):
+        if key not in data.get(section, {}):
+            raise AssertionError(f"plan read {what}, which the case does not declare")
+        return data[section][key]
+
     def load_ns(ns):
-        if ns not in data.get("ns", {}):
-            raise AssertionError(f"plan read namespace {ns!r}, which the case does not declare")
-        raw = data["ns"][ns]
+        raw = declared("ns", ns, f"namespace {ns!r}")
         links = {link["name"]: Link(**link) for link in raw.get("links", [])}
         routes = {r["dst"]: Route(**r) for r in raw.get("routes", [])}
         return Namespace(links, routes)
 
-    def load_sysctl(ns, key):
-        if f"{ns}|{key}" not in data.get("sysctl", {}):
-            raise AssertionError(f"plan read sysctl {key} in {ns!r}, which the case does not declare")
-        return data["sysctl"][f"{ns}|{key}"]
+    return Observed(set(data.get("netns", [])), Loaders(
+        load_ns, lambda ns, key: declared("sysctl", f"{ns}|{key}", f"sysctl {key} in {ns!r}"),
+        lambda ns, table: declared("rules", f"{ns}|{table}", f"table {table} in {ns!r}"),
+        lambda name: declared("sets", name, f"namespace set {name!r}"),
+        lambda name: declared("processes", name, f"process {name!r}")), placeholders=set(data.get("placeholders", [])))
 
-    def load_rules(ns, table):
-        if f"{ns}|{table}" not in data.get("rules", {}):
-            raise AssertionError(f"plan read table {table} in {ns!r}, which the case does not declare")
-        return data["rules"][f"{ns}|{table}"]
 
-    return Observed(set(data.get("netns", [])), load_ns, load_sysctl, load_rules,
-                    placeholders=set(data.get("placeholders", [])))
+def _actions(tp) -> list:
+    return [[a.op.name, a.ns, a.name] for a in tp.actions]
+
+
+def _destroy(case: dict, ctx: Context) -> None:
+    tasks = engine.removal_tasks(ctx.ledger.owned_by(case["owner"]))
+    planned, failure = engine.plan_all(tasks, strict_observed(case), ctx, first=engine.CONTAINERS)
+    expect = case["expect"]
+    if "error" in expect:
+        assert failure is not None and expect["error"] in failure[1], failure
+        return
+    assert failure is None, failure
+    got = [{"name": p.name, "module": p.module, "actions": _actions(p.plan), "reasons": p.plan.reasons,
+            "changed": p.plan.changed} for p in planned]
+    assert got == expect["tasks"]
+    if "forgets" in expect:
+        forgotten = sorted(f"{e['kind']}:{e.get('netns', '')}:{e['name']}" for p in planned for e in p.plan.forgets)
+        assert forgotten == sorted(expect["forgets"])
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_plan_case(path):
     case = json.loads(path.read_text())
+    ctx = Context(owner=case["owner"], ledger=FakeLedger(case["ledger"]), management=case.get("management"))
+    if case.get("destroy"):
+        _destroy(case, ctx)
+        return
     params, problems = validate_params(case["module"], case["params"])
     assert problems == []
-    ctx = Context(owner=case["owner"], ledger=FakeLedger(case["ledger"]), management=case.get("management"))
     expect = case["expect"]
+    plan = RESOURCES[case["module"]].plan
     if "error" in expect:
         with pytest.raises(PlanError) as err:
-            PLANNERS[case["module"]](params, strict_observed(case), ctx)
+            plan(params, strict_observed(case), ctx)
         assert expect["error"] in str(err.value)
         return
-    tp = PLANNERS[case["module"]](params, strict_observed(case), ctx)
-    assert [[a.op, a.ns, a.name] for a in tp.actions] == expect["actions"]
+    tp = plan(params, strict_observed(case), ctx)
+    assert _actions(tp) == expect["actions"]
     assert tp.reasons == expect["reasons"]
     if "records" in expect:
         assert tp.records == expect["records"]
+    if "forgets" in expect:
+        assert sorted(f"{e['kind']}:{e.get('netns', '')}:{e['name']}" for e in tp.forgets) == sorted(expect["forgets"])
 
 
-def test_there_are_plan_cases_for_every_module():
-    modules = {json.loads(p.read_text())["module"] for p in CASES}
-    assert modules == set(PLANNERS)
+def test_there_are_plan_cases_for_every_module_and_for_destroy():
+    cases = [json.loads(p.read_text()) for p in CASES]
+    modules = {c["module"] for c in cases if not c.get("destroy")}
+    assert modules == set(RESOURCES) - set(INTERNAL)
+    assert sum(bool(c.get("destroy")) for c in cases) >= 3
+    for module in modules - {"exec", "verify"}:   # every kind with a state has its absent branch shown
+        assert any(c.get("module") == module and c["params"].get("state") == "absent" for c in cases), module

@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from nsprov.controller.inventory import load_inventory
-from nsprov.controller.playbook import load_playbook_lenient, resolve
+from nsprov.controller.inventory_files import load_inventory
+from nsprov.controller.playbook import load_playbook_lenient
+from nsprov.controller.resolve import resolve
 from nsprov.controller.yamlsrc import InputError
 from nsprov.reporting.jsonl import JsonLines
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from nsprov.controller import playbook as pb
-from nsprov.controller.inventory import load_inventory
-from nsprov.controller.playbook import load_playbook_lenient, resolve
+from nsprov.controller import outcomes as pb
+from nsprov.controller.inventory_files import load_inventory
+from nsprov.controller.playbook import load_playbook_lenient
+from nsprov.controller.resolve import resolve
 from nsprov.controller.yamlsrc import InputError
 
 INVENTORY = """\

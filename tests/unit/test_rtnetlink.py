@@ -15,7 +15,7 @@ from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
-from nsprov.agent import netns, rtdump, rtwrite
+from nsprov.agent.kernel import netns, rtdump, rtwrite
 
 
 def decode(cls, data: bytes):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nsprov.model.schema import validate_params
+from nsprov.model.kinds import validate_params
 
 
 @pytest.mark.parametrize("module,params", [

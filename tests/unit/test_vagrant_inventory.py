@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from nsprov.controller.inventory import load_inventory
+from nsprov.controller.inventory_files import load_inventory
 from nsprov.controller.vagrant import (VagrantError, console_host_keys, from_vagrant, known_hosts_lines,
                                        parse_ssh_config)
 

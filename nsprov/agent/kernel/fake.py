@@ -1,0 +1,313 @@
+"""An in-memory kernel with the real one's primitives and observations, for tests of everything
+above the kernel (the engine, destroy, prune) that should not need root. It fails where the real
+kernel fails, with the same errno: tests/unit/test_kernel_contract.py runs the same steps on both
+(the real one in a throwaway network and mount namespace) and compares what each then holds.
+
+Modelled: network namespaces (lo up), bridges and veth pairs (up, mtu, master, ifalias,
+addresses; a pair goes as a whole, with the namespace of either end), IPv4 routes (a connected
+route per address on an up link; a gateway must be on one; routes go with their link's down or
+deletion), sysctls, firewall tables and rules by key, namespace sets and processes by name.
+"""
+
+from __future__ import annotations
+
+import copy
+import errno
+import ipaddress
+from typing import Optional
+
+from nsprov.agent.state import Link, Loaders, Namespace, Observed, Route
+
+_UNSET = object()
+# the sysctls the fake knows (a network namespace's own); others do not exist, as on a kernel without them
+SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.all.forwarding": "0",
+           "net.ipv6.conf.all.forwarding": "0", "net.ipv4.conf.default.rp_filter": "0"}
+
+
+def _err(code: int, detail: str = "") -> OSError:
+    import os
+    return OSError(code, detail or os.strerror(code))
+
+
+class FakeKernel:
+    def __init__(self) -> None:
+        self.namespaces: dict = {"": self._fresh(loopback=True)}   # name -> {links, routes, sysctl}
+        self.rules: dict = {}        # (ns, table) -> {key: spec}
+        self.sets: dict = {}         # name -> {kinds, alive, hostname, ...}
+        self.procs: dict = {}        # name -> {alive, pid, argv, target, cwd}
+        self.fail: dict = {}         # (primitive, name) -> errno: the next such call fails
+        self.calls: list = []        # (primitive, ns, name), in order
+        self.sockets = None
+        self._pid = 1000
+
+    # ------------------------------------------------------------ state helpers
+    @staticmethod
+    def _fresh(loopback: bool = True) -> dict:
+        links = {"lo": {"kind": "loopback", "up": True, "mtu": 65536, "master": None, "alias": None,
+                        "addresses": ["127.0.0.1/8", "::1/128"], "peer": None}} if loopback else {}
+        return {"links": links, "routes": {}, "sysctl": {}}
+
+    def _ns(self, ns: str) -> dict:
+        if ns not in self.namespaces:
+            raise _err(errno.ENOENT, f"network namespace '{ns}' does not exist")
+        return self.namespaces[ns]
+
+    def _link(self, ns: str, name: str) -> dict:
+        link = self._ns(ns)["links"].get(name)
+        if link is None:
+            raise _err(errno.ENODEV, f"no interface {name!r}")
+        return link
+
+    def _call(self, primitive: str, ns: str, name: str) -> None:
+        self.calls.append((primitive, ns, name))
+        code = self.fail.pop((primitive, name), None)
+        if code is not None:
+            raise _err(code)
+
+    def _drop_routes_of(self, ns: str, dev: str) -> None:
+        routes = self.namespaces[ns]["routes"]
+        for dst in [d for d, r in routes.items() if r["dev"] == dev]:
+            del routes[dst]
+
+    def _delete_link(self, ns: str, name: str) -> None:
+        link = self.namespaces[ns]["links"].pop(name)
+        self._drop_routes_of(ns, name)
+        for other in self.namespaces[ns]["links"].values():
+            if other["master"] == name:
+                other["master"] = None
+        if link.get("peer"):
+            pns, peer = link["peer"]
+            if pns in self.namespaces and peer in self.namespaces[pns]["links"]:
+                self.namespaces[pns]["links"].pop(peer)
+                self._drop_routes_of(pns, peer)
+
+    # ------------------------------------------------------------ observing
+    def observed(self) -> Observed:
+        return Observed({n for n in self.namespaces if n}, Loaders(
+            self.observe_ns, self.read_sysctl, lambda ns, table: copy.deepcopy(self.rules.get((ns, table))),
+            lambda name: copy.deepcopy(self.sets.get(name)), lambda name: copy.deepcopy(self.procs.get(name))))
+
+    def _connected(self, ns: str) -> dict:
+        out = {}
+        for name, link in self.namespaces[ns]["links"].items():
+            if not link["up"] or name == "lo":
+                continue
+            for a in link["addresses"]:
+                iface = ipaddress.ip_interface(a)
+                if iface.version == 4:
+                    out[str(iface.network)] = Route(str(iface.network), None, name, None, "kernel")
+        return out
+
+    def observe_ns(self, ns: str) -> Namespace:
+        state = self._ns(ns)
+        links = {n: Link(n, x["kind"], up=x["up"], mtu=x["mtu"], master=x["master"], alias=x["alias"],
+                         addresses=list(x["addresses"])) for n, x in state["links"].items()}
+        routes = self._connected(ns)
+        for dst, r in state["routes"].items():
+            routes.setdefault(dst, Route(dst, r["via"], r["dev"], r["metric"], "static"))
+        return Namespace(links, routes)
+
+    def links_present(self, ns: str) -> set:
+        return set(self.namespaces.get(ns, {}).get("links", {}))
+
+    def netns_inodes(self, names) -> dict:
+        return {}
+
+    def netns_holders(self, inodes: dict) -> dict:
+        return {}
+
+    def read_sysctl(self, ns: str, key: str) -> Optional[str]:
+        return self._ns(ns)["sysctl"].get(key, SYSCTLS.get(key))
+
+    # ------------------------------------------------------------ network namespaces
+    def ensure_netns(self, ns: str, name: str, replace_placeholder: bool = False) -> None:
+        self._call("ensure_netns", ns, name)
+        if name in self.namespaces:
+            raise _err(errno.EEXIST)
+        self.namespaces[name] = self._fresh()
+
+    def ensure_netns_many(self, names: list, workers: int = 2) -> list:
+        out = []
+        for name, replace in names:
+            try:
+                self.ensure_netns("", name, replace)
+                out.append(None)
+            except OSError as exc:
+                out.append(exc)
+        return out
+
+    def remove_netns(self, ns: str, name: str) -> None:
+        self._call("remove_netns", ns, name)
+        gone = self.namespaces.pop(name, None)
+        if gone is None:
+            return
+        for link in gone["links"].values():
+            if link.get("peer") and link["peer"][0] in self.namespaces:
+                pns, peer = link["peer"]
+                if peer in self.namespaces[pns]["links"]:
+                    self._delete_link(pns, peer)
+        for key in [k for k in self.rules if k[0] == name]:
+            del self.rules[key]
+
+    # ------------------------------------------------------------ links
+    def _new_link(self, ns: str, name: str, kind: str, up: bool, mtu: Optional[int], alias: Optional[str]) -> dict:
+        link = {"kind": kind, "up": bool(up), "mtu": mtu or 1500, "master": None, "alias": alias, "addresses": [],
+                "peer": None}
+        self._ns(ns)["links"][name] = link
+        return link
+
+    def _exists_as(self, ns: str, name: str, kind: str, alias: Optional[str]) -> None:
+        link = self._ns(ns)["links"][name]
+        if link["kind"] != kind or link["alias"] != alias:
+            raise _err(errno.EEXIST, f"link '{name}' exists as a {link['kind']} marked {link['alias'] or '(nothing)'}, "
+                                     f"not the {kind} nsprov is making")
+
+    def ensure_bridge(self, ns: str, name: str, mtu: Optional[int], stp: bool, up: bool, alias: str) -> None:
+        self._call("ensure_bridge", ns, name)
+        if name in self._ns(ns)["links"]:
+            return self._exists_as(ns, name, "bridge", alias)
+        self._new_link(ns, name, "bridge", up, mtu, alias)
+
+    def ensure_veth(self, ns: str, name: str, peer: str, peer_netns: str, link: dict) -> None:
+        self._call("ensure_veth", ns, name)
+        here = self._ns(ns)
+        if link.get("master"):
+            self._link(ns, link["master"])
+        there = self._ns(peer_netns)
+        if name in here["links"]:
+            return self._exists_as(ns, name, "veth", link.get("alias"))
+        if peer in there["links"] or (ns == peer_netns and peer == name):
+            raise _err(errno.EEXIST)
+        a = self._new_link(ns, name, "veth", link.get("up"), link.get("mtu"), link.get("alias"))
+        b = self._new_link(peer_netns, peer, "veth", link.get("up"), link.get("mtu"), link.get("alias"))
+        a["peer"], b["peer"], a["master"] = (peer_netns, peer), (ns, name), link.get("master")
+
+    def set_link(self, ns: str, name: str, up: Optional[bool] = None, mtu: Optional[int] = None,
+                 master=_UNSET, alias=_UNSET) -> None:
+        self._call("set_link", ns, name)
+        link = self._link(ns, name)
+        if master is not _UNSET and master:
+            self._link(ns, master)
+        if up is not None:
+            link["up"] = bool(up)
+            if not up:
+                self._drop_routes_of(ns, name)
+        if mtu:
+            link["mtu"] = mtu
+        if master is not _UNSET:
+            link["master"] = master or None
+        if alias is not _UNSET:
+            link["alias"] = alias or None
+
+    def remove_link(self, ns: str, name: str) -> None:
+        self._call("remove_link", ns, name)
+        if name in self._ns(ns)["links"]:
+            self._delete_link(ns, name)
+
+    # ------------------------------------------------------------ addresses and routes
+    def ensure_address(self, ns: str, name: str, dev: str, address: str) -> None:
+        self._call("ensure_address", ns, name)
+        link = self._link(ns, dev)
+        if address not in link["addresses"]:
+            link["addresses"].append(address)
+
+    def remove_address(self, ns: str, name: str, dev: str, address: str) -> None:
+        self._call("remove_address", ns, name)
+        link = self._ns(ns)["links"].get(dev)
+        if link is not None and address in link["addresses"]:
+            link["addresses"].remove(address)
+            net = str(ipaddress.ip_interface(address).network)
+            routes = self.namespaces[ns]["routes"]
+            for dst in [d for d, r in routes.items() if r["dev"] == dev and r["via"]
+                        and ipaddress.ip_address(r["via"]) in ipaddress.ip_network(net)]:
+                del routes[dst]
+
+    def _gateway_dev(self, ns: str, via: str) -> Optional[str]:
+        gw = ipaddress.ip_address(via)
+        for dst, r in self._connected(ns).items():
+            if gw in ipaddress.ip_network(dst):
+                return r.dev
+        return None
+
+    def ensure_route(self, ns: str, name: str, via: Optional[str], dev: Optional[str], metric: Optional[int],
+                     replace: bool = False) -> None:
+        self._call("ensure_route", ns, name)
+        state = self._ns(ns)
+        if dev:
+            self._link(ns, dev)
+        if name in state["routes"] and not replace:
+            raise _err(errno.EEXIST)
+        if via:
+            through = self._gateway_dev(ns, via)
+            if through is None or (dev and dev != through):
+                raise _err(errno.ENETUNREACH)
+            dev = dev or through
+        state["routes"][name] = {"via": via, "dev": dev, "metric": metric}
+
+    def remove_route(self, ns: str, name: str, via: Optional[str], dev: Optional[str], metric: Optional[int]) -> None:
+        self._call("remove_route", ns, name)
+        self._ns(ns)["routes"].pop(name, None)
+
+    def set_sysctl(self, ns: str, name: str, value: str) -> None:
+        self._call("set_sysctl", ns, name)
+        state = self._ns(ns)
+        if name not in SYSCTLS:
+            raise _err(errno.ENOENT)
+        state["sysctl"][name] = value
+
+    # ------------------------------------------------------------ firewall
+    def ensure_rules(self, ns: str, name: str, table: str, rules: dict) -> None:
+        self._call("ensure_rules", ns, name)
+        self._ns(ns)
+        self.rules.setdefault((ns, table), {}).update({k: {} for k in rules})
+
+    def remove_rules(self, ns: str, name: str, table: str, rules: dict) -> None:
+        self._call("remove_rules", ns, name)
+        for key in rules:
+            self.rules.get((ns, table), {}).pop(key, None)
+
+    def remove_table(self, ns: str, name: str, table: str) -> None:
+        self._call("remove_table", ns, name)
+        self.rules.pop((ns, table), None)
+
+    # ------------------------------------------------------------ namespace sets, processes, commands
+    def ensure_nsset(self, ns: str, name: str, spec: dict) -> None:
+        self._call("ensure_nsset", ns, name)
+        if "net" in spec["kinds"] and name in self.namespaces:
+            raise _err(errno.EEXIST)
+        self._pid += 1
+        self.sets[name] = {"kinds": list(spec["kinds"]), "alive": True, "pid": self._pid,
+                           "hostname": spec.get("hostname") if "uts" in spec["kinds"] else None,
+                           "domainname": spec.get("domainname") or "", "uid_map": spec.get("uid_map"),
+                           "gid_map": spec.get("gid_map")}
+        if "net" in spec["kinds"]:
+            self.namespaces[name] = self._fresh()
+
+    def remove_nsset(self, ns: str, name: str) -> None:
+        self._call("remove_nsset", ns, name)
+        gone = self.sets.pop(name, None)
+        if gone and "net" in gone["kinds"]:
+            self.remove_netns("", name)
+
+    def set_hostname(self, ns: str, name: str, hostname: str, domainname: Optional[str], kinds: list) -> None:
+        self._call("set_hostname", ns, name)
+        if name not in self.sets:
+            raise _err(errno.ENOENT)
+        self.sets[name].update(hostname=hostname, domainname=domainname or "")
+
+    def ensure_process(self, ns: str, name: str, argv: list, env: dict, target: dict, cwd: str = "/") -> None:
+        self._call("ensure_process", ns, name)
+        self._pid += 1
+        self.procs[name] = {"alive": True, "pid": self._pid, "argv": list(argv), "target": dict(target), "cwd": cwd}
+
+    def remove_process(self, ns: str, name: str) -> None:
+        self._call("remove_process", ns, name)
+        self.procs.pop(name, None)
+
+    def run_command(self, ns: str, name: str, command: dict) -> dict:
+        self._call("run_command", ns, name)
+        return {"changed": command.get("changed", True), "output": {"rc": 0, "stdout": "", "stderr": ""}}
+
+    def run_checks(self, ns: str, name: str, checks: dict) -> dict:
+        self._call("run_checks", ns, name)
+        return {"changed": False, "reason": "0 check(s) passed", "checks": [], "failed": False}

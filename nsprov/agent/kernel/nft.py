@@ -1,0 +1,178 @@
+"""NAT and port forwards, in a table nsprov owns: nftables, or iptables where nft is missing.
+
+Rules are plain dicts (backend-neutral); each carries its key as a comment, so nsprov finds and
+removes exactly its own rules and never touches anyone else's. With nft, each playbook owner
+gets its own table (`ip nsprov_<owner>`), changed in one `nft -f` transaction; with iptables,
+rules sit in the nat table's built-in chains tagged `nsprov:<table>:<key>`.
+Commands run inside the target network namespace (a short-lived child that inherits it).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+from typing import Optional
+
+from nsprov.agent.kernel import netns
+
+
+class FirewallError(OSError):
+    pass
+
+
+def _run(ns: str, argv: list, stdin: Optional[str] = None) -> subprocess.CompletedProcess:
+    with netns.entered(ns):
+        proc = subprocess.run(argv, input=stdin, capture_output=True, text=True)
+    return proc
+
+
+def _fail(argv: list, proc: subprocess.CompletedProcess) -> FirewallError:
+    tail = " ".join(proc.stderr.strip().splitlines()[-3:])
+    return FirewallError(f"`{' '.join(argv)}` failed: {tail}")
+
+
+# ------------------------------------------------------------------ nftables
+_CHAINS = {
+    "prerouting": "type nat hook prerouting priority -100; policy accept;",
+    "output": "type nat hook output priority -100; policy accept;",
+    "postrouting": "type nat hook postrouting priority 100; policy accept;",
+}
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace('"', "") + '"'
+
+
+def nft_rule(rule: dict) -> tuple[str, str]:
+    """(chain, rule text) for one backend-neutral rule."""
+    t = rule["type"]
+    if t == "masquerade":
+        return "postrouting", f"ip saddr {rule['source']} oifname {_q(rule['oif'])} masquerade"
+    if t == "dnat":
+        match = f"{rule['proto']} dport {rule['dport']} dnat to {rule['to']}"
+        if rule["hook"] == "output":
+            return "output", f"fib daddr type local {match}"
+        iif = f"iifname {_q(rule['iif'])} " if rule.get("iif") else ""
+        return "prerouting", f"{iif}{match}"
+    if t == "hairpin":
+        return "postrouting", (f"ip saddr {rule['source']} ip daddr {rule['daddr']} {rule['proto']} dport "
+                               f"{rule['dport']} ct status dnat masquerade")
+    raise ValueError(f"unknown rule type {t!r}")
+
+
+class Nft:
+    name = "nftables"
+
+    def list_rules(self, ns: str, table: str) -> Optional[dict]:
+        """{key: handle} of the table's rules, or None when the table does not exist."""
+        argv = ["nft", "-j", "-a", "list", "table", "ip", table]
+        proc = _run(ns, argv)
+        if proc.returncode != 0:
+            if "No such file or directory" in proc.stderr:
+                return None
+            raise _fail(argv, proc)
+        out = {}
+        for item in json.loads(proc.stdout).get("nftables", []):
+            rule = item.get("rule")
+            if rule and rule.get("comment"):
+                out[rule["comment"]] = {"chain": rule["chain"], "handle": rule["handle"]}
+        return out
+
+    def add_rules(self, ns: str, table: str, rules: dict) -> None:
+        lines = [f"table ip {table} {{"] + [f"  chain {c} {{ {spec} }}" for c, spec in _CHAINS.items()] + ["}"]
+        for key, rule in rules.items():
+            chain, text = nft_rule(rule)
+            lines.append(f"add rule ip {table} {chain} {text} comment {_q(key)}")
+        self._apply(ns, "\n".join(lines) + "\n")
+
+    def delete_rules(self, ns: str, table: str, keys: list) -> None:
+        current = self.list_rules(ns, table) or {}
+        lines = [f"delete rule ip {table} {current[k]['chain']} handle {current[k]['handle']}"
+                 for k in keys if k in current]
+        if lines:
+            self._apply(ns, "\n".join(lines) + "\n")
+
+    def delete_table(self, ns: str, table: str) -> None:
+        if self.list_rules(ns, table) is not None:
+            self._apply(ns, f"delete table ip {table}\n")
+
+    def _apply(self, ns: str, script: str) -> None:
+        argv = ["nft", "-f", "-"]
+        proc = _run(ns, argv, stdin=script)
+        if proc.returncode != 0:
+            raise _fail(argv, proc)
+
+
+# ------------------------------------------------------------------ iptables (fallback)
+def iptables_rule(rule: dict) -> tuple[str, list]:
+    t = rule["type"]
+    if t == "masquerade":
+        return "POSTROUTING", ["-s", rule["source"], "-o", rule["oif"], "-j", "MASQUERADE"]
+    if t == "dnat":
+        base = ["-p", rule["proto"], "--dport", str(rule["dport"]), "-j", "DNAT", "--to-destination", rule["to"]]
+        if rule["hook"] == "output":
+            return "OUTPUT", ["-m", "addrtype", "--dst-type", "LOCAL", *base]
+        return "PREROUTING", (["-i", rule["iif"]] if rule.get("iif") else []) + base
+    if t == "hairpin":
+        return "POSTROUTING", ["-s", rule["source"], "-d", rule["daddr"], "-p", rule["proto"], "--dport",
+                               str(rule["dport"]), "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE"]
+    raise ValueError(f"unknown rule type {t!r}")
+
+
+class Iptables:
+    name = "iptables"
+
+    def _tag(self, table: str, key: str) -> str:
+        return f"nsprov:{table}:{key}"
+
+    def _saved(self, ns: str) -> list:
+        argv = ["iptables", "-w", "-t", "nat", "-S"]
+        proc = _run(ns, argv)
+        if proc.returncode != 0:
+            raise _fail(argv, proc)
+        return proc.stdout.splitlines()
+
+    def list_rules(self, ns: str, table: str) -> Optional[dict]:
+        out = {}
+        prefix = f"nsprov:{table}:"
+        for line in self._saved(ns):
+            if prefix not in line:
+                continue
+            words = shlex.split(line)
+            if words[0] != "-A" or "--comment" not in words:
+                continue
+            tag = words[words.index("--comment") + 1]
+            if tag.startswith(prefix):
+                out[tag[len(prefix):]] = {"chain": words[1], "spec": words[2:]}
+        return out or None
+
+    def add_rules(self, ns: str, table: str, rules: dict) -> None:
+        for key, rule in rules.items():
+            chain, spec = iptables_rule(rule)
+            j = spec.index("-j")   # the comment match goes before the target
+            argv = ["iptables", "-w", "-t", "nat", "-A", chain, *spec[:j], "-m", "comment", "--comment",
+                    self._tag(table, key), *spec[j:]]
+            proc = _run(ns, argv)
+            if proc.returncode != 0:
+                raise _fail(argv, proc)
+
+    def delete_rules(self, ns: str, table: str, keys: list) -> None:
+        current = self.list_rules(ns, table) or {}
+        for key in keys:
+            if key in current:
+                argv = ["iptables", "-w", "-t", "nat", "-D", current[key]["chain"], *current[key]["spec"]]
+                proc = _run(ns, argv)
+                if proc.returncode != 0:
+                    raise _fail(argv, proc)
+
+    def delete_table(self, ns: str, table: str) -> None:
+        self.delete_rules(ns, table, list((self.list_rules(ns, table) or {}).keys()))
+
+
+def backend(prefer: Optional[str] = None):
+    """nftables where `nft` exists (or when asked), iptables otherwise."""
+    if prefer == "iptables" or (prefer is None and shutil.which("nft") is None and shutil.which("iptables")):
+        return Iptables()
+    return Nft()

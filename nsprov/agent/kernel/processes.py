@@ -1,0 +1,134 @@
+"""Processes nsprov starts inside namespaces: long-running ones (with a pid file) and one-shot runs.
+
+Commands are argv lists, never shell strings. A process is entered into its namespaces with
+`nsenter` (by the set's pin files), in a new session, its output in a root-only log. Its pid
+file records PID and start time, so a re-run restarts it only if it died and destroy never
+signals a PID that now belongs to someone else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from typing import Optional
+
+from nsprov.agent.statedir import STATE_DIR, ensure_private_dir
+
+RUN_DIR = "/run/nsprov"
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def environment(env: dict) -> dict:
+    """What every command nsprov starts gets, and nothing of the login session's (documented in
+    the README): PATH, HOME=/root, then the task's own `env`."""
+    return {"PATH": SAFE_PATH, "HOME": "/root", **env}
+
+
+def _pidfile(name: str) -> str:
+    return os.path.join(RUN_DIR, "proc", f"{name}.json")
+
+
+def _start_time(pid: int) -> Optional[int]:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode()
+        if stat[stat.rindex(")") + 2:].split()[0] == "Z":
+            return None
+        return int(stat[stat.rindex(")") + 2:].split()[19])
+    except (OSError, ValueError):
+        return None
+
+
+def observe(name: str) -> Optional[dict]:
+    try:
+        with open(_pidfile(name)) as f:
+            rec = json.load(f)
+    except (OSError, ValueError):
+        return None
+    rec["alive"] = _start_time(rec["pid"]) == rec["started"]
+    return rec
+
+
+def start(name: str, argv: list, env: dict, target: dict, cwd: str = "/") -> dict:
+    for d in (RUN_DIR, os.path.join(RUN_DIR, "proc"), STATE_DIR, os.path.join(STATE_DIR, "log")):
+        ensure_private_dir(d)
+    log_path = os.path.join(STATE_DIR, "log", f"{name}.log")
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                close_fds=True, env=environment(env), cwd=cwd)
+    finally:
+        os.close(log)
+    pid = proc.pid
+    if argv and argv[0] == "nsenter" and any(a.startswith("--pid=") for a in argv):
+        # nsenter forks into a PID namespace and waits: the command is its child
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                    kids = f.read().split()
+            except OSError:
+                kids = []
+            if kids:
+                pid = int(kids[0])
+                break
+            if proc.poll() is not None:
+                break
+            time.sleep(0.005)
+    time.sleep(0.15)
+    if proc.poll() is not None or _start_time(pid) is None:
+        with open(log_path, errors="replace") as f:
+            tail = " ".join(f.read().strip().splitlines()[-3:])
+        raise OSError(5, f"exited at once (status {proc.poll()}): {tail or 'no output'}")
+    rec = {"pid": pid, "started": _start_time(pid), "wrapper": proc.pid, "argv": argv, "target": target,
+           "cwd": cwd, "log": log_path}
+    tmp = _pidfile(name) + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(rec, f)
+    os.replace(tmp, _pidfile(name))
+    return rec
+
+
+def stop(name: str) -> None:
+    rec = observe(name)
+    if rec and rec["alive"]:
+        os.kill(rec["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + 3
+        while _start_time(rec["pid"]) == rec["started"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _start_time(rec["pid"]) == rec["started"]:
+            os.kill(rec["pid"], signal.SIGKILL)
+    try:
+        os.unlink(_pidfile(name))
+    except FileNotFoundError:
+        pass
+
+
+def run_once(argv: list, env: dict, timeout: float = 300, cwd: str = "/") -> dict:
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+                          env=environment(env), cwd=cwd)
+    return {"rc": proc.returncode, "stdout": proc.stdout[-4000:], "stderr": proc.stderr[-4000:]}
+
+
+def stream(argv: list, on_output) -> int:
+    """Run ARGV (in /, with the fixed environment), handing each piece of its output to
+    on_output(stream name, text) as it comes; returns its exit status."""
+    import selectors
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=environment({}), cwd="/")
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    open_streams = 2
+    while open_streams:
+        for key, _ in sel.select():
+            data = os.read(key.fileobj.fileno(), 65536)
+            if not data:
+                sel.unregister(key.fileobj)
+                open_streams -= 1
+                continue
+            on_output(key.data, data.decode(errors="replace"))
+    return proc.wait()

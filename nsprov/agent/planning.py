@@ -1,0 +1,151 @@
+"""What every resource's plan is made of: the context it plans in, the plan it returns, and the
+rules they all keep. Pure: plan(desired, observed) -> actions, every action and every no-op with
+its reason.
+
+A plan never adopts what nsprov did not create: a same-named object that is not in the ledger
+for this lab (and, for links, not marked with its ifalias) is an error, not a change.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Optional
+
+from nsprov.agent.state import Action, Observed
+
+
+class PlanError(Exception):
+    """The desired state cannot be reached without touching something nsprov does not own."""
+
+
+@dataclass
+class Context:
+    owner: str
+    ledger: object            # nsprov.agent.ledger.Ledger (read here, written by the engine)
+    pending: list = field(default_factory=list)   # entries earlier tasks of this run will record
+    _pending_index: dict = field(default_factory=dict)
+    management: Optional[str] = None   # the controller's address as this host sees it (SSH_CONNECTION)
+
+    @property
+    def mark(self) -> str:
+        return f"nsprov:{self.owner}"
+
+    @property
+    def table(self) -> str:
+        return "nsprov_" + "".join(c if c.isalnum() else "_" for c in self.owner)[:40]
+
+    def entry(self, kind: str, ns: str, name: str) -> Optional[dict]:
+        found = self.ledger.find(kind, ns, name)
+        return found if found is not None else self._pending_index.get((kind, ns, name))
+
+    def add_pending(self, records: list) -> None:
+        self.pending.extend(records)
+        for e in records:
+            self._pending_index[(e["kind"], e.get("netns", ""), e["name"])] = e
+
+    def owns(self, kind: str, ns: str, name: str) -> bool:
+        e = self.entry(kind, ns, name)
+        return e is not None and e.get("owner") == self.owner
+
+    def record(self, kind: str, ns: str, name: str, module: str, **extra) -> dict:
+        """A ledger entry for an object this lab makes; MODULE is the resource that removes it."""
+        return {"kind": kind, "netns": ns, "name": name, "owner": self.owner, "module": module, **extra}
+
+    def not_ours(self, what: str, kind: str, ns: str, name: str) -> PlanError:
+        e = self.entry(kind, ns, name)
+        where = f" in netns '{ns}'" if ns else ""
+        if e is not None:
+            return PlanError(f"{what}{where} belongs to playbook '{e.get('owner')}', not '{self.owner}'")
+        return PlanError(f"{what}{where} exists and was not created by nsprov; not adopting it")
+
+
+@dataclass
+class TaskPlan:
+    actions: list = field(default_factory=list)
+    reasons: list = field(default_factory=list)     # why each action, or why nothing to do
+    records: list = field(default_factory=list)     # ledger entries this task creates
+    forgets: list = field(default_factory=list)     # ledger entries this task removes
+    awaits: list = field(default_factory=list)      # (netns, link, gone with netns): links the kernel frees later
+    gone_with: Optional[str] = None                  # removed by the deletion of this netns, planned before
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+
+    def act(self, op, ns: str, name: str, reason: str, **args) -> None:
+        self.actions.append(Action(op, ns, name, args, reason))
+        self.reasons.append(reason)
+
+    def goes_with(self, netns: str) -> "TaskPlan":
+        """The object is removed with NETNS, whose task deletes it (and forgets its record)."""
+        self.gone_with = netns
+        self.reasons.append(f"removed with netns '{netns}'")
+        return self
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.actions) or self.gone_with is not None
+
+
+def half_made(ctx: Context, kind: str, ns: str, name: str, alias: Optional[str]) -> bool:
+    """An object nsprov was making when it was killed: its intent is in the ledger, and (for a
+    link) no mark yet."""
+    e = ctx.entry(kind, ns, name)
+    return e is not None and e.get("owner") == ctx.owner and e.get("state") == "intent" and not alias
+
+
+def require_ns(obs: Observed, ns: str) -> None:
+    if not obs.exists(ns):
+        raise PlanError(f"netns '{ns}' does not exist (declare it with a netns task before this one)")
+
+
+# ------------------------------------------------------------------ nsprov's own connection
+def _best_route(obs: Observed, target) -> Optional[tuple]:
+    """(prefix length, dev, via) of the host namespace's route that carries TARGET now."""
+    best = None
+    for dst, r in obs.ns("").routes.items():
+        net = ipaddress.ip_network("0.0.0.0/0" if dst == "default" else dst)
+        if net.version == target.version and target in net and (best is None or net.prefixlen > best[0]):
+            best = (net.prefixlen, r.dev, r.via)
+    return best
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What an address or route claims in a namespace: WHAT (for the message) sends NET out of
+    DEV (through VIA)."""
+    what: str
+    net: str
+    dev: Optional[str]
+    via: Optional[str] = None
+
+
+def guard_management(ctx: Context, obs: Observed, p: dict, ns: str, claim: Claim) -> None:
+    """Refuse an address or route in the host's own namespace that would take the route to the
+    controller (the SSH connection nsprov runs over) away from where it goes now: a /25 inside
+    the management /24 on a new veth, say. The host would become unreachable mid-run, and for
+    every run after. A task opts out with allow_management_overlap: true."""
+    if ns or not ctx.management or p.get("allow_management_overlap"):
+        return
+    what, net, dev, via = claim.what, claim.net, claim.dev, claim.via
+    controller = ipaddress.ip_address(ctx.management)
+    network = ipaddress.ip_network(net, strict=False)
+    if network.version != controller.version or controller not in network:
+        return
+    now = _best_route(obs, controller)
+    if now is not None and (network.prefixlen < now[0] or (dev == now[1] and (via is None or via == now[2]))):
+        return
+    through = f" (it goes through {now[1]} now)" if now and now[1] else ""
+    raise PlanError(f"{what} would take the route to {controller}, the controller's end of this SSH connection, "
+                    f"away from where it goes{through}: nsprov would cut itself off from this host. Refused; set "
+                    f"allow_management_overlap: true on the task to do it anyway")
+
+
+def dev_towards(obs: Observed, ns: str, via: Optional[str]) -> Optional[str]:
+    """The link a gateway is reached through (a route with via and no dev leaves by it)."""
+    if not via:
+        return None
+    gw = ipaddress.ip_address(via)
+    for name, link in obs.ns(ns).links.items():
+        if any(gw in ipaddress.ip_interface(a).network for a in link.addresses):
+            return name
+    return None

@@ -1,0 +1,22 @@
+"""What process and exec share: where a command runs (a namespace set, a netns, or the host),
+the argv prefix that enters it, and the working directory it starts in."""
+
+from __future__ import annotations
+
+from nsprov.agent.enter import enter_prefix, host_cwd
+from nsprov.agent.planning import PlanError
+from nsprov.agent.state import Observed
+
+
+def target(p: dict, obs: Observed) -> tuple:
+    """(target, argv prefix that enters it, working directory on the host side)."""
+    where = {"namespace": p["namespace"], "netns": p["netns"]}
+    kinds = None
+    if p["namespace"]:
+        cur = obs.nsset(p["namespace"])
+        if cur is None:
+            raise PlanError(f"namespace set '{p['namespace']}' does not exist (declare it with a namespace task)")
+        kinds = cur["kinds"]
+    elif p["netns"] and not obs.exists(p["netns"]):
+        raise PlanError(f"netns '{p['netns']}' does not exist")
+    return where, enter_prefix(where, kinds, p["chdir"]), host_cwd(where, kinds, p["chdir"])

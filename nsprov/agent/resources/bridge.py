@@ -1,0 +1,50 @@
+"""bridge: plan a Linux bridge in any netns, present or absent, and remove a recorded one."""
+
+from __future__ import annotations
+
+from nsprov.agent import ops
+from nsprov.agent.planning import Claim, Context, TaskPlan, guard_management, require_ns
+from nsprov.agent.resources._links import gone_already, gone_with, link_exists, own_link, reconcile_link
+from nsprov.agent.state import Observed
+
+MODULE = "bridge"
+RECORDS = ("link",)
+
+
+def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
+    tp, ns, name = TaskPlan(), p["netns"], p["name"]
+    if p["state"] == "absent" and gone_with(obs, ns):
+        return tp.goes_with(ns)
+    if p["state"] == "absent" and not obs.exists(ns):
+        return gone_already(tp, ns, {"kind": "link", "netns": ns, "name": name})
+    require_ns(obs, ns)
+    exists = own_link(obs, ctx, ns, name, "bridge")
+    tp.before = obs.link(ns, name).summary() if exists else {}
+    if p["state"] == "absent":
+        if exists:
+            tp.act(ops.DELETE_LINK, ns, name, "deleted")
+        else:
+            tp.reasons.append("absent")
+        tp.forgets.append({"kind": "link", "netns": ns, "name": name})
+        return tp
+    for a in p["addresses"]:
+        guard_management(ctx, obs, p, ns, Claim(f"address {a} on bridge '{name}'", a, name))
+    if not exists:
+        tp.act(ops.ADD_BRIDGE, ns, name, f"created bridge {name}", mtu=p["mtu"], stp=p["stp"], up=p["up"],
+               alias=ctx.mark)
+        tp.records.append(ctx.record("link", ns, name, MODULE))
+        for a in p["addresses"]:
+            tp.act(ops.ADD_ADDRESS, ns, name, f"{name}: +{a}", dev=name, address=a)
+    else:
+        reconcile_link(tp, obs, ns, name, {"up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"]}, ctx.mark)
+        if not tp.actions:
+            tp.reasons.append("exists as declared")
+    tp.after = {"kind": "bridge", "up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"]}
+    return tp
+
+
+def absent(record: dict) -> dict:
+    return {"name": record["name"], "netns": record.get("netns", ""), "state": "absent"}
+
+
+exists = link_exists

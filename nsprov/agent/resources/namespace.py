@@ -1,0 +1,86 @@
+"""namespace: plan a namespace set (any kinds, held by its init), present or absent, and remove
+a recorded one."""
+
+from __future__ import annotations
+
+from nsprov.agent import ops
+from nsprov.agent.planning import Context, PlanError, TaskPlan
+from nsprov.agent.resources import netns as netns_resource
+from nsprov.agent.state import Observed
+
+MODULE = "namespace"
+RECORDS = ("nsset",)
+
+
+def _spec(p: dict) -> dict:
+    return {"kinds": p["kinds"], "hostname": p["hostname"], "domainname": p["domainname"],
+            "uid_map": p["uid_map"], "gid_map": p["gid_map"], "mounts": p["mounts"]}
+
+
+def _summary(cur: dict) -> dict:
+    return {k: cur.get(k) for k in ("kinds", "hostname", "domainname", "uid_map", "gid_map")}
+
+
+def _absent(tp: TaskPlan, cur, obs: Observed, ctx: Context, name: str) -> TaskPlan:
+    if cur is not None:
+        if "net" in cur["kinds"] and name in obs.netns:
+            foreign = netns_resource.foreign_links(ctx, obs, name)
+            if foreign:
+                raise PlanError(f"namespace set '{name}' holds links nsprov did not create ({', '.join(foreign)}); "
+                                f"not deleting it")
+            tp.forgets, tp.awaits = netns_resource.contents(ctx, obs, name)
+        tp.act(ops.DELETE_NSSET, "", name, "stopped its init and unpinned it")
+    else:
+        tp.reasons.append("absent")
+    tp.forgets.append({"kind": "nsset", "netns": "", "name": name})
+    return tp
+
+
+def _why_remake(p: dict, cur: dict) -> list:
+    why = []
+    if sorted(cur["kinds"]) != sorted(p["kinds"]):
+        why.append(f"kinds {' '.join(cur['kinds'])}→{' '.join(p['kinds'])}")
+    if "user" in p["kinds"] and (cur.get("uid_map") != p["uid_map"] or cur.get("gid_map") != p["gid_map"]):
+        why.append("uid/gid maps changed (they cannot be rewritten)")
+    if not cur.get("alive") and (cur.get("pid") is None or "pid" in p["kinds"] or "user" in p["kinds"]):
+        why.append("its init died or it was left half made")
+    return why
+
+
+def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
+    tp, name = TaskPlan(), p["name"]
+    cur = obs.nsset(name)
+    if cur is not None and not ctx.owns("nsset", "", name):
+        raise ctx.not_ours(f"namespace set '{name}'", "nsset", "", name)
+    tp.before = _summary(cur) if cur else {}
+    if p["state"] == "absent":
+        return _absent(tp, cur, obs, ctx, name)
+    if cur is None and "net" in p["kinds"] and name in obs.netns:
+        raise PlanError(f"netns '{name}' already exists; a namespace set with kind net needs its own name")
+    spec = _spec(p)
+    tp.after = _summary(spec)
+    if cur is None:
+        tp.act(ops.CREATE_NSSET, "", name, f"created ({', '.join(p['kinds'])})", spec=spec)
+        tp.records.append(ctx.record("nsset", "", name, MODULE, kinds=p["kinds"]))
+        return tp
+    why = _why_remake(p, cur)
+    if why:
+        tp.act(ops.DELETE_NSSET, "", name, "recreating: " + "; ".join(why))
+        tp.act(ops.CREATE_NSSET, "", name, f"created ({', '.join(p['kinds'])})", spec=spec)
+        return tp
+    if "uts" in p["kinds"]:
+        want_host, want_dn = p["hostname"] or cur["hostname"], p["domainname"] or ""
+        if cur["hostname"] != want_host or (p["domainname"] is not None and cur["domainname"] != want_dn):
+            tp.act(ops.SET_HOSTNAME, "", name, f"hostname {cur['hostname']}→{want_host}",
+                   hostname=want_host, domainname=want_dn, kinds=p["kinds"])
+    if not tp.actions:
+        tp.reasons.append("exists as declared" + (", init alive" if cur.get("alive") else ""))
+    return tp
+
+
+def absent(record: dict) -> dict:
+    return {"name": record["name"], "kinds": record.get("kinds") or ["net"], "state": "absent"}
+
+
+def exists(record: dict, obs: Observed) -> bool:
+    return obs.nsset(record["name"]) is not None

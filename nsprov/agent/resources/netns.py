@@ -1,0 +1,81 @@
+"""netns: plan a named network namespace, present or absent, and remove a recorded one.
+
+Deleting a netns deletes what is inside it in one batch (the kernel frees its devices later, on
+its own); nsprov deletes links one by one only where nothing else takes them. So an absent netns
+also forgets every record of this lab inside it, and of the veth ends elsewhere whose peer is
+inside: the engine waits for those ends to go (TaskPlan.awaits)."""
+
+from __future__ import annotations
+
+from nsprov.agent import ops
+from nsprov.agent.planning import Context, PlanError, TaskPlan, half_made
+from nsprov.agent.state import Observed
+
+MODULE = "netns"
+RECORDS = ("netns",)
+
+
+def contents(ctx: Context, obs: Observed, name: str) -> tuple:
+    """(records of this lab that go with netns NAME, host-side links that go with it later)."""
+    forgets, awaits = [], []
+    for e in list(ctx.ledger.owned_by(ctx.owner)) + ctx.pending:
+        if e["kind"] in ("netns", "nsset") and e["name"] == name:
+            continue
+        if e.get("netns") == name:
+            forgets.append(e)
+        elif e["kind"] == "link" and e.get("peer_netns") == name:
+            forgets.append(e)
+            if obs.link(e.get("netns", ""), e["name"]) is not None:
+                awaits.append((e.get("netns", ""), e["name"], name))
+    return forgets, awaits
+
+
+def foreign_links(ctx: Context, obs: Observed, name: str) -> list:
+    return sorted(n for n in obs.ns(name).links if n != "lo" and not ctx.owns("link", name, n))
+
+
+def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
+    tp, name = TaskPlan(), p["name"]
+    exists = name in obs.netns
+    tp.before = {"exists": exists}
+    empty_pin = name in obs.placeholders     # an empty /run/netns file: a namespace someone was making
+    if empty_pin and not half_made(ctx, "netns", "", name, None):
+        raise PlanError(f"/run/netns/{name} is an empty file, not a namespace, and nsprov was not making it "
+                        f"(a killed `ip netns add`?); remove it with `ip netns del {name}`")
+    if exists and not ctx.owns("netns", "", name):
+        raise ctx.not_ours(f"netns '{name}'", "netns", "", name)
+    tp.after = {"exists": p["state"] == "present"}
+    if p["state"] == "present":
+        if not exists:
+            how = ", replacing the empty pin a killed run left" if empty_pin else ""
+            tp.act(ops.CREATE_NETNS, "", name, "created (lo up)" + how, replace_placeholder=empty_pin)
+            tp.records.append(ctx.record("netns", "", name, MODULE))
+            return tp
+        lo = obs.ns(name).links.get("lo")
+        if lo is not None and not lo.up:      # a run killed between making it and bringing lo up
+            tp.act(ops.SET_LINK, name, "lo", "exists; lo: down→up", up=True)
+        else:
+            tp.reasons.append("exists")
+        return tp
+    if exists:
+        foreign = foreign_links(ctx, obs, name)
+        if foreign:
+            raise PlanError(f"netns '{name}' holds links nsprov did not create ({', '.join(foreign)}); "
+                            f"not deleting it")
+        tp.forgets, tp.awaits = contents(ctx, obs, name)
+        tp.act(ops.DELETE_NETNS, "", name, "deleted" + (f" with the {len(tp.forgets)} object(s) inside"
+                                                        if tp.forgets else ""))
+    elif empty_pin:
+        tp.act(ops.DELETE_NETNS, "", name, "removed the empty pin a killed run left")
+    else:
+        tp.reasons.append("absent")
+    tp.forgets.append({"kind": "netns", "netns": "", "name": name})
+    return tp
+
+
+def absent(record: dict) -> dict:
+    return {"name": record["name"], "state": "absent"}
+
+
+def exists(record: dict, obs: Observed) -> bool:
+    return record["name"] in obs.netns or record["name"] in obs.placeholders

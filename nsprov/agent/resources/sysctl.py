@@ -1,0 +1,61 @@
+"""sysctl: plan a sysctl, remembering the value nsprov found, and put a recorded one back."""
+
+from __future__ import annotations
+
+from nsprov.agent import ops
+from nsprov.agent.planning import Context, PlanError, TaskPlan, require_ns
+from nsprov.agent.resources._links import gone_already, gone_with
+from nsprov.agent.state import NEW_NETNS_DEFAULT, Observed
+
+MODULE = "sysctl"
+RECORDS = ("sysctl",)
+
+
+def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
+    tp, ns, key = TaskPlan(), p["netns"], p["name"]
+    if p["state"] == "absent" and gone_with(obs, ns):
+        return tp.goes_with(ns)
+    if p["state"] == "absent" and not obs.exists(ns):
+        return gone_already(tp, ns, {"kind": "sysctl", "netns": ns, "name": key})
+    require_ns(obs, ns)
+    cur = obs.sysctl(ns, key)
+    if cur is None:
+        raise PlanError(f"no sysctl {key}" + (f" in netns '{ns}'" if ns else ""))
+    if cur == NEW_NETNS_DEFAULT:   # made by this run: set it; destroy removes the netns with it
+        if p["state"] == "present":
+            tp.act(ops.SET_SYSCTL, ns, key, f"set to {p['value']} in the new netns", value=p["value"])
+            tp.after = {key: p["value"]}
+        else:
+            tp.reasons.append("not changed by nsprov")
+        return tp
+    entry = ctx.entry("sysctl", ns, key)
+    tp.before = {key: cur}
+    if p["state"] == "present":
+        if cur == p["value"]:
+            tp.reasons.append(f"already {cur}")
+        else:
+            tp.act(ops.SET_SYSCTL, ns, key, f"{cur}→{p['value']}", value=p["value"])
+            if entry is None:
+                tp.records.append(ctx.record("sysctl", ns, key, MODULE, previous=cur))
+        tp.after = {key: p["value"]}
+    elif entry is not None and entry.get("owner") == ctx.owner:
+        if cur != entry["previous"]:
+            tp.act(ops.SET_SYSCTL, ns, key, f"restored {cur}→{entry['previous']}", value=entry["previous"])
+        else:
+            tp.reasons.append(f"already back at {cur}")
+        tp.forgets.append({"kind": "sysctl", "netns": ns, "name": key})
+        tp.after = {key: entry["previous"]}
+    else:
+        tp.reasons.append("not changed by nsprov")
+    return tp
+
+
+def absent(record: dict) -> dict:
+    return {"name": record["name"], "netns": record.get("netns", ""), "state": "absent"}
+
+
+def exists(record: dict, obs: Observed) -> bool:
+    """A recorded sysctl is there while the value differs from the one nsprov found: there is
+    something to put back."""
+    ns = record.get("netns", "")
+    return obs.exists(ns) and obs.sysctl(ns, record["name"]) not in (None, record.get("previous"))

@@ -1,0 +1,3 @@
+from nsprov.cli import main
+
+main()

@@ -1,0 +1,46 @@
+"""bridge: a Linux bridge in any network namespace."""
+
+from nsprov.model import types as t
+from nsprov.model.kinds.base import STATE_DOC, Declares, Kind, Param, in_ns
+
+OVERLAP_DOC = ("allow an address or route in the host's own namespace that would take the route to the "
+               "controller (this SSH connection) elsewhere; refused otherwise, since the host would be cut off")
+
+
+def _declares(p: dict) -> Declares:
+    if p["state"] != "present":
+        return Declares(netns_used=(("netns", p["netns"]),) if p["netns"] else ())
+    return Declares(objects=(("link", p["netns"], p["name"]),),
+                    addresses=tuple((p["netns"], p["name"], a) for a in p["addresses"]),
+                    netns_used=(("netns", p["netns"]),) if p["netns"] else ())
+
+
+def _draw(p: dict, topo) -> None:
+    if p["state"] != "present":
+        return
+    key = topo.bridge_node(p["netns"], p["name"])
+    if p["addresses"]:
+        topo.nodes[key].lines.append(" ".join(p["addresses"]))
+
+
+KIND = Kind(
+    name="bridge",
+    summary="a Linux bridge in any netns: addresses, mtu, stp, up",
+    doc="A bridge in the host's namespace or a netns, marked with the lab's ifalias. Addresses on it "
+        "that the task does not declare are removed (other than IPv6 link-local ones).",
+    absent="Deletes the bridge (its ports stay, detached).",
+    example="bridge: {name: br0, addresses: [10.2.0.1/24]}",
+    params={
+        "name": Param(t.IFNAME, "the bridge's interface name", required=True),
+        "netns": Param(t.NETNS, "the netns it lives in; empty: the host's own", default=""),
+        "addresses": Param(t.CIDR_LIST, "addresses on the bridge, exactly these", default=[]),
+        "mtu": Param(t.MTU, "the bridge's MTU; unset: the kernel's default"),
+        "stp": Param(t.BOOL, "spanning tree on", default=False),
+        "up": Param(t.BOOL, "link up", default=True),
+        "allow_management_overlap": Param(t.BOOL, OVERLAP_DOC, default=False),
+        "state": Param(t.STATE, STATE_DOC, default="present"),
+    },
+    label=lambda p: f"bridge {in_ns(p['netns'])}{p['name']}",
+    declares=_declares,
+    draw=_draw,
+)

@@ -1,0 +1,71 @@
+"""process: a long-running command inside a namespace set or netns."""
+
+from nsprov.model import types as t
+from nsprov.model.kinds.base import STATE_DOC, Declares, Kind, Param
+
+ENV_DOC = ("extra environment; every command starts with PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+           "/usr/bin:/sbin:/bin and HOME=/root only, never the login session's")
+CHDIR_DOC = "the working directory (inside the set's mount namespace when it has one)"
+NAMESPACE_DOC = "the namespace set it runs in (every kind of the set)"
+NETNS_DOC = "or: the netns it runs in (network namespace only)"
+
+
+def where_rules(p: dict) -> list:
+    if p["namespace"] and p["netns"]:
+        return [("netns", "give namespace (a namespace set) or netns, not both")]
+    return []
+
+
+def where_declares(p: dict) -> Declares:
+    return Declares(netns_used=(("netns", p["netns"]),) if p["netns"] else (),
+                    sets_used=(("namespace", p["namespace"]),) if p["namespace"] else ())
+
+
+def _rules(p: dict) -> list:
+    out = where_rules(p)
+    if p["state"] == "present" and not p["command"]:
+        out.append(("command", "is required when state is present"))
+    return out
+
+
+def _declares(p: dict) -> Declares:
+    d = where_declares(p)
+    if p["state"] != "present":
+        return d
+    return Declares(objects=(("process", "", p["name"]),), netns_used=d.netns_used, sets_used=d.sets_used)
+
+
+def _draw(p: dict, topo) -> None:
+    if p["state"] == "present":
+        command = " ".join(p["command"] or [])
+        topo.line(p["namespace"] or p["netns"], f"process {p['name']}: {command[:40]}"
+                                                f"{'...' if len(command) > 40 else ''}")
+
+
+def _label(p: dict) -> str:
+    where = p["namespace"] or p["netns"]
+    return f"process {p['name']}" + (f" in {where}" if where else "")
+
+
+KIND = Kind(
+    name="process",
+    summary="a long-running command started inside a namespace set or netns (restarted if it died)",
+    doc="Starts COMMAND (an argv list, never a shell string) in its own session, with a pid file "
+        "(PID and start time) under /run/nsprov/proc and its output in /var/lib/nsprov/log/LAB/NAME.log. "
+        "A re-run restarts it only if it died or its command changed.",
+    absent="Stops it (SIGTERM, then SIGKILL after 3 s).",
+    example='process: {name: web, namespace: box1, command: [python3, -m, http.server, "80"]}',
+    params={
+        "name": Param(t.PROC_NAME, "the process's name on this host", required=True),
+        "namespace": Param(t.NETNS, NAMESPACE_DOC, default=""),
+        "netns": Param(t.NETNS, NETNS_DOC, default=""),
+        "command": Param(t.COMMAND, "argv (required when present)"),
+        "env": Param(t.ENV, ENV_DOC, default={}),
+        "chdir": Param(t.PATH, CHDIR_DOC, default="/"),
+        "state": Param(t.STATE, STATE_DOC, default="present"),
+    },
+    label=_label,
+    rules=_rules,
+    declares=_declares,
+    draw=_draw,
+)

@@ -1,0 +1,48 @@
+"""route: a route in the main table of any network namespace."""
+
+from nsprov.model import types as t
+from nsprov.model.kinds.base import STATE_DOC, Declares, Kind, Param, in_ns
+from nsprov.model.kinds.bridge import OVERLAP_DOC
+
+
+def _rules(p: dict) -> list:
+    if p["state"] == "present" and not p["via"] and not p["dev"]:
+        return [("via", "a route needs via or dev")]
+    return []
+
+
+def _declares(p: dict) -> Declares:
+    used = (("netns", p["netns"]),) if p["netns"] else ()
+    if p["state"] != "present":
+        return Declares(netns_used=used)
+    return Declares(objects=(("route", p["netns"], p["to"]),), netns_used=used)
+
+
+def _draw(p: dict, topo) -> None:
+    if p["state"] == "present":
+        via = f" via {p['via']}" if p["via"] else ""
+        dev = f" dev {p['dev']}" if p["dev"] else ""
+        topo.line(p["netns"], f"route {p['to']}{via}{dev}")
+
+
+KIND = Kind(
+    name="route",
+    summary="a route (default included) in any netns",
+    doc="A static route in the main table. A route to the same destination that nsprov did not make "
+        "(a connected one, say) is never replaced.",
+    absent="Deletes the route.",
+    example="route: {netns: red, to: default, via: 10.2.0.1}",
+    params={
+        "to": Param(t.ROUTE_DST, "'default' or the destination network", required=True),
+        "netns": Param(t.NETNS, "its netns; empty: the host's own", default=""),
+        "via": Param(t.IP, "the gateway"),
+        "dev": Param(t.IFNAME, "the interface it leaves by"),
+        "metric": Param(t.METRIC, "the route's priority"),
+        "allow_management_overlap": Param(t.BOOL, OVERLAP_DOC, default=False),
+        "state": Param(t.STATE, STATE_DOC, default="present"),
+    },
+    label=lambda p: f"route {in_ns(p['netns'])}{p['to']}",
+    rules=_rules,
+    declares=_declares,
+    draw=_draw,
+)

@@ -1,0 +1,72 @@
+"""The topology one host's tasks declare, as plain data: what `nsprov graph` draws.
+
+Nodes are the host's own namespace, each network namespace or namespace set, and each bridge;
+edges are links between them (veth pairs and, dashed, a bridge's place in its namespace). What
+lives in a namespace (addresses, routes, NAT, port forwards, sysctls, processes) is listed on
+its node. Each module kind adds its part (`Kind.draw`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HOST = "host"
+
+
+@dataclass
+class Node:
+    id: str
+    kind: str                      # host | netns | set | bridge
+    title: str
+    lines: list = field(default_factory=list)
+
+
+@dataclass
+class Edge:
+    a: str
+    b: str
+    label: str
+    kind: str = "veth"             # veth | in (a bridge inside a namespace)
+
+
+@dataclass
+class HostTopology:
+    host: str
+    nodes: dict = field(default_factory=dict)   # id -> Node, in declaration order
+    edges: list = field(default_factory=list)
+
+    def ns_node(self, ns: str) -> str:
+        """The node of namespace NS ("" = the host's own), made if the playbook has not yet."""
+        if not ns:
+            if HOST not in self.nodes:
+                self.nodes[HOST] = Node(HOST, "host", f"{self.host} (host namespaces)")
+            return HOST
+        key = f"ns:{ns}"
+        if key not in self.nodes:
+            self.nodes[key] = Node(key, "netns", f"netns {ns}")
+        return key
+
+    def set_node(self, name: str, has_net: bool) -> Node:
+        """The node of namespace set NAME (the same node as its netns when it has one)."""
+        key = self.ns_node(name) if has_net else f"ns:{name}"
+        node = self.nodes.setdefault(key, Node(key, "set", ""))
+        node.kind, node.title = "set", f"namespace set {name}"
+        return node
+
+    def bridge_node(self, ns: str, name: str) -> str:
+        key = f"br:{ns}:{name}"
+        if key not in self.nodes:
+            self.nodes[key] = Node(key, "bridge", f"bridge {name}")
+            if ns:
+                self.edges.append(Edge(self.ns_node(ns), key, f"in {ns}", "in"))
+        return key
+
+    def end_node(self, ns: str, bridge: str) -> str:
+        """Where a link's end is drawn: its bridge if it has one, else its namespace."""
+        return self.bridge_node(ns, bridge) if bridge else self.ns_node(ns)
+
+    def line(self, ns: str, text: str) -> None:
+        self.nodes[self.ns_node(ns)].lines.append(text)
+
+    def edge(self, a: str, b: str, label: str) -> None:
+        self.edges.append(Edge(a, b, label))

@@ -1,0 +1,213 @@
+"""The fake kernel is held to the real one: the same primitives, step by step, on both (the real
+one in a throwaway network and mount namespace of a forked child, root needed), and after each
+step the same observation: namespaces, links, addresses, IPv4 routes, sysctls, firewall rules,
+namespace sets and processes, or the same errno. A fake that drifts fails here, not in the tests
+that rely on it."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pickle
+import traceback
+
+import pytest
+
+from nsprov.agent.kernel.fake import FakeKernel
+
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+MS_REC, MS_PRIVATE = 0x4000, 1 << 18
+MARK = "nsprov:contract"
+MASQ = {"type": "masquerade", "source": "10.2.0.0/24", "oif": "eth0"}
+DNAT = {"type": "dnat", "proto": "tcp", "dport": 8080, "to": "10.2.0.2:80", "hook": "prerouting", "iif": None}
+
+
+def veth(ns, name, peer, peer_netns, master=None, mtu=None):
+    return ("ensure_veth", dict(ns=ns, name=name, peer=peer, peer_netns=peer_netns,
+                                link={"mtu": mtu, "master": master, "up": True, "alias": MARK}))
+
+
+def addr(ns, dev, address, add=True):
+    return ("ensure_address" if add else "remove_address", dict(ns=ns, name=dev, dev=dev, address=address))
+
+
+def route(ns, dst, via=None, dev=None, replace=False, remove=False, metric=None):
+    if remove:
+        return ("remove_route", dict(ns=ns, name=dst, via=via, dev=dev, metric=metric))
+    return ("ensure_route", dict(ns=ns, name=dst, via=via, dev=dev, metric=metric, replace=replace))
+
+
+SCENARIOS = {
+    "a bridge, a netns on it, addresses and routes, then all of it removed": [
+        ("ensure_netns", dict(ns="", name="red")),
+        ("ensure_bridge", dict(ns="", name="br0", mtu=None, stp=False, up=True, alias=MARK)),
+        veth("", "v0", "eth0", "red", master="br0"),
+        ("set_link", dict(ns="red", name="eth0", mtu=1400)),
+        addr("", "br0", "10.2.0.1/24"), addr("red", "eth0", "10.2.0.2/24"),
+        route("red", "default", via="10.2.0.1"),
+        route("red", "default", via="10.2.0.1"),                       # EEXIST
+        route("red", "default", via="10.2.0.1", replace=True, metric=5),
+        route("red", "10.8.0.0/24", dev="eth0"),
+        ("set_link", dict(ns="red", name="eth0", up=False)),           # its routes go
+        ("set_link", dict(ns="red", name="eth0", up=True)),
+        ("set_link", dict(ns="", name="v0", master=None)),
+        ("remove_link", dict(ns="", name="v0")),                       # the pair goes
+        ("remove_link", dict(ns="", name="v0")),                       # already gone: fine
+        addr("", "br0", "10.2.0.1/24", add=False), addr("", "br0", "10.2.0.1/24", add=False),
+        ("remove_netns", dict(ns="", name="red")), ("remove_netns", dict(ns="", name="red")),
+    ],
+    "what the kernel refuses": [
+        ("ensure_netns", dict(ns="", name="red")),
+        ("ensure_netns", dict(ns="", name="red")),                      # EEXIST
+        veth("", "v0", "eth0", "ghost"),                                # no such netns
+        veth("", "v0", "eth0", "red", master="nobr"),                   # no such master
+        veth("", "v1", "eth0", "red"),
+        veth("", "v2", "eth0", "red"),                                  # the peer's name is taken
+        ("ensure_bridge", dict(ns="", name="v1", mtu=None, stp=False, up=True, alias=MARK)),   # a veth has it
+        ("set_link", dict(ns="", name="ghost0", up=True)),
+        addr("", "ghost0", "10.3.0.1/24"),
+        route("", "10.4.0.0/24", via="10.99.99.1"),                     # no such gateway
+        route("", "10.4.0.0/24", remove=True),                          # absent: fine
+        ("remove_netns", dict(ns="", name="red")),                      # v1 goes with eth0
+    ],
+    "sysctls per namespace": [
+        ("ensure_netns", dict(ns="", name="sx")),
+        ("set_sysctl", dict(ns="sx", name="net.ipv4.ip_forward", value="1")),
+        ("set_sysctl", dict(ns="sx", name="net.ipv4.conf.all.rp_filter", value="2")),
+        ("set_sysctl", dict(ns="sx", name="net.ipv4.no_such_thing", value="1")),
+        ("set_sysctl", dict(ns="ghost", name="net.ipv4.ip_forward", value="1")),
+    ],
+    "firewall rules in a table of our own": [
+        ("ensure_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"masquerade a": MASQ})),
+        ("ensure_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"dnat b": DNAT})),
+        ("remove_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"masquerade a": MASQ})),
+        ("remove_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"masquerade a": MASQ})),
+        ("remove_table", dict(ns="", name="nsprov_c", table="nsprov_c")),
+        ("remove_table", dict(ns="", name="nsprov_c", table="nsprov_c")),
+    ],
+    "a namespace set and a process": [
+        ("ensure_nsset", dict(ns="", name="box", spec={"kinds": ["uts", "ipc"], "hostname": "box", "domainname": None,
+                                                      "uid_map": None, "gid_map": None, "mounts": []})),
+        ("set_hostname", dict(ns="", name="box", hostname="bird", domainname="", kinds=["uts", "ipc"])),
+        ("ensure_netns", dict(ns="", name="pn")),
+        ("ensure_process", dict(ns="", name="sleeper", argv=["nsenter", "--net=/run/netns/pn", "--", "sleep", "60"],
+                                env={}, target={"namespace": "", "netns": "pn"}, cwd="/")),
+        ("remove_process", dict(ns="", name="sleeper")),
+        ("remove_process", dict(ns="", name="sleeper")),
+        ("remove_nsset", dict(ns="", name="box")),
+        ("remove_nsset", dict(ns="", name="box")),
+    ],
+}
+TABLES = [("", "nsprov_c")]
+SETS, PROCS = ["box"], ["sleeper"]
+def snapshot(kernel, sysctls: tuple = ()) -> dict:
+    """What the kernel holds, as both kernels can say it (no ifindex, no IPv6 link-local)."""
+    obs = kernel.observed()
+    out: dict = {"netns": sorted(obs.netns)}
+    for ns in ["", *sorted(obs.netns)]:
+        n = obs.ns(ns)
+        out[f"links {ns}"] = {name: (x.kind, x.up, x.mtu, x.master, x.alias,
+                                     sorted(a for a in x.addresses if not a.startswith("fe80")))
+                              for name, x in n.links.items()}
+        out[f"routes {ns}"] = {dst: (r.via, r.dev, r.proto) for dst, r in n.routes.items() if ":" not in dst}
+    for ns, key in sysctls:   # only those a step set: a new netns starts with the machine's values
+        out[f"sysctl {ns} {key}"] = obs.sysctl(ns, key) if obs.exists(ns) else None
+    for ns, table in TABLES:
+        rules = obs.rules(ns, table)
+        out[f"rules {ns} {table}"] = None if rules is None else sorted(rules)
+    for name in SETS:
+        s = obs.nsset(name)
+        out[f"set {name}"] = None if s is None else (sorted(s["kinds"]), s["hostname"], s["alive"])
+    for name in PROCS:
+        p = obs.process(name)
+        out[f"process {name}"] = None if p is None else p["alive"]
+    return out
+
+
+ASYNC = ("remove_netns", "remove_nsset")   # the real kernel frees a namespace's veth peers later, on its own
+
+
+def play(kernel, steps: list, expected: list = ()) -> list:
+    """[(primitive, name, errno or None, snapshot)] after each step. After a step the real
+    kernel finishes asynchronously, the snapshot is taken once it matches EXPECTED (the fake's),
+    or after 5 s: equal in the end is the contract there."""
+    import time
+    out, sysctls = [], []
+    for i, (primitive, args) in enumerate(steps):
+        try:
+            getattr(kernel, primitive)(**args)
+            err = None
+            if primitive == "set_sysctl":
+                sysctls.append((args["ns"], args["name"]))
+        except OSError as exc:
+            err = exc.errno
+        state = snapshot(kernel, tuple(sysctls))
+        deadline = time.monotonic() + 5
+        while primitive in ASYNC and expected and state != expected[i][3] and time.monotonic() < deadline:
+            time.sleep(0.02)
+            state = snapshot(kernel, tuple(sysctls))
+        out.append((primitive, args.get("name"), err, state))
+    return out
+
+
+def _throwaway_child(steps: list, expected: list) -> list:
+    """In the forked child: a new network and mount namespace, private /run and /var/lib."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.unshare(CLONE_NEWNS | CLONE_NEWNET) == 0, os.strerror(ctypes.get_errno())
+    assert libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) == 0
+    for target in (b"/run", b"/var/lib"):
+        assert libc.mount(b"tmpfs", target, b"tmpfs", 0, None) == 0, os.strerror(ctypes.get_errno())
+    from nsprov.agent.kernel import Kernel, rtwrite
+    kernel = Kernel("nftables")
+    rtwrite.request(kernel.sockets.raw(""), rtwrite.set_link("lo", up=True))
+    try:
+        return play(kernel, steps, expected)
+    finally:
+        kernel.close()
+
+
+def on_the_real_kernel(steps: list, expected: list) -> list:
+    if os.geteuid() != 0:
+        pytest.fail("the kernel contract needs root (CI runs as root)")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            data = pickle.dumps(("ok", _throwaway_child(steps, expected)))
+        except BaseException:
+            data = pickle.dumps(("error", traceback.format_exc()))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(w, view):]
+        os._exit(0)
+    os.close(w)
+    chunks = []
+    while True:
+        chunk = os.read(r, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(r)
+    os.waitpid(pid, 0)
+    status, result = pickle.loads(b"".join(chunks))
+    assert status == "ok", result
+    return result
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_fake_kernel_holds_what_the_real_one_holds_step_by_step(scenario):
+    steps = SCENARIOS[scenario]
+    fake = play(FakeKernel(), steps)
+    real = on_the_real_kernel(steps, fake)
+    for (primitive, name, real_err, real_state), (_, _, fake_err, fake_state) in zip(real, fake):
+        assert fake_err == real_err, f"{primitive} {name}: the real kernel gave errno {real_err}, the fake {fake_err}"
+        assert fake_state == real_state, f"after {primitive} {name}"
+
+
+def test_the_contract_covers_every_primitive():
+    from nsprov.agent.kernel import PRIMITIVES
+    used = {primitive for steps in SCENARIOS.values() for primitive, _ in steps}
+    assert set(PRIMITIVES) - used == {"run_command", "run_checks"}   # they report, and change nothing kept
+    for name in PRIMITIVES:
+        assert callable(getattr(FakeKernel, name, None)), f"the fake kernel has no {name}"
