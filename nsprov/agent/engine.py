@@ -13,12 +13,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import time
-from dataclasses import dataclass, field
 from itertools import takewhile
 from typing import Callable, Optional
 
 from nsprov.agent import ops
-from nsprov.agent.ledger import Ledger
+from nsprov.agent.ledger import Ledger, object_key
 from nsprov.agent.planning import Context, PlanError, TaskPlan
 from nsprov.agent.resources import INTERNAL, RESOURCES, module_of
 from nsprov.agent.state import Observed
@@ -31,27 +30,24 @@ TIMINGS: dict = {}   # where this run's time went (seconds), reported in the "do
 CONTAINERS = ("netns", "namespace")   # what other objects may go with: planned first in a destroy
 
 
-@dataclass
 class Planned:
-    index: int
-    name: str
-    module: str
-    plan: Optional[TaskPlan] = None
-    skip: Optional[str] = None
-    undo: list = field(default_factory=list)     # per action: its inverse actions
+    """A task with its plan (or why it is skipped); UNDO: per action, its inverse actions."""
+    __slots__ = ("index", "name", "module", "plan", "skip", "undo")
+
+    def __init__(self, index: int, name: str, module: str, skip: Optional[str] = None):
+        self.index, self.name, self.module, self.skip = index, name, module, skip
+        self.plan: Optional[TaskPlan] = None
+        self.undo: list = []
 
 
-@dataclass
 class Run:
-    """One request being carried out on this host."""
-    emit: Emit
-    ledger: Ledger
-    kernel: object
-    ctx: Context
-    obs: Observed
-    check: bool = False
-    diff: bool = False
-    control: object = None      # __main__.Control: `stopping` once the controller said stop
+    """One request being carried out on this host. CONTROL: __main__.Control (`stopping` once
+    the controller said stop)."""
+
+    def __init__(self, emit: Emit, ledger: Ledger, kernel, ctx: Context, obs: Observed):
+        self.emit, self.ledger, self.kernel, self.ctx, self.obs = emit, ledger, kernel, ctx, obs
+        self.check = self.diff = False
+        self.control = None
 
     @property
     def stopping(self) -> bool:
@@ -240,13 +236,17 @@ def apply_planned(run: Run, planned: list) -> str:
 
 
 # ------------------------------------------------------------------ the ledger around an apply
+def _exists(entry: dict, obs: Observed) -> bool:
+    resource = RESOURCES.get(module_of(entry))
+    return resource is not None and resource.exists(entry, obs)
+
+
 def _truth(run: Run, entries: list) -> tuple:
     """(entries whose object is in the kernel, entries whose object is not), read afresh."""
     obs = run.kernel.observed()
     here, gone = [], []
     for e in entries:
-        resource = RESOURCES.get(module_of(e))
-        (here if resource is not None and resource.exists(e, obs) else gone).append(e)
+        (here if _exists(e, obs) else gone).append(e)
     return here, gone
 
 
@@ -265,9 +265,11 @@ def _settle(run: Run, planned: list, records: list, outcome: str, inodes: dict) 
         return False
     left = _wait_links_gone(run, [w for p in planned if p.plan for w in p.plan.awaits], inodes, len(planned))
     kept = {("link", ns, name) for ns, name, _ in left}
-    # intents left by a run that was cut short, whose objects this run found or finished, are done now
-    intents = [e for e in run.ledger.owned_by(run.ctx.owner) if e.get("state") == "intent"]
-    finished = _truth(run, intents)[0] if intents else []
+    # intents left by a run that was cut short, whose objects this run found or finished, are
+    # done now (the model after this run's actions says which exist: no second look needed)
+    ours = {object_key(r) for r in records}
+    finished = [e for e in run.ledger.owned_by(run.ctx.owner) if e.get("state") == "intent"
+                and object_key(e) not in ours and _exists(e, run.obs)]
     run.ledger.mark_done(records + finished)
     run.ledger.forget([e for e in forgets if (e["kind"], e.get("netns", ""), e["name"]) not in kept])
     return not left
@@ -305,9 +307,9 @@ def _cleanup_failed(left: list, holders: dict, index: int) -> dict:
 
 # ------------------------------------------------------------------ the requests
 def _new_run(req: dict, emit: Emit, ledger: Ledger, kernel, control) -> Run:
-    ctx = Context(owner=req["owner"], ledger=ledger, management=management())
-    return Run(emit, ledger, kernel, ctx, kernel.observed(), check=bool(req.get("check")), diff=bool(req.get("diff")),
-               control=control)
+    run = Run(emit, ledger, kernel, Context(req["owner"], ledger, management()), kernel.observed())
+    run.check, run.diff, run.control = bool(req.get("check")), bool(req.get("diff")), control
+    return run
 
 
 def run_tasks(run: Run, tasks: list, first: tuple = ()) -> bool:

@@ -9,7 +9,6 @@ tests/unit/test_ops.py checks that every op names a primitive both kernels have.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from nsprov.agent.state import NEW_NETNS_DEFAULT, Action, Link, Observed, Route
@@ -28,18 +27,25 @@ def _table(a: Action) -> str:
     return f"firewall rules in table '{a.args['table']}'"
 
 
-@dataclass(frozen=True)
 class Op:
-    name: str                                          # "link.add_veth": how plan cases spell it
-    verb: str                                          # "create", as in "could not create ..."
-    primitive: str                                     # the Kernel method that carries it out
-    simulate: Callable[[Observed, Action], None]       # the effect on the observed state
-    inverse: Callable[[Action, Observed], list]        # how to undo it, from the state before it
-    what: Callable[[Action], str] = _named("link")     # the object, for messages
-    fixed: dict = field(default_factory=dict)          # more keyword arguments for the primitive
+    """NAME ("link.add_veth": how plan cases spell it), VERB ("create", as in "could not create
+    ..."), PRIMITIVE (the Kernel method that carries it out), SIMULATE (its effect on the
+    observed state), INVERSE (how to undo it, from the state before it), WHAT (the object, for
+    messages), FIXED (more keyword arguments for the primitive)."""
+    __slots__ = ("name", "verb", "primitive", "simulate", "inverse", "what", "fixed")
+
+    def __init__(self, name: str, verb: str, primitive: str, effect: tuple, what: Callable[[Action], str] = None,
+                 fixed: Optional[dict] = None):
+        self.name, self.verb, self.primitive = name, verb, primitive
+        self.simulate, self.inverse = effect
+        self.what = what or _named("link")
+        self.fixed = fixed or {}
 
     def __call__(self, ns: str, name: str, reason: str, **args) -> Action:
         return Action(self, ns, name, args, reason)
+
+    def __repr__(self) -> str:
+        return f"Op({self.name})"
 
 
 def _no_undo(a: Action, obs: Observed) -> list:
@@ -188,36 +194,40 @@ def _undo(op_name: str) -> Callable[[Action, Observed], list]:
     return lambda a, obs: [OPS[op_name](a.ns, a.name, "undo", **a.args)]
 
 
+def _undo_by(op_name: str) -> Callable[[Action, Observed], list]:
+    """The inverse that removes what the action made, by its name alone."""
+    return lambda a, obs: [OPS[op_name](a.ns, a.name, "undo")]
+
+
 # ------------------------------------------------------------------ the table
-CREATE_NETNS = Op("netns.create", "create", "ensure_netns", _sim_netns_create,
-                  lambda a, obs: [DELETE_NETNS("", a.name, "undo")], _named("netns"))
-DELETE_NETNS = Op("netns.delete", "delete", "remove_netns", _sim_netns_delete, _no_undo, _named("netns"))
-ADD_BRIDGE = Op("link.add_bridge", "create", "ensure_bridge", _sim_add_bridge,
-                lambda a, obs: [DELETE_LINK(a.ns, a.name, "undo")], _named("bridge"))
-ADD_VETH = Op("link.add_veth", "create", "ensure_veth", _sim_add_veth,
-              lambda a, obs: [DELETE_LINK(a.ns, a.name, "undo")], _named("veth"))
-SET_LINK = Op("link.set", "change", "set_link", _sim_set_link, _undo_set_link)
-DELETE_LINK = Op("link.delete", "delete", "remove_link", _sim_delete_link, _no_undo)
-ADD_ADDRESS = Op("addr.add", "add", "ensure_address", _sim_add_address, _undo("addr.delete"), _address)
-DELETE_ADDRESS = Op("addr.delete", "remove", "remove_address", _sim_delete_address, _undo("addr.add"), _address)
-ADD_ROUTE = Op("route.add", "add", "ensure_route", _sim_route, _undo("route.delete"), _named("route"))
-REPLACE_ROUTE = Op("route.replace", "replace", "ensure_route", _sim_route, _undo_route_change, _named("route"),
-                   fixed={"replace": True})
-DELETE_ROUTE = Op("route.delete", "delete", "remove_route", _sim_delete_route, _undo_route_change, _named("route"))
-SET_SYSCTL = Op("sysctl.set", "set", "set_sysctl", _sim_sysctl, _undo_sysctl, _named("sysctl"))
-ADD_RULES = Op("fw.add_rules", "add", "ensure_rules", _sim_add_rules, _undo_add_rules, _table)
-DELETE_RULES = Op("fw.delete_rules", "delete", "remove_rules", _sim_delete_rules, _undo("fw.add_rules"), _table)
-DELETE_TABLE = Op("fw.delete_table", "delete", "remove_table", _sim_delete_table, _no_undo, _table)
-CREATE_NSSET = Op("nsset.create", "create", "ensure_nsset", _sim_nsset_create,
-                  lambda a, obs: [DELETE_NSSET("", a.name, "undo")], _named("namespace set"))
-DELETE_NSSET = Op("nsset.delete", "delete", "remove_nsset", _sim_nsset_delete, _no_undo, _named("namespace set"))
-SET_HOSTNAME = Op("nsset.set_hostname", "set the hostname of", "set_hostname", _sim_hostname, _undo_hostname,
+CREATE_NETNS = Op("netns.create", "create", "ensure_netns", (_sim_netns_create, _undo_by("netns.delete")),
+                  _named("netns"))
+DELETE_NETNS = Op("netns.delete", "delete", "remove_netns", (_sim_netns_delete, _no_undo), _named("netns"))
+ADD_BRIDGE = Op("link.add_bridge", "create", "ensure_bridge", (_sim_add_bridge, _undo_by("link.delete")),
+                _named("bridge"))
+ADD_VETH = Op("link.add_veth", "create", "ensure_veth", (_sim_add_veth, _undo_by("link.delete")), _named("veth"))
+SET_LINK = Op("link.set", "change", "set_link", (_sim_set_link, _undo_set_link))
+DELETE_LINK = Op("link.delete", "delete", "remove_link", (_sim_delete_link, _no_undo))
+ADD_ADDRESS = Op("addr.add", "add", "ensure_address", (_sim_add_address, _undo("addr.delete")), _address)
+DELETE_ADDRESS = Op("addr.delete", "remove", "remove_address", (_sim_delete_address, _undo("addr.add")), _address)
+ADD_ROUTE = Op("route.add", "add", "ensure_route", (_sim_route, _undo("route.delete")), _named("route"))
+REPLACE_ROUTE = Op("route.replace", "replace", "ensure_route", (_sim_route, _undo_route_change),
+                   _named("route"), fixed={"replace": True})
+DELETE_ROUTE = Op("route.delete", "delete", "remove_route", (_sim_delete_route, _undo_route_change), _named("route"))
+SET_SYSCTL = Op("sysctl.set", "set", "set_sysctl", (_sim_sysctl, _undo_sysctl), _named("sysctl"))
+ADD_RULES = Op("fw.add_rules", "add", "ensure_rules", (_sim_add_rules, _undo_add_rules), _table)
+DELETE_RULES = Op("fw.delete_rules", "delete", "remove_rules", (_sim_delete_rules, _undo("fw.add_rules")), _table)
+DELETE_TABLE = Op("fw.delete_table", "delete", "remove_table", (_sim_delete_table, _no_undo), _table)
+CREATE_NSSET = Op("nsset.create", "create", "ensure_nsset", (_sim_nsset_create, _undo_by("nsset.delete")),
                   _named("namespace set"))
-START_PROCESS = Op("process.start", "start", "ensure_process", _sim_process_start,
-                   lambda a, obs: [STOP_PROCESS("", a.name, "undo")], _named("process"))
-STOP_PROCESS = Op("process.stop", "stop", "remove_process", _sim_process_stop, _no_undo, _named("process"))
-RUN_COMMAND = Op("exec.run", "run", "run_command", _sim_nothing, _no_undo, _named("command"))
-RUN_CHECKS = Op("verify.run", "run the checks of", "run_checks", _sim_nothing, _no_undo, _named("verify"))
+DELETE_NSSET = Op("nsset.delete", "delete", "remove_nsset", (_sim_nsset_delete, _no_undo), _named("namespace set"))
+SET_HOSTNAME = Op("nsset.set_hostname", "set the hostname of", "set_hostname", (_sim_hostname, _undo_hostname),
+                  _named("namespace set"))
+START_PROCESS = Op("process.start", "start", "ensure_process", (_sim_process_start, _undo_by("process.stop")),
+                   _named("process"))
+STOP_PROCESS = Op("process.stop", "stop", "remove_process", (_sim_process_stop, _no_undo), _named("process"))
+RUN_COMMAND = Op("exec.run", "run", "run_command", (_sim_nothing, _no_undo), _named("command"))
+RUN_CHECKS = Op("verify.run", "run the checks of", "run_checks", (_sim_nothing, _no_undo), _named("verify"))
 
 OPS: dict = {op.name: op for op in (
     CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, SET_LINK, DELETE_LINK, ADD_ADDRESS, DELETE_ADDRESS,

@@ -9,7 +9,6 @@ for this lab (and, for links, not marked with its ifalias) is an error, not a ch
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
 from typing import Optional
 
 from nsprov.agent.state import Action, Observed
@@ -19,13 +18,16 @@ class PlanError(Exception):
     """The desired state cannot be reached without touching something nsprov does not own."""
 
 
-@dataclass
 class Context:
-    owner: str
-    ledger: object            # nsprov.agent.ledger.Ledger (read here, written by the engine)
-    pending: list = field(default_factory=list)   # entries earlier tasks of this run will record
-    _pending_index: dict = field(default_factory=dict)
-    management: Optional[str] = None   # the controller's address as this host sees it (SSH_CONNECTION)
+    """What a plan is made in: the lab (OWNER) and its LEDGER (read here, written by the engine),
+    the records earlier tasks of this run will make, and MANAGEMENT, the controller's address as
+    this host sees it (SSH_CONNECTION)."""
+
+    def __init__(self, owner: str, ledger, management: Optional[str] = None):
+        self.owner, self.ledger, self.management = owner, ledger, management
+        self.pending: list = []          # entries earlier tasks of this run will record
+        self._pending_index: dict = {}
+        self._inside: Optional[dict] = None     # netns -> records that go with it (see inside)
 
     @property
     def mark(self) -> str:
@@ -43,6 +45,28 @@ class Context:
         self.pending.extend(records)
         for e in records:
             self._pending_index[(e["kind"], e.get("netns", ""), e["name"])] = e
+            if self._inside is not None:
+                self._file_inside(e)
+
+    def inside(self, netns: str) -> list:
+        """This lab's records of what goes with NETNS: what is in it, and veth ends elsewhere
+        whose peer is in it (recorded ones and those this run will record)."""
+        if self._inside is None:
+            self._inside = {}
+            for e in [*self.ledger.owned_by(self.owner), *self.pending]:
+                self._file_inside(e)
+        return list(self._inside.get(netns, []))
+
+    @staticmethod
+    def _goes_into(e: dict) -> Optional[str]:
+        if e.get("netns"):
+            return e["netns"]
+        return e.get("peer_netns") or None if e["kind"] == "link" else None
+
+    def _file_inside(self, e: dict) -> None:
+        where = self._goes_into(e)
+        if where:
+            self._inside.setdefault(where, []).append(e)
 
     def owns(self, kind: str, ns: str, name: str) -> bool:
         e = self.entry(kind, ns, name)
@@ -60,16 +84,21 @@ class Context:
         return PlanError(f"{what}{where} exists and was not created by nsprov; not adopting it")
 
 
-@dataclass
 class TaskPlan:
-    actions: list = field(default_factory=list)
-    reasons: list = field(default_factory=list)     # why each action, or why nothing to do
-    records: list = field(default_factory=list)     # ledger entries this task creates
-    forgets: list = field(default_factory=list)     # ledger entries this task removes
-    awaits: list = field(default_factory=list)      # (netns, link, gone with netns): links the kernel frees later
-    gone_with: Optional[str] = None                  # removed by the deletion of this netns, planned before
-    before: dict = field(default_factory=dict)
-    after: dict = field(default_factory=dict)
+    """One task's plan: its actions and the reason for each (or for having none), the ledger
+    entries it records and forgets, the links the kernel frees later (netns, link, gone with
+    netns), and before/after for --diff."""
+    __slots__ = ("actions", "reasons", "records", "forgets", "awaits", "gone_with", "before", "after")
+
+    def __init__(self):
+        self.actions: list = []
+        self.reasons: list = []
+        self.records: list = []
+        self.forgets: list = []
+        self.awaits: list = []
+        self.gone_with: Optional[str] = None    # removed by the deletion of this netns, planned before
+        self.before: dict = {}
+        self.after: dict = {}
 
     def act(self, op, ns: str, name: str, reason: str, **args) -> None:
         self.actions.append(Action(op, ns, name, args, reason))
@@ -109,14 +138,13 @@ def _best_route(obs: Observed, target) -> Optional[tuple]:
     return best
 
 
-@dataclass(frozen=True)
 class Claim:
     """What an address or route claims in a namespace: WHAT (for the message) sends NET out of
     DEV (through VIA)."""
-    what: str
-    net: str
-    dev: Optional[str]
-    via: Optional[str] = None
+    __slots__ = ("what", "net", "dev", "via")
+
+    def __init__(self, what: str, net: str, dev: Optional[str], via: Optional[str] = None):
+        self.what, self.net, self.dev, self.via = what, net, dev, via
 
 
 def guard_management(ctx: Context, obs: Observed, p: dict, ns: str, claim: Claim) -> None:

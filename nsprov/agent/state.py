@@ -7,46 +7,49 @@ sees the effect of earlier tasks without touching anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 NEW_NETNS_DEFAULT = "(new netns default)"
 
 
-@dataclass
 class Link:
-    name: str
-    kind: str
-    up: bool = False
-    mtu: Optional[int] = None
-    master: Optional[str] = None
-    alias: Optional[str] = None
-    addresses: list = field(default_factory=list)   # "10.0.0.1/24", in kernel order
-    index: int = 0
-    peer_netns: Optional[str] = None                # veth: where the other end lives, when known
-    peer: Optional[str] = None
+    """A link as observed. ADDRESSES: "10.0.0.1/24", in kernel order; PEER_NETNS and PEER: a
+    veth's other end, when known. (Plain classes here: see nsprov.model.kinds.base.Kind.)"""
+    __slots__ = ("name", "kind", "up", "mtu", "master", "alias", "addresses", "index", "peer_netns", "peer")
+    _DEFAULTS = (("up", False), ("mtu", None), ("master", None), ("alias", None), ("index", 0),
+                 ("peer_netns", None), ("peer", None))
+
+    def __init__(self, name: str, kind: str, **fields):
+        self.name, self.kind = name, kind
+        self.addresses = fields.pop("addresses", None) or []
+        for key, default in self._DEFAULTS:
+            setattr(self, key, fields.pop(key, default))
+        if fields:
+            raise TypeError(f"Link has no field {', '.join(fields)}")
 
     def summary(self) -> dict:
         return {"kind": self.kind, "up": self.up, "mtu": self.mtu, "master": self.master,
                 "addresses": list(self.addresses)}
 
 
-@dataclass
 class Route:
-    dst: str            # "default" or "10.0.0.0/24"
-    via: Optional[str]
-    dev: Optional[str]
-    metric: Optional[int]
-    proto: str = "static"   # "kernel" for connected routes
+    """A route of the main table: DST "default" or "10.0.0.0/24"; PROTO "kernel" when connected."""
+    __slots__ = ("dst", "via", "dev", "metric", "proto")
+
+    def __init__(self, dst: str, via: Optional[str], dev: Optional[str], metric: Optional[int],
+                 proto: str = "static"):
+        self.dst, self.via, self.dev, self.metric, self.proto = dst, via, dev, metric, proto
 
     def summary(self) -> dict:
         return {"to": self.dst, "via": self.via, "dev": self.dev, "metric": self.metric}
 
 
-@dataclass
 class Namespace:
-    links: dict = field(default_factory=dict)    # name -> Link
-    routes: dict = field(default_factory=dict)   # dst -> Route (main table, IPv4 and IPv6)
+    __slots__ = ("links", "routes")
+
+    def __init__(self, links: Optional[dict] = None, routes: Optional[dict] = None):
+        self.links = links if links is not None else {}      # name -> Link
+        self.routes = routes if routes is not None else {}   # dst -> Route (main table, IPv4 and IPv6)
 
 
 def fresh_netns() -> Namespace:
@@ -54,29 +57,32 @@ def fresh_netns() -> Namespace:
     return Namespace({"lo": Link("lo", "loopback", up=True, mtu=65536, addresses=["127.0.0.1/8", "::1/128"])})
 
 
-@dataclass(frozen=True)
 class Action:
     """One kernel change: OP (an ops.Op) on NAME in netns NS, with ARGS; REASON is what a
     person reads."""
-    op: object
-    ns: str
-    name: str
-    args: dict
-    reason: str
+    __slots__ = ("op", "ns", "name", "args", "reason")
+
+    def __init__(self, op, ns: str, name: str, args: dict, reason: str):
+        self.op, self.ns, self.name, self.args, self.reason = op, ns, name, args, reason
+
+    def __repr__(self) -> str:
+        return f"Action({self.op.name}, {self.ns!r}, {self.name!r}, {self.args!r})"
 
 
 def _nothing(*key) -> None:
     return None
 
 
-@dataclass(frozen=True)
 class Loaders:
-    """How Observed reads each thing from the kernel, when a plan first asks for it."""
-    ns: Callable[[str], Namespace]                         # a namespace's links and routes
-    sysctl: Callable[[str, str], Optional[str]]            # (ns, key) -> value, None if there is none
-    rules: Callable[[str, str], Optional[dict]]            # (ns, table) -> {key: ...}, None if no table
-    nsset: Callable[[str], Optional[dict]] = _nothing      # a namespace set
-    process: Callable[[str], Optional[dict]] = _nothing    # a process nsprov started
+    """How Observed reads each thing from the kernel, when a plan first asks for it: NS a
+    namespace's links and routes; SYSCTL (ns, key) -> value, None if there is none; RULES (ns,
+    table) -> {key: ...}, None if there is no table; NSSET a namespace set; PROCESS a process
+    nsprov started."""
+    __slots__ = ("ns", "sysctl", "rules", "nsset", "process")
+
+    def __init__(self, ns: Callable[[str], Namespace], sysctl: Callable[[str, str], Optional[str]],
+                 rules: Callable[[str, str], Optional[dict]], nsset: Callable = _nothing, process: Callable = _nothing):
+        self.ns, self.sysctl, self.rules, self.nsset, self.process = ns, sysctl, rules, nsset, process
 
 
 class Observed:

@@ -8,32 +8,29 @@ its node. Each module kind adds its part (`Kind.draw`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 HOST = "host"
 
 
-@dataclass
 class Node:
-    id: str
-    kind: str                      # host | netns | set | bridge
-    title: str
-    lines: list = field(default_factory=list)
+    __slots__ = ("id", "kind", "title", "lines")
+
+    def __init__(self, id: str, kind: str, title: str, lines: list = None):
+        self.id, self.kind, self.title = id, kind, title     # kind: host | netns | set | bridge
+        self.lines = lines if lines is not None else []
 
 
-@dataclass
 class Edge:
-    a: str
-    b: str
-    label: str
-    kind: str = "veth"             # veth | in (a bridge inside a namespace)
+    __slots__ = ("a", "b", "label", "kind")
+
+    def __init__(self, a: str, b: str, label: str, kind: str = "veth"):
+        self.a, self.b, self.label, self.kind = a, b, label, kind   # kind: veth | in (a bridge in a netns)
 
 
-@dataclass
 class HostTopology:
-    host: str
-    nodes: dict = field(default_factory=dict)   # id -> Node, in declaration order
-    edges: list = field(default_factory=list)
+    def __init__(self, host: str):
+        self.host = host
+        self.nodes: dict = {}     # id -> Node, in declaration order
+        self.edges: list = []
 
     def ns_node(self, ns: str) -> str:
         """The node of namespace NS ("" = the host's own), made if the playbook has not yet."""

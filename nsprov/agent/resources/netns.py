@@ -18,15 +18,10 @@ RECORDS = ("netns",)
 def contents(ctx: Context, obs: Observed, name: str) -> tuple:
     """(records of this lab that go with netns NAME, host-side links that go with it later)."""
     forgets, awaits = [], []
-    for e in list(ctx.ledger.owned_by(ctx.owner)) + ctx.pending:
-        if e["kind"] in ("netns", "nsset") and e["name"] == name:
-            continue
-        if e.get("netns") == name:
-            forgets.append(e)
-        elif e["kind"] == "link" and e.get("peer_netns") == name:
-            forgets.append(e)
-            if obs.link(e.get("netns", ""), e["name"]) is not None:
-                awaits.append((e.get("netns", ""), e["name"], name))
+    for e in ctx.inside(name):
+        forgets.append(e)
+        if e.get("netns") != name and obs.link(e.get("netns", ""), e["name"]) is not None:
+            awaits.append((e.get("netns", ""), e["name"], name))
     return forgets, awaits
 
 

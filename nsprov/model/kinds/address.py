@@ -17,21 +17,26 @@ def _draw(p: dict, topo) -> None:
         topo.line(p["netns"], f"{p['interface']} {p['address']}")
 
 
-KIND = Kind(
-    name="address",
-    summary="one address on an interface in any netns (the host's eth0, a veth end...)",
-    doc="Adds one address to an existing interface. On an interface nsprov did not make, the address "
-        "is recorded on its own, so destroy removes that address and nothing else.",
-    absent="Removes the address (only one nsprov added, or on a link nsprov made).",
-    example="address: {interface: eth0, netns: red, address: 10.2.0.9/24}",
-    params={
+class Address(Kind):
+    name = "address"
+    summary = "one address on an interface in any netns (the host's eth0, a veth end...)"
+    doc = ("Adds one address to an existing interface. On an interface nsprov did not make, the address "
+           "is recorded on its own, so destroy removes that address and nothing else.")
+    absent = "Removes the address (only one nsprov added, or on a link nsprov made)."
+    example = "address: {interface: eth0, netns: red, address: 10.2.0.9/24}"
+    params = {
         "interface": Param(t.IFNAME, "the interface", required=True),
         "netns": Param(t.NETNS, "its netns; empty: the host's own", default=""),
         "address": Param(t.CIDR, "the address with its prefix", required=True),
         "allow_management_overlap": Param(t.BOOL, OVERLAP_DOC, default=False),
         "state": Param(t.STATE, STATE_DOC, default="present"),
-    },
-    label=lambda p: f"address {p['address']} on {in_ns(p['netns'])}{p['interface']}",
-    declares=_declares,
-    draw=_draw,
-)
+    }
+
+    def label(self, p):
+        return f"address {p['address']} on {in_ns(p['netns'])}{p['interface']}"
+
+    declares = staticmethod(_declares)
+    draw = staticmethod(_draw)
+
+
+KIND = Address()

@@ -6,61 +6,64 @@ picture, and its reference text. One `Kind` per module, in a file of its own bes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from nsprov.model.topology import HostTopology
 from nsprov.model.types import Type
 
+if TYPE_CHECKING:
+    from nsprov.model.topology import HostTopology
 
-@dataclass(frozen=True)
+
 class Param:
-    type: Type
-    doc: str
-    required: bool = False
-    default: Any = None
+    __slots__ = ("type", "doc", "required", "default")
+
+    def __init__(self, type: Type, doc: str, required: bool = False, default: Any = None):
+        self.type, self.doc, self.required, self.default = type, doc, required, default
 
 
-@dataclass(frozen=True)
 class Declares:
     """What one present task declares, for the checks across a host's tasks."""
-    objects: tuple = ()       # (what, netns, name): two tasks may not make the same object
-    addresses: tuple = ()     # (netns, interface, cidr): the same address may not be declared twice
-    netns_used: tuple = ()    # (field, netns): a netns the playbook must declare
-    sets_used: tuple = ()     # (field, set name): a namespace set the playbook must declare
-    netns_made: tuple = ()    # netns names this task makes, for other tasks to use
-    sets_made: tuple = ()
+    __slots__ = ("objects", "addresses", "netns_used", "sets_used", "netns_made", "sets_made")
+
+    def __init__(self, objects: tuple = (), addresses: tuple = (), netns_used: tuple = (), sets_used: tuple = (),
+                 netns_made: tuple = (), sets_made: tuple = ()):
+        self.objects = objects          # (what, netns, name): two tasks may not make the same object
+        self.addresses = addresses      # (netns, interface, cidr): the same address may not be declared twice
+        self.netns_used = netns_used    # (field, netns): a netns the playbook must declare
+        self.sets_used = sets_used      # (field, set name): a namespace set the playbook must declare
+        self.netns_made = netns_made    # netns names this task makes, for other tasks to use
+        self.sets_made = sets_made
 
 
-def _no_rules(p: dict) -> list:
-    return []
-
-
-def _declares_nothing(p: dict) -> Declares:
-    return Declares()
-
-
-def _draws_nothing(p: dict, t: HostTopology) -> None:
-    return None
-
-
-def _proves_nothing(p: dict) -> dict:
-    return {}
-
-
-@dataclass(frozen=True)
 class Kind:
-    name: str
-    summary: str                  # one line for `nsprov doc`
-    doc: str                      # what it manages
-    absent: str                   # what `state: absent` does ("" when the kind has no state)
-    example: str                  # a task, as YAML
-    params: dict                  # name -> Param, in the order the reference lists them
-    label: Callable[[dict], str]  # a short name for the object a task manages: `veth a<->red/b`
-    rules: Callable[[dict], list] = _no_rules               # cross-field rules: [(field, message)]
-    declares: Callable[[dict], Declares] = _declares_nothing
-    draw: Callable[[dict, HostTopology], None] = _draws_nothing
-    proves: Callable[[dict], dict] = _proves_nothing       # what `nsprov verify` checks: {sets, assertions}
+    """A module kind: one subclass per kind (nsprov/model/kinds/KIND.py), its attributes the
+    reference and its methods what the controller asks of a task of that kind. Plain classes
+    here and in the agent, not dataclasses: the agent starts on every run, and making ~20
+    dataclasses cost it ~8 ms."""
+    name: str = ""
+    summary: str = ""     # one line for `nsprov doc`
+    doc: str = ""         # what it manages
+    absent: str = ""      # what `state: absent` does ("" when the kind has no state)
+    example: str = ""     # a task, as YAML
+    params: dict = {}     # name -> Param, in the order the reference lists them
+
+    def label(self, p: dict) -> str:
+        """A short name for the object a task manages: `veth a<->red/b`."""
+        raise NotImplementedError(self.name)
+
+    def rules(self, p: dict) -> list:
+        """Cross-field rules: [(field, message)]."""
+        return []
+
+    def declares(self, p: dict) -> Declares:
+        return Declares()
+
+    def draw(self, p: dict, topo: "HostTopology") -> None:
+        return None
+
+    def proves(self, p: dict) -> dict:
+        """What `nsprov verify` checks for the task: {sets, assertions}."""
+        return {}
 
     def validate(self, params: Any) -> tuple:
         """(normalised params, [(field, message), ...])."""

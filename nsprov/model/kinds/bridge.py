@@ -23,14 +23,14 @@ def _draw(p: dict, topo) -> None:
         topo.nodes[key].lines.append(" ".join(p["addresses"]))
 
 
-KIND = Kind(
-    name="bridge",
-    summary="a Linux bridge in any netns: addresses, mtu, stp, up",
-    doc="A bridge in the host's namespace or a netns, marked with the lab's ifalias. Addresses on it "
-        "that the task does not declare are removed (other than IPv6 link-local ones).",
-    absent="Deletes the bridge (its ports stay, detached).",
-    example="bridge: {name: br0, addresses: [10.2.0.1/24]}",
-    params={
+class Bridge(Kind):
+    name = "bridge"
+    summary = "a Linux bridge in any netns: addresses, mtu, stp, up"
+    doc = ("A bridge in the host's namespace or a netns, marked with the lab's ifalias. Addresses on it "
+           "that the task does not declare are removed (other than IPv6 link-local ones).")
+    absent = "Deletes the bridge (its ports stay, detached)."
+    example = "bridge: {name: br0, addresses: [10.2.0.1/24]}"
+    params = {
         "name": Param(t.IFNAME, "the bridge's interface name", required=True),
         "netns": Param(t.NETNS, "the netns it lives in; empty: the host's own", default=""),
         "addresses": Param(t.CIDR_LIST, "addresses on the bridge, exactly these", default=[]),
@@ -39,8 +39,13 @@ KIND = Kind(
         "up": Param(t.BOOL, "link up", default=True),
         "allow_management_overlap": Param(t.BOOL, OVERLAP_DOC, default=False),
         "state": Param(t.STATE, STATE_DOC, default="present"),
-    },
-    label=lambda p: f"bridge {in_ns(p['netns'])}{p['name']}",
-    declares=_declares,
-    draw=_draw,
-)
+    }
+
+    def label(self, p):
+        return f"bridge {in_ns(p['netns'])}{p['name']}"
+
+    declares = staticmethod(_declares)
+    draw = staticmethod(_draw)
+
+
+KIND = Bridge()

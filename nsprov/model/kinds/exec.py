@@ -10,25 +10,27 @@ def _label(p: dict) -> str:
     return f"exec {' '.join(p['command'] or [])[:40]}" + (f" in {where}" if where else "")
 
 
-KIND = Kind(
-    name="exec",
-    summary="a one-shot command inside a namespace set or netns (changed unless creates/changed_when)",
-    doc="Runs COMMAND once per run and waits for it (up to 300 s); a non-zero exit fails the task (and "
-        "rolls the run back). It is reported changed, unless `creates` names a path that exists (then it "
-        "does not run) or `changed_when: false`.",
-    absent="",
-    example="exec: {command: [ip, route], netns: red, changed_when: false}",
-    params={
+class Exec(Kind):
+    name = "exec"
+    summary = "a one-shot command inside a namespace set or netns (changed unless creates/changed_when)"
+    doc = ("Runs COMMAND once per run and waits for it (up to 300 s); a non-zero exit fails the task (and "
+           "rolls the run back). It is reported changed, unless `creates` names a path that exists (then it "
+           "does not run) or `changed_when: false`.")
+    absent = ""
+    example = "exec: {command: [ip, route], netns: red, changed_when: false}"
+    params = {
         "command": Param(t.COMMAND, "argv", required=True),
         "namespace": Param(t.NETNS, NAMESPACE_DOC, default=""),
         "netns": Param(t.NETNS, NETNS_DOC, default=""),
         "creates": Param(t.PATH, "skip the command when this path exists (looked up where it runs)"),
         "changed_when": Param(t.BOOL, "report the task changed when it ran (true or false, no expression)",
-                              default=True),
+            default=True),
         "env": Param(t.ENV, ENV_DOC, default={}),
         "chdir": Param(t.PATH, CHDIR_DOC, default="/"),
-    },
-    label=_label,
-    rules=where_rules,
-    declares=where_declares,
-)
+    }
+    label = staticmethod(_label)
+    rules = staticmethod(where_rules)
+    declares = staticmethod(where_declares)
+
+
+KIND = Exec()

@@ -55,19 +55,19 @@ def _proves(p: dict) -> dict:
     return {"sets": [{k: p[k] for k in ("name", "kinds", "hostname", "uid_map", "gid_map")}]}
 
 
-KIND = Kind(
-    name="namespace",
-    summary="a named set of namespaces: net uts ipc pid mnt user (cgroup, time), pinned for nsenter",
-    doc="Namespaces of the kinds asked for, made together and held by a small init (PID 1 of a pid "
-        "namespace, reaping orphans). Each is pinned under /run/nsprov/ns/NAME/KIND, so `nsenter "
-        "--uts=/run/nsprov/ns/NAME/uts hostname` works; the net one is also /run/netns/NAME for `ip netns`. "
-        "uts takes hostname and domainname; mnt gets private propagation, its own /proc with pid, and the "
-        "extra mounts; user maps uid/gid ranges (uid 0 inside must map to an unprivileged uid outside).",
-    absent="Stops its init (everything inside goes with it) and unpins every kind.",
-    example="namespace:\n  name: box1\n  kinds: [uts, ipc, pid, mnt, user, net]\n  hostname: box1\n"
-            "  uid_map: [{inside: 0, outside: 100000, count: 65536}]\n"
-            "  gid_map: [{inside: 0, outside: 100000, count: 65536}]",
-    params={
+class Namespace(Kind):
+    name = "namespace"
+    summary = "a named set of namespaces: net uts ipc pid mnt user (cgroup, time), pinned for nsenter"
+    doc = ("Namespaces of the kinds asked for, made together and held by a small init (PID 1 of a pid "
+           "namespace, reaping orphans). Each is pinned under /run/nsprov/ns/NAME/KIND, so `nsenter "
+           "--uts=/run/nsprov/ns/NAME/uts hostname` works; the net one is also /run/netns/NAME for `ip netns`. "
+           "uts takes hostname and domainname; mnt gets private propagation, its own /proc with pid, and the "
+           "extra mounts; user maps uid/gid ranges (uid 0 inside must map to an unprivileged uid outside).")
+    absent = "Stops its init (everything inside goes with it) and unpins every kind."
+    example = ("namespace:\n  name: box1\n  kinds: [uts, ipc, pid, mnt, user, net]\n  hostname: box1\n"
+               "  uid_map: [{inside: 0, outside: 100000, count: 65536}]\n"
+               "  gid_map: [{inside: 0, outside: 100000, count: 65536}]")
+    params = {
         "name": Param(t.OWN_NAME, "the set's name (also its netns name with kind net)", required=True),
         "kinds": Param(t.KINDS, "the namespace kinds it has", required=True),
         "hostname": Param(t.HOSTNAME, "hostname inside (kind uts)"),
@@ -76,12 +76,17 @@ KIND = Kind(
         "gid_map": Param(t.ID_MAP, "gid ranges (kind user)"),
         "mounts": Param(t.MOUNTS, "tmpfs or bind mounts made inside (kind mnt)", default=[]),
         "allow_host_root": Param(t.BOOL, "allow a uid/gid map onto the host's 0 (no user isolation)",
-                                 default=False),
+            default=False),
         "state": Param(t.STATE, STATE_DOC, default="present"),
-    },
-    label=lambda p: f"namespace {p['name']} ({' '.join(p['kinds'] or [])})",
-    rules=_rules,
-    declares=_declares,
-    draw=_draw,
-    proves=_proves,
-)
+    }
+
+    def label(self, p):
+        return f"namespace {p['name']} ({' '.join(p['kinds'] or [])})"
+
+    rules = staticmethod(_rules)
+    declares = staticmethod(_declares)
+    draw = staticmethod(_draw)
+    proves = staticmethod(_proves)
+
+
+KIND = Namespace()

@@ -15,19 +15,24 @@ def _draw(p: dict, topo) -> None:
         topo.ns_node(p["name"])
 
 
-KIND = Kind(
-    name="netns",
-    summary="a named network namespace, visible to `ip netns`, with lo up",
-    doc="A network namespace pinned at /run/netns/NAME (as `ip netns add` makes it), with its loopback "
-        "up. nsprov never adopts one it did not make: a same-named netns is an error.",
-    absent="Deletes the namespace with everything inside it (its links go with it, and the records of "
-           "what nsprov made inside); refused while it holds links nsprov did not make.",
-    example="netns: {name: red}",
-    params={
+class Netns(Kind):
+    name = "netns"
+    summary = "a named network namespace, visible to `ip netns`, with lo up"
+    doc = ("A network namespace pinned at /run/netns/NAME (as `ip netns add` makes it), with its loopback "
+           "up. nsprov never adopts one it did not make: a same-named netns is an error.")
+    absent = ("Deletes the namespace with everything inside it (its links go with it, and the records of "
+              "what nsprov made inside); refused while it holds links nsprov did not make.")
+    example = "netns: {name: red}"
+    params = {
         "name": Param(t.OWN_NAME, "the namespace's name", required=True),
         "state": Param(t.STATE, STATE_DOC, default="present"),
-    },
-    label=lambda p: f"netns {p['name']}",
-    declares=_declares,
-    draw=_draw,
-)
+    }
+
+    def label(self, p):
+        return f"netns {p['name']}"
+
+    declares = staticmethod(_declares)
+    draw = staticmethod(_draw)
+
+
+KIND = Netns()

@@ -47,15 +47,15 @@ def _label(p: dict) -> str:
     return f"process {p['name']}" + (f" in {where}" if where else "")
 
 
-KIND = Kind(
-    name="process",
-    summary="a long-running command started inside a namespace set or netns (restarted if it died)",
-    doc="Starts COMMAND (an argv list, never a shell string) in its own session, with a pid file "
-        "(PID and start time) under /run/nsprov/proc and its output in /var/lib/nsprov/log/LAB/NAME.log. "
-        "A re-run restarts it only if it died or its command changed.",
-    absent="Stops it (SIGTERM, then SIGKILL after 3 s).",
-    example='process: {name: web, namespace: box1, command: [python3, -m, http.server, "80"]}',
-    params={
+class Process(Kind):
+    name = "process"
+    summary = "a long-running command started inside a namespace set or netns (restarted if it died)"
+    doc = ("Starts COMMAND (an argv list, never a shell string) in its own session, with a pid file "
+           "(PID and start time) under /run/nsprov/proc and its output in /var/lib/nsprov/log/LAB/NAME.log. "
+           "A re-run restarts it only if it died or its command changed.")
+    absent = "Stops it (SIGTERM, then SIGKILL after 3 s)."
+    example = 'process: {name: web, namespace: box1, command: [python3, -m, http.server, "80"]}'
+    params = {
         "name": Param(t.PROC_NAME, "the process's name on this host", required=True),
         "namespace": Param(t.NETNS, NAMESPACE_DOC, default=""),
         "netns": Param(t.NETNS, NETNS_DOC, default=""),
@@ -63,9 +63,11 @@ KIND = Kind(
         "env": Param(t.ENV, ENV_DOC, default={}),
         "chdir": Param(t.PATH, CHDIR_DOC, default="/"),
         "state": Param(t.STATE, STATE_DOC, default="present"),
-    },
-    label=_label,
-    rules=_rules,
-    declares=_declares,
-    draw=_draw,
-)
+    }
+    label = staticmethod(_label)
+    rules = staticmethod(_rules)
+    declares = staticmethod(_declares)
+    draw = staticmethod(_draw)
+
+
+KIND = Process()

@@ -25,14 +25,14 @@ def _draw(p: dict, topo) -> None:
         topo.line(p["netns"], f"route {p['to']}{via}{dev}")
 
 
-KIND = Kind(
-    name="route",
-    summary="a route (default included) in any netns",
-    doc="A static route in the main table. A route to the same destination that nsprov did not make "
-        "(a connected one, say) is never replaced.",
-    absent="Deletes the route.",
-    example="route: {netns: red, to: default, via: 10.2.0.1}",
-    params={
+class Route(Kind):
+    name = "route"
+    summary = "a route (default included) in any netns"
+    doc = ("A static route in the main table. A route to the same destination that nsprov did not make "
+           "(a connected one, say) is never replaced.")
+    absent = "Deletes the route."
+    example = "route: {netns: red, to: default, via: 10.2.0.1}"
+    params = {
         "to": Param(t.ROUTE_DST, "'default' or the destination network", required=True),
         "netns": Param(t.NETNS, "its netns; empty: the host's own", default=""),
         "via": Param(t.IP, "the gateway"),
@@ -40,9 +40,14 @@ KIND = Kind(
         "metric": Param(t.METRIC, "the route's priority"),
         "allow_management_overlap": Param(t.BOOL, OVERLAP_DOC, default=False),
         "state": Param(t.STATE, STATE_DOC, default="present"),
-    },
-    label=lambda p: f"route {in_ns(p['netns'])}{p['to']}",
-    rules=_rules,
-    declares=_declares,
-    draw=_draw,
-)
+    }
+
+    def label(self, p):
+        return f"route {in_ns(p['netns'])}{p['to']}"
+
+    rules = staticmethod(_rules)
+    declares = staticmethod(_declares)
+    draw = staticmethod(_draw)
+
+
+KIND = Route()

@@ -18,21 +18,29 @@ def _draw(p: dict, topo) -> None:
         topo.line(p["netns"], f"{p['name']} = {p['value']}")
 
 
-KIND = Kind(
-    name="sysctl",
-    summary="a sysctl (ip_forward...) per netns, remembering the previous value for destroy",
-    doc="Sets a sysctl. Outside a namespace nsprov made, the previous value is recorded and put back "
-        "on destroy; in a namespace it made, the value goes with the namespace.",
-    absent="Puts back the value nsprov found before it changed it.",
-    example="sysctl: {name: net.ipv4.ip_forward, value: 1}",
-    params={
+class Sysctl(Kind):
+    name = "sysctl"
+    summary = "a sysctl (ip_forward...) per netns, remembering the previous value for destroy"
+    doc = ("Sets a sysctl. Outside a namespace nsprov made, the previous value is recorded and put back "
+           "on destroy; in a namespace it made, the value goes with the namespace.")
+    absent = "Puts back the value nsprov found before it changed it."
+    example = "sysctl: {name: net.ipv4.ip_forward, value: 1}"
+    params = {
         "name": Param(t.SYSCTL_NAME, "the sysctl, dotted or as a path under /proc/sys", required=True),
         "value": Param(t.SYSCTL_VALUE, "the value (required when present)"),
         "netns": Param(t.NETNS, "its netns (net.* sysctls only); empty: the host's own", default=""),
         "state": Param(t.STATE, "present: set it; absent: put back the value nsprov found", default="present"),
-    },
-    label=lambda p: f"sysctl {in_ns(p['netns'])}{p['name']}",
-    rules=_rules,
-    declares=lambda p: Declares(netns_used=(("netns", p["netns"]),) if p["netns"] else ()),
-    draw=_draw,
-)
+    }
+
+    def label(self, p):
+        return f"sysctl {in_ns(p['netns'])}{p['name']}"
+
+    rules = staticmethod(_rules)
+
+    def declares(self, p):
+        return Declares(netns_used=(("netns", p["netns"]),) if p["netns"] else ())
+
+    draw = staticmethod(_draw)
+
+
+KIND = Sysctl()

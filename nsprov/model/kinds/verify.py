@@ -18,15 +18,15 @@ def _declares(p: dict) -> Declares:
     return Declares(netns_used=tuple(netns), sets_used=tuple(sets))
 
 
-KIND = Kind(
-    name="verify",
-    summary="assertions: reach/no_reach, hostname, ipc_isolated, pid1, mount_isolated, uid_map, isolation",
-    doc="Runs the seed tutorial's experiments for real on the host once the tasks before it are done, "
-        "and reachability by packets: ping, or a TCP connect when a port is given (a refused port that must "
-        "be reached is retried for 10 s). A failed check fails the task without undoing the build.",
-    absent="",
-    example="verify:\n  reach: [{from: red, to: 10.2.0.1}]\n  no_reach: [{from: netns1, to: 10.2.0.2, port: 80}]",
-    params={
+class Verify(Kind):
+    name = "verify"
+    summary = "assertions: reach/no_reach, hostname, ipc_isolated, pid1, mount_isolated, uid_map, isolation"
+    doc = ("Runs the seed tutorial's experiments for real on the host once the tasks before it are done, "
+           "and reachability by packets: ping, or a TCP connect when a port is given (a refused port that must "
+           "be reached is retried for 10 s). A failed check fails the task without undoing the build.")
+    absent = ""
+    example = "verify:\n  reach: [{from: red, to: 10.2.0.1}]\n  no_reach: [{from: netns1, to: 10.2.0.2, port: 80}]"
+    params = {
         "isolation": Param(t.NAME_LIST, "sets to put through every experiment their kinds allow", default=[]),
         "reach": Param(t.REACH_LIST, "{from: NAMESPACE, to: ADDRESS, port: N} that must answer", default=[]),
         "no_reach": Param(t.REACH_LIST, "the same, that must not answer", default=[]),
@@ -35,11 +35,18 @@ KIND = Kind(
         "pid1": Param(t.NAME_LIST, "sets whose init is PID 1 inside and another PID outside", default=[]),
         "mount_isolated": Param(t.NAME_LIST, "sets where a mount made inside is absent outside", default=[]),
         "uid_map": Param(t.UID_CHECKS, "{namespace, inside, outside}: a uid mapping (and file ownership)",
-                         default=[]),
+            default=[]),
         "isolated_from_host": Param(t.NAME_LIST, "sets whose namespaces all differ from the host's", default=[]),
-    },
-    label=lambda p: "verify " + ", ".join(k for k in CHECKS if p.get(k)),
-    rules=_rules,
-    declares=_declares,
-    proves=lambda p: {"assertions": [p]},
-)
+    }
+
+    def label(self, p):
+        return "verify " + ", ".join(k for k in CHECKS if p.get(k))
+
+    rules = staticmethod(_rules)
+    declares = staticmethod(_declares)
+
+    def proves(self, p):
+        return {"assertions": [p]}
+
+
+KIND = Verify()

@@ -35,15 +35,15 @@ def _draw(p: dict, topo) -> None:
     topo.edge(a, b, f"{p['name']} - {p['peer']}")
 
 
-KIND = Kind(
-    name="veth",
-    summary="a veth pair with each end in a chosen netns, optional bridge master, addresses, mtu",
-    doc="A veth pair made with its peer directly in the peer's namespace. Each end may be a port of a "
-        "bridge in its own namespace and carries exactly its declared addresses. Both ends are marked "
-        "with the lab's ifalias; half a pair (the other end deleted by hand) is made whole again.",
-    absent="Deletes the pair (both ends).",
-    example="veth: {name: br0-red, bridge: br0, peer: eth0, peer_netns: red, peer_addresses: [10.2.0.2/24]}",
-    params={
+class Veth(Kind):
+    name = "veth"
+    summary = "a veth pair with each end in a chosen netns, optional bridge master, addresses, mtu"
+    doc = ("A veth pair made with its peer directly in the peer's namespace. Each end may be a port of a "
+           "bridge in its own namespace and carries exactly its declared addresses. Both ends are marked "
+           "with the lab's ifalias; half a pair (the other end deleted by hand) is made whole again.")
+    absent = "Deletes the pair (both ends)."
+    example = "veth: {name: br0-red, bridge: br0, peer: eth0, peer_netns: red, peer_addresses: [10.2.0.2/24]}"
+    params = {
         "name": Param(t.IFNAME, "this end's interface name", required=True),
         "netns": Param(t.NETNS, "the netns of this end; empty: the host's own", default=""),
         "peer": Param(t.IFNAME, "the other end's interface name", required=True),
@@ -56,9 +56,14 @@ KIND = Kind(
         "up": Param(t.BOOL, "both ends up", default=True),
         "allow_management_overlap": Param(t.BOOL, OVERLAP_DOC, default=False),
         "state": Param(t.STATE, STATE_DOC, default="present"),
-    },
-    label=lambda p: f"veth {in_ns(p['netns'])}{p['name']}<->{in_ns(p['peer_netns'])}{p['peer']}",
-    rules=_rules,
-    declares=_declares,
-    draw=_draw,
-)
+    }
+
+    def label(self, p):
+        return f"veth {in_ns(p['netns'])}{p['name']}<->{in_ns(p['peer_netns'])}{p['peer']}"
+
+    rules = staticmethod(_rules)
+    declares = staticmethod(_declares)
+    draw = staticmethod(_draw)
+
+
+KIND = Veth()
