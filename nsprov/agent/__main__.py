@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import traceback
+from typing import Optional
 
 from nsprov.model import protocol
 from nsprov.model.protocol import ProtocolError, decode_request, encode, event
@@ -69,23 +70,55 @@ class Events:
                     self._flush()
 
 
+class Lines:
+    """Lines of a file descriptor, read with os.read: a thread blocked here holds no lock of
+    Python's (a thread blocked in sys.stdin's reader makes the interpreter abort at exit)."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buf, self.eof = fd, b"", False
+
+    def readline(self, limit: int) -> bytes:
+        while b"\n" not in self.buf and not self.eof and len(self.buf) <= limit:
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                self.eof = True
+            self.buf += chunk
+        if b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            return line + b"\n"
+        line, self.buf = self.buf, b""
+        return line
+
+    def rest(self, limit: int) -> bytes:
+        while not self.eof and len(self.buf) <= limit:
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                self.eof = True
+            self.buf += chunk
+        out, self.buf = self.buf, b""
+        return out
+
+
 class Control:
     """What the controller says after the request, read on a thread: `stop` (the run ends at
     its next safe point), `go` (the next play may start). End of input means the controller is
     gone: a run in progress finishes, and no further play starts."""
 
-    def __init__(self, stream):
+    def __init__(self, lines: Optional[Lines]):
         self.stop = threading.Event()
         self.ended = threading.Event()
         self._go: set = set()
         self._changed = threading.Condition()
-        if stream is not None:
-            threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+        if lines is not None:
+            threading.Thread(target=self._read, args=(lines,), daemon=True).start()
         else:
             self.ended.set()
 
-    def _read(self, stream) -> None:
-        for line in stream:
+    def _read(self, lines: Lines) -> None:
+        while True:
+            line = lines.readline(protocol.MAX_REQUEST_BYTES)
+            if not line:
+                break
             message = protocol.decode_control(line)
             with self._changed:
                 if message.get("control") == "stop":
@@ -111,15 +144,15 @@ class Control:
             return True
 
 
-def read_request(stream) -> tuple:
-    """(request bytes, the stream left for control lines or None at its end)."""
-    first = stream.readline(protocol.MAX_REQUEST_BYTES + 1)
+def read_request(lines: Lines) -> tuple:
+    """(request bytes, the lines left for control, or None when the input ended)."""
+    import json
+    first = lines.readline(protocol.MAX_REQUEST_BYTES)
     try:
-        import json
         json.loads(first)
-        return first, stream
+        return first, lines
     except ValueError:     # a file holding a request on several lines: read it whole
-        return first + stream.read(protocol.MAX_REQUEST_BYTES + 1 - len(first)), None
+        return first + lines.rest(protocol.MAX_REQUEST_BYTES - len(first)), None
 
 
 def _error_event(exc: BaseException) -> dict:
@@ -138,7 +171,7 @@ def dispatch(request: dict, emit, control: Control) -> bool:
     if op in ("apply", "destroy"):
         return _change(request, emit, control)
     if op == "verify":
-        return _verify(request, emit)
+        return _verify(request, emit, control)
     if op == "exec":
         return _exec(request, emit)
     raise ProtocolError(f"op {op!r} is not handled by this agent")
@@ -151,8 +184,10 @@ def _change(request: dict, emit, control: Control) -> bool:
     from nsprov.agent.ledger import Ledger
     if not isinstance(request.get("owner"), str) or not request["owner"]:
         raise ProtocolError("apply and destroy need an owner (the playbook's name)")
-    if request["op"] == "apply" and not isinstance(request.get("tasks"), list):
-        raise ProtocolError("apply needs a list of tasks")
+    if request["op"] == "apply" and not (isinstance(request.get("phases"), list) and
+                                         all(isinstance(p, dict) and isinstance(p.get("tasks"), list)
+                                             for p in request["phases"]) or isinstance(request.get("tasks"), list)):
+        raise ProtocolError("apply needs phases, each with its list of tasks (or one list of tasks)")
     kernel = Kernel(request.get("firewall"))
     try:
         with Ledger.open(timeout=float(request.get("lock_timeout", 60))) as ledger:
@@ -163,18 +198,23 @@ def _change(request: dict, emit, control: Control) -> bool:
         kernel.close()
 
 
-def _verify(request: dict, emit) -> bool:
+def _verify(request: dict, emit, control: Control) -> bool:
+    """The checks of each play in play order; a violation is reported and the checks go on."""
+    from nsprov.agent.phases import phases_of, run_phases
     from nsprov.agent.kernel.sockets import Sockets
     from nsprov.agent.kernel.verify import verify_assertions, verify_set
-    ok = True
+    passed = [True]
     with Sockets() as sockets:
-        runs = [(verify_set, decl) for decl in request.get("sets", [])]
-        runs += [(verify_assertions, params) for params in request.get("assertions", [])]
-        for check_all, what in runs:
-            for check in check_all(what, sockets):
-                ok = ok and check["passed"]
-                emit(protocol.check_event(check))
-    return ok
+        def phase(ph: dict) -> bool:
+            runs = [(verify_set, decl) for decl in ph.get("sets") or []]
+            runs += [(verify_assertions, params) for params in ph.get("assertions") or []]
+            for check_all, what in runs:
+                for check in check_all(what, sockets):
+                    passed[0] = passed[0] and check["passed"]
+                    emit(protocol.check_event(check))
+            return True
+        done = run_phases(phases_of(request, ("sets", "assertions")), emit, control, phase)
+    return done and passed[0]
 
 
 def _exec(request: dict, emit) -> bool:
@@ -215,7 +255,7 @@ def main() -> int:
         return init_main(sys.argv[2])
     began, began_wall = time.monotonic(), time.time()
     emit = Events(sys.stdout.buffer)
-    raw, rest = read_request(sys.stdin.buffer)
+    raw, rest = read_request(Lines(0))
     try:
         request = decode_request(raw)
     except ProtocolError as exc:

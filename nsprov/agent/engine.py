@@ -18,6 +18,7 @@ from typing import Callable, Optional
 
 from nsprov.agent import ops
 from nsprov.agent.ledger import Ledger, object_key
+from nsprov.agent.phases import phases_of, run_phases
 from nsprov.agent.planning import Context, PlanError, TaskPlan
 from nsprov.agent.resources import INTERNAL, RESOURCES, module_of
 from nsprov.agent.state import Observed
@@ -316,7 +317,8 @@ def run_tasks(run: Run, tasks: list, first: tuple = ()) -> bool:
     """Plan TASKS, then report (check mode) or apply them; the ledger follows."""
     began = time.perf_counter()
     planned, failure = plan_all(tasks, run.obs, run.ctx, first)
-    TIMINGS["observe_and_plan"] = round(time.perf_counter() - began, 4)
+    planning = time.perf_counter() - began
+    TIMINGS["observe_and_plan"] = round(TIMINGS.get("observe_and_plan", 0) + planning, 4)
     try:
         if failure is not None:
             return _report_plan_failure(run, planned, failure)
@@ -330,11 +332,17 @@ def run_tasks(run: Run, tasks: list, first: tuple = ()) -> bool:
         settled = _settle(run, planned, records, outcome, inodes)
         return outcome == DONE and settled
     finally:
-        TIMINGS["apply"] = round(time.perf_counter() - began - TIMINGS["observe_and_plan"], 4)
+        TIMINGS["apply"] = round(TIMINGS.get("apply", 0) + time.perf_counter() - began - planning, 4)
 
 
 def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel, control=None) -> bool:
-    return run_tasks(_new_run(req, emit, ledger, kernel, control), req["tasks"])
+    run = _new_run(req, emit, ledger, kernel, control)
+
+    def phase(ph: dict) -> bool:
+        run.ctx.reset()
+        run.ctx.play = ph["play"]
+        return run_tasks(run, ph["tasks"] or [])
+    return run_phases(phases_of(req, ("tasks",)), emit, control, phase)
 
 
 def removal_tasks(records: list) -> list:
@@ -355,5 +363,16 @@ def removal_tasks(records: list) -> list:
 
 
 def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel, control=None) -> bool:
+    """Remove what the lab recorded, play by play in the order given (the plays reversed), the
+    last phase taking whatever is left; each a plan of absent tasks like any other."""
     run = _new_run(req, emit, ledger, kernel, control)
-    return run_tasks(run, removal_tasks(ledger.owned_by(run.ctx.owner)), first=CONTAINERS)
+    phases = req.get("phases") or [{"play": None}]
+    last = phases[-1]["play"]
+
+    def phase(ph: dict) -> bool:
+        records = ledger.owned_by(run.ctx.owner)
+        if ph["play"] != last:
+            records = [e for e in records if e.get("play", 0) == ph["play"]]
+        run.ctx.reset()
+        return run_tasks(run, removal_tasks(records), first=CONTAINERS)
+    return run_phases(phases, emit, control, phase)

@@ -25,6 +25,11 @@ class Context:
 
     def __init__(self, owner: str, ledger, management: Optional[str] = None):
         self.owner, self.ledger, self.management = owner, ledger, management
+        self.play = 0                    # the play whose tasks are planned: its records say so
+        self.reset()
+
+    def reset(self) -> None:
+        """A new plan (the next play): nothing pending, the ledger read afresh."""
         self.pending: list = []          # entries earlier tasks of this run will record
         self._pending_index: dict = {}
         self._inside: Optional[dict] = None     # netns -> records that go with it (see inside)
@@ -74,7 +79,8 @@ class Context:
 
     def record(self, kind: str, ns: str, name: str, module: str, **extra) -> dict:
         """A ledger entry for an object this lab makes; MODULE is the resource that removes it."""
-        return {"kind": kind, "netns": ns, "name": name, "owner": self.owner, "module": module, **extra}
+        return {"kind": kind, "netns": ns, "name": name, "owner": self.owner, "module": module, "play": self.play,
+                **extra}
 
     def not_ours(self, what: str, kind: str, ns: str, name: str) -> PlanError:
         e = self.entry(kind, ns, name)

@@ -68,6 +68,8 @@ def selection_options(f):
 
 def playbook_options(f):
     f = selection_options(f)
+    f = click.option("--fail-fast", is_flag=True,
+                     help="stop every host at the first failure (as any_errors_fatal on every play)")(f)
     f = click.option("--lock-timeout", type=float, default=60.0, show_default=True,
                      help="seconds to wait for another nsprov run on the same host to finish")(f)
     f = click.option("-v", "--verbose", count=True)(f)
@@ -112,7 +114,7 @@ def connections(inv, hosts: list, become: Optional[dict] = None) -> list:
     return conns
 
 
-def run_options(forks: int, accept_new: bool, ask_become_pass: bool):
+def run_options(forks: int, accept_new: bool, ask_become_pass: bool, fail_fast: bool = False):
     from nsprov.controller.runner import RunOptions
     password = None
     if ask_become_pass:
@@ -120,7 +122,7 @@ def run_options(forks: int, accept_new: bool, ask_become_pass: bool):
             password = click.prompt("BECOME password", hide_input=True, err=True)
         else:   # piped in (scripts, tests): one line, never echoed anywhere
             password = sys.stdin.readline().rstrip("\n")
-    return RunOptions(forks=forks, accept_new_host_keys=accept_new, become_password=password)
+    return RunOptions(forks=forks, accept_new_host_keys=accept_new, become_password=password, fail_fast=fail_fast)
 
 
 def extra_vars(values: tuple) -> dict:
@@ -177,11 +179,59 @@ def resolve_playbook(inventories, playbook, limit, extra, tags, skip_tags):
 
 
 # ------------------------------------------------------------------------- driving
+def plays_of(book, plans: dict, reverse: bool = False) -> list:
+    """The playbook's plays with the hosts each selects (after --limit), in the order they run:
+    as written, or reversed (destroy: clients go before the servers they need)."""
+    from nsprov.controller.plays import Play
+    out = [Play(p.index, p.name, [h for h, plan in plans.items() if p.index in plan.plays], p.any_errors_fatal)
+           for p in book.plays]
+    out = [p for p in out if p.hosts]
+    return out[::-1] if reverse else out
+
+
+class Interrupts:
+    """Ctrl-C and SIGTERM during a run, as in Terraform: the first stops the run at the next
+    safe point (runner.interrupt); the second leaves at once, saying which hosts may still be
+    working. The previous handlers come back afterwards."""
+
+    def __init__(self, runner, err):
+        self.runner, self.err, self.previous = runner, err, {}
+
+    def _handle(self, signum, frame) -> None:
+        import os
+        if self.runner.interrupted:
+            working = self.runner.working()
+            self.err.print(styled(("interrupted again: leaving now", "bold red"),
+                                  f"; still working: {', '.join(working)}" if working else ""), soft_wrap=True)
+            os._exit(130)
+        self.err.print(styled(("interrupted", "bold red"), ": no new host starts; running hosts stop at their next "
+                                                          "safe point (again to leave at once)"), soft_wrap=True)
+        self.runner.interrupt()
+
+    def __enter__(self) -> "Interrupts":
+        import signal
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def run_interruptible(conns, bundle, make_request, options, sink, plays) -> dict:
+    from nsprov.controller.runner import Runner
+    runner = Runner(bundle, options, sink)
+    with Interrupts(runner, console(stderr=True)):
+        return runner.run(conns, make_request, plays)
+
+
 def drive(inv, plans: dict, make_request, options, report: dict) -> None:
-    """Run one request per host, report, print the recap, exit with the right code. REPORT:
-    as_json, diff, verbose, title."""
+    """Run one session per host, plays in order (report["plays"]), report, print the recap,
+    exit with the right code. REPORT: as_json, diff, verbose, title, plays."""
     from nsprov.controller.bundle import load_bundle
-    from nsprov.controller.runner import exit_code, run_on_hosts
+    from nsprov.controller.runner import exit_code
     from nsprov.model.protocol import recap_event
     conns = connections(inv, list(plans), {h: p.become for h, p in plans.items()})
     bundle = load_bundle()
@@ -189,7 +239,7 @@ def drive(inv, plans: dict, make_request, options, report: dict) -> None:
         from nsprov.reporting.jsonl import JsonLines
         sink = JsonLines(registers={h: p.registers for h, p in plans.items()})
         startup_done()
-        results = run_on_hosts(conns, bundle, make_request, options, sink)
+        results = run_interruptible(conns, bundle, make_request, options, sink, report.get("plays"))
         sink.write(recap_event({h: r.counts for h, r in results.items()}))
     else:
         from nsprov.reporting.console import ConsoleReporter, render_recap
@@ -198,6 +248,6 @@ def drive(inv, plans: dict, make_request, options, report: dict) -> None:
         startup_done()
         with ConsoleReporter(out, list(plans), totals, diff=report["diff"], verbose=report["verbose"],
                              title=report["title"]) as reporter:
-            results = run_on_hosts(conns, bundle, make_request, options, reporter)
+            results = run_interruptible(conns, bundle, make_request, options, reporter, report.get("plays"))
         out.print(render_recap(results))
     sys.exit(exit_code(results))

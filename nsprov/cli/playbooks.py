@@ -9,8 +9,8 @@ import click
 
 from nsprov.cli import cli
 from nsprov.cli.common import (connection_options, connections, console, drive, fail, inventory_options,
-                               limit_option, playbook_options, resolve_playbook, run_options, selection_options,
-                               startup_done, styled)
+                               limit_option, playbook_options, plays_of, resolve_playbook, run_interruptible,
+                               run_options, selection_options, startup_done, styled)
 
 
 @cli.command()
@@ -19,18 +19,20 @@ from nsprov.cli.common import (connection_options, connections, console, drive, 
 @connection_options
 @click.option("--check", "-C", is_flag=True, help="change nothing; report what would change")
 @click.option("--diff", "-D", is_flag=True, help="show before/after for each change")
-def run(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, verbose, limit, forks,
+def run(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_tags, verbose, limit, forks,
         accept_new_host_keys, ask_become_pass, as_json, check, diff) -> None:
-    """Bring hosts to the state a playbook declares (one request per host)."""
+    """Bring hosts to the state a playbook declares: plays in order across hosts, one
+    connection and one command per host."""
     from nsprov.model.protocol import apply_request
     inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
-    options = run_options(forks, accept_new_host_keys, ask_become_pass)
+    options = run_options(forks, accept_new_host_keys, ask_become_pass, fail_fast)
 
     def request(host: str) -> dict:
-        return apply_request(book.owner, plans[host].tasks, check=check, diff=diff,
+        return apply_request(book.owner, plans[host].phases("tasks"), check=check, diff=diff,
                              firewall=inv.host_vars(host).get("nsprov_firewall"), lock_timeout=lock_timeout)
-    title = f"{'CHECK ' if check else ''}{book.path}: {', '.join(p.name for p in book.plays)}"
-    drive(inv, plans, request, options, {"as_json": as_json, "diff": diff, "verbose": verbose, "title": title})
+    title = f"{'CHECK ' if check else ''}{book.path}"
+    drive(inv, plans, request, options, {"as_json": as_json, "diff": diff, "verbose": verbose, "title": title,
+                                         "plays": plays_of(book, plans)})
 
 
 @cli.command()
@@ -38,18 +40,19 @@ def run(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, verbos
 @playbook_options
 @connection_options
 @click.option("--check", "-C", is_flag=True, help="change nothing; report what would be removed")
-def destroy(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, verbose, limit, forks,
+def destroy(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_tags, verbose, limit, forks,
             accept_new_host_keys, ask_become_pass, as_json, check) -> None:
-    """Remove exactly what nsprov created for a playbook on its hosts, and restore sysctls."""
-    from nsprov.model.protocol import destroy_request
+    """Remove exactly what nsprov created for a playbook on its hosts, and restore sysctls:
+    the plays in reverse order across hosts (clients go before the servers they need)."""
+    from nsprov.model.protocol import destroy_request, phase
     inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, "", "")
-    options = run_options(forks, accept_new_host_keys, ask_become_pass)
+    options = run_options(forks, accept_new_host_keys, ask_become_pass, fail_fast)
 
     def request(host: str) -> dict:
-        return destroy_request(book.owner, check=check, firewall=inv.host_vars(host).get("nsprov_firewall"),
-                               lock_timeout=lock_timeout)
+        return destroy_request(book.owner, [phase(k) for k in reversed(plans[host].plays)], check=check,
+                               firewall=inv.host_vars(host).get("nsprov_firewall"), lock_timeout=lock_timeout)
     drive(inv, plans, request, options, {"as_json": as_json, "diff": False, "verbose": verbose,
-                                         "title": f"DESTROY {book.path}"})
+                                         "title": f"DESTROY {book.path}", "plays": plays_of(book, plans, reverse=True)})
 
 
 @cli.command()
@@ -84,18 +87,18 @@ def graph(inventories, playbook, output, extra_vars, limit, tags, skip_tags) -> 
 @inventory_options
 @playbook_options
 @connection_options
-def verify(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, verbose, limit, forks,
+def verify(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_tags, verbose, limit, forks,
            accept_new_host_keys, ask_become_pass, as_json) -> None:
     """Prove isolation on the hosts: the seed's experiments for every namespace set the playbook
     declares, and its verify tasks' reach/no_reach matrices. Exit 1 on any violation."""
     from nsprov.controller.bundle import load_bundle
-    from nsprov.controller.runner import exit_code, run_on_hosts
+    from nsprov.controller.runner import exit_code
     from nsprov.model.protocol import recap_event, verify_request
     inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
     plans = {h: p for h, p in plans.items() if p.sets or p.assertions}
     if not plans:
         fail(f"{playbook} declares no namespace sets and no verify tasks: nothing to verify")
-    options = run_options(forks, accept_new_host_keys, ask_become_pass)
+    options = run_options(forks, accept_new_host_keys, ask_become_pass, fail_fast)
     conns = connections(inv, list(plans), {h: p.become for h, p in plans.items()})
     rows: list = []
     sink = None
@@ -109,13 +112,14 @@ def verify(inventories, playbook, lock_timeout, extra_vars, tags, skip_tags, ver
         if sink:
             sink(host, ev)
     startup_done()
-    request = {h: verify_request(p.sets, p.assertions) for h, p in plans.items()}
+    request = {h: verify_request(p.phases("checks")) for h, p in plans.items()}
+    plays = plays_of(book, plans)
     if as_json:
-        results = run_on_hosts(conns, load_bundle(), request.get, options, on_event)
+        results = run_interruptible(conns, load_bundle(), request.get, options, on_event, plays)
     else:
         out = console()
         with out.status(f"verifying {len(conns)} host(s)"):
-            results = run_on_hosts(conns, load_bundle(), request.get, options, on_event)
+            results = run_interruptible(conns, load_bundle(), request.get, options, on_event, plays)
     failed = [r for r in rows if not r[1]["passed"]]
     if sink:
         sink.write(recap_event({h: {"status": r.status, "error": r.error} for h, r in results.items()},

@@ -20,7 +20,7 @@ from nsprov.controller.templating import names_evaluated, names_read
 from nsprov.controller.yamlsrc import InputError, MarkedDict, MarkedList, Problem, load_yaml, plain
 from nsprov.model.kinds import MODULES
 
-PLAY_KEYS = {"name", "hosts", "vars", "become", "tags", "tasks", "gather_facts"}
+PLAY_KEYS = {"name", "hosts", "vars", "become", "tags", "tasks", "gather_facts", "any_errors_fatal"}
 TASK_KEYS = {"name", "tags", "when", "loop", "register"}
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -65,6 +65,8 @@ class Play:
     tags: tuple
     tasks: tuple
     line: int
+    any_errors_fatal: bool = False
+    index: int = 0                  # its place in the playbook: play k waits for plays 0..k-1
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,10 @@ class Playbook:
     def owner(self) -> str:
         """Who owns what this playbook creates on hosts (destroy removes exactly that)."""
         return Path(self.path).stem
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() in ("yes", "true", "on", "1"))
 
 
 def _tags(value: Any) -> tuple:
@@ -168,5 +174,6 @@ def load_playbook_lenient(path: str) -> tuple[Playbook, list]:
             ptags = ()
         plays.append(Play(name=str(raw.get("name") or raw.get("hosts") or f"play {i}"),
                           hosts=str(raw.get("hosts") or ""), vars=plain(pvars), become=bool(raw.get("become")),
-                          tags=ptags, tasks=tuple(tasks), line=line))
+                          tags=ptags, tasks=tuple(tasks), line=line,
+                          any_errors_fatal=_truthy(raw.get("any_errors_fatal")), index=i))
     return Playbook(path=path, plays=tuple(plays)), problems

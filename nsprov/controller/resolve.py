@@ -31,6 +31,16 @@ class HostPlan:
     sets: list = field(default_factory=list)      # declared namespace sets (for `nsprov verify`)
     assertions: list = field(default_factory=list)  # verify tasks' checks (for `nsprov verify`)
     registers: dict = field(default_factory=dict)   # task index -> its `register` name (--json shows it)
+    plays: list = field(default_factory=list)       # the plays that select this host, in order
+    proofs: dict = field(default_factory=dict)      # play -> {sets, assertions} (for `nsprov verify`)
+
+    def phases(self, what: str) -> list:
+        """The host's part of each of its plays, for a request: its tasks ("tasks") or what
+        `nsprov verify` checks ("checks")."""
+        from nsprov.model.protocol import phase
+        if what == "tasks":
+            return [phase(k, tasks=[t for t in self.tasks if t["play"] == k]) for k in self.plays]
+        return [phase(k, **self.proofs.get(k, {"sets": [], "assertions": []})) for k in self.plays]
 
 
 def selected(tags: set, only: set, skip: set) -> bool:
@@ -91,17 +101,19 @@ class HostResolver:
             self.problem(line, fld, message)
         if entry is None:
             return
-        entry = {"index": len(self.plan.tasks), **entry}
+        entry = {"index": len(self.plan.tasks), "play": play.index, **entry}
         self.plan.tasks.append(entry)
         self.plan.labels.append((play.name, entry["name"]))
         if task.register:
             self.plan.registers[entry["index"]] = task.register
         if "skip" in entry:
             return
-        kind = MODULES[task.module]
-        proofs = kind.proves(entry["params"])
+        proofs = MODULES[task.module].proves(entry["params"])
         self.plan.sets += proofs.get("sets", [])
         self.plan.assertions += proofs.get("assertions", [])
+        mine = self.plan.proofs.setdefault(play.index, {"sets": [], "assertions": []})
+        for key in mine:
+            mine[key] += proofs.get(key, [])
         self.check_cross(task, entry["params"], where)
 
     def declare(self, task: Task, variables: dict) -> None:
@@ -245,6 +257,7 @@ def resolve(book: Playbook, inv: Inventory, limit: Optional[str] = None, extra_v
             r = resolvers.setdefault(host, HostResolver(book, host, {**magic, **inv.host_vars(host)}, extra,
                                                             problems))
             r.plan.become = r.plan.become or play.become
+            r.plan.plays.append(i)
             variables = r.play_vars(play, where)
             for j, task in enumerate(play.tasks):
                 _resolve_task(r, play, task, variables, f"{where}.tasks[{j}]", play_sel)

@@ -1,24 +1,31 @@
-"""Fan out: a thread pool of --forks hosts; per host one connection and one agent request.
+"""Fan out: one agent session per host (one connection, one command), at most --forks of them
+working at a time, plays in order across hosts (plays.py).
 
 A host's failure is a value in the result map, never an abort: the others carry on. It keeps
 its error's type (Unreachable, AgentFailed, the agent's own error type) beside its text.
-Every event is handed to `on_event(host, event)` as it arrives (reporters subscribe there).
+Every event is handed to `on_event(host, event)` as it arrives (reporters subscribe there);
+events of the run itself (a play starting) come with host "".
+
+Interrupted (Ctrl-C, SIGTERM: `Runner.interrupt`), no host starts and no play begins any more;
+every running agent is told to stop at its next safe point (between tasks, the ledger whole);
+each such host is `interrupted`, and the exit code is 130.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from nsprov.controller.bundle import Bundle
 from nsprov.controller.inventory import Connection
+from nsprov.controller.plays import Barrier, Play, out_events, single_play
 from nsprov.controller.transport import AgentFailed, HostSession, Unreachable
 from nsprov.model import protocol
 
 OK, FAILED, UNREACHABLE = protocol.HOST_OK, protocol.HOST_FAILED, protocol.HOST_UNREACHABLE
+INTERRUPTED = protocol.HOST_INTERRUPTED
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -49,6 +56,7 @@ class RunOptions:
     accept_new_host_keys: bool = False
     become_password: Optional[str] = None
     connect_timeout: float = 10.0
+    fail_fast: bool = False
 
 
 def _summary(out: HostOutcome, status: int) -> None:
@@ -57,74 +65,196 @@ def _summary(out: HostOutcome, status: int) -> None:
     last = out.events[-1] if out.events else {}
     if last.get("event") == "error":
         out.fail(FAILED, last.get("type") or "AgentError", f"{last.get('type')}: {last.get('message')}")
-    elif status != 0 or last.get("event") != "done" or not last.get("ok"):
-        if last.get("event") != "done":
-            out.fail(FAILED, "AgentFailed", f"agent exited {status} without finishing")
-            return
-        tasks = [e for e in out.events if e.get("event") == "task"]
-        failed = [e for e in tasks if e.get("status") == protocol.FAILED]
-        rollback = out.first("rollback")
-        if rollback is not None:
-            what = f"{len(failed)} task(s) failed; this run's {len(rollback.get('undone', []))} change(s) were rolled back"
-        else:
-            changed = sum(e.get("status") == protocol.CHANGED for e in tasks)
-            what = f"{len(failed)} task(s) failed; " + (f"{changed} change(s) made before stay" if changed
-                                                         else "nothing was changed")
-        out.fail(FAILED, "TaskFailed", what)
+        return
+    if last.get("event") != "done":
+        out.fail(FAILED, "AgentFailed", f"agent exited {status} without finishing")
+        return
+    if last.get("interrupted"):
+        changed = sum(e.get("status") == protocol.CHANGED for e in out.events if e.get("event") == "task")
+        out.fail(INTERRUPTED, "Interrupted", f"interrupted: stopped at a safe point after {changed} change(s); "
+                                             f"every object made is recorded, and a re-run converges")
+        return
+    if status == 0 and last.get("ok"):
+        return
+    tasks = [e for e in out.events if e.get("event") == "task"]
+    failed = [e for e in tasks if e.get("status") == protocol.FAILED]
+    rollback = out.first("rollback")
+    if rollback is not None:
+        what = f"{len(failed)} task(s) failed; the failing play's {len(rollback.get('undone', []))} change(s) " \
+               f"were rolled back"
+    else:
+        changed = sum(e.get("status") == protocol.CHANGED for e in tasks)
+        what = f"{len(failed)} task(s) failed; " + (f"{changed} change(s) made before stay" if changed
+                                                     else "nothing was changed")
+    out.fail(FAILED, "TaskFailed", what)
+
+
+class Runner:
+    """One run over many hosts: sessions, the --forks slots, the play barrier, interrupts."""
+
+    def __init__(self, bundle: Bundle, options: RunOptions, on_event: Callable[[str, dict], None]):
+        self.bundle, self.options = bundle, options
+        self._lock = threading.Lock()
+        self._on_event = on_event
+        self.slots = threading.Semaphore(max(1, options.forks))
+        self.sessions: dict = {}            # host -> HostSession while its agent runs
+        self.interrupted = False
+        self.barrier: Optional[Barrier] = None
+
+    def emit(self, host: str, ev: dict) -> None:
+        with self._lock:
+            self._on_event(host, ev)
+
+    # ------------------------------------------------------------ interrupts
+    def interrupt(self) -> None:
+        """The first Ctrl-C: no host starts, no play begins; running agents stop at their next
+        safe point."""
+        self.interrupted = True
+        if self.barrier is not None:
+            self.barrier.stop("interrupted")
+        with self._lock:
+            sessions = list(self.sessions.values())
+        for s in sessions:
+            try:
+                s.send(protocol.stop_control())
+            except Exception:   # a session that just ended: nothing to stop
+                pass
+
+    def working(self) -> list:
+        """Hosts whose agent may still be working."""
+        with self._lock:
+            return sorted(self.sessions)
+
+    # ------------------------------------------------------------ one host
+    def _read_phase(self, out: HostOutcome, session: HostSession, play: Optional[int]) -> Optional[dict]:
+        """The host's events until it has finished PLAY (its phase_done) or its output ended."""
+        ev = session.next_event()
+        while ev is not None:
+            out.events.append(ev)
+            self.emit(out.host, ev)
+            if ev.get("event") == "phase_done" and ev.get("play") == play:
+                return ev
+            ev = session.next_event()
+        return None
+
+    def _plays(self, out: HostOutcome, session: HostSession, request: dict, plays: list) -> Optional[int]:
+        """Open the session and run the host's plays in order; the last play it took part in.
+        A request without plays (facts, exec) is one: its input ends at once."""
+        phased = "phases" in request
+        attempted = None
+        for n, play in enumerate(plays):
+            if not self.barrier.wait(out.host, play.index):
+                break
+            with self.slots:
+                if self.interrupted:
+                    break
+                attempted = play.index
+                if n == 0:
+                    session.open()
+                    with self._lock:
+                        self.sessions[out.host] = session
+                    session.start(self.bundle, request)
+                    if not phased:
+                        session.end_input()
+                else:
+                    session.send(protocol.go_control(play.index))
+                ev = self._read_phase(out, session, play.index if phased else None)
+            ok = ev is not None and ev.get("ok") if phased else True
+            self.barrier.done(out.host, play.index, bool(ok))
+            if self.barrier.stopped and not self.interrupted:
+                self.interrupt_others(out.host)
+            if not ok:
+                break
+        return attempted
+
+    def interrupt_others(self, host: str) -> None:
+        """--fail-fast: a host failed; the others stop at their next safe point."""
+        with self._lock:
+            others = [s for h, s in self.sessions.items() if h != host]
+        for s in others:
+            try:
+                s.send(protocol.stop_control())
+            except Exception:
+                pass
+
+    def run_host(self, conn: Connection, request: dict) -> HostOutcome:
+        out = HostOutcome(conn.name)
+        began = time.monotonic()
+        session = HostSession(conn, accept_new_host_keys=self.options.accept_new_host_keys,
+                              connect_timeout=self.options.connect_timeout,
+                              become_password=self.options.become_password)
+        self.emit(conn.name, protocol.host_start_event())
+        attempted = None
+        try:
+            attempted = self._plays(out, session, request, self.barrier.plays_of(conn.name))
+            if not session.started:      # interrupted, or out before its first play
+                out.fail(INTERRUPTED if self.interrupted else FAILED, "NotStarted",
+                         "not started: " + (self.barrier.stopped or self.barrier.out_of.get(conn.name, "stopped")))
+            else:
+                session.end_input()
+                self._read_phase(out, session, None)
+                _summary(out, session.finish())
+                if out.status == INTERRUPTED and not self.interrupted:   # stopped by another host's failure
+                    out.fail(FAILED, "Stopped", f"stopped at a safe point: {self.barrier.stopped}")
+        except Unreachable as exc:
+            out.fail(UNREACHABLE, "Unreachable", str(exc))
+        except AgentFailed as exc:
+            out.fail(FAILED, "AgentFailed", str(exc))
+        except Exception as exc:  # a broken connection mid-run, for example
+            out.fail(FAILED, type(exc).__name__, f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self.sessions.pop(conn.name, None)
+            session.close()
+            out.stats = session.stats.as_dict()
+            out.seconds = time.monotonic() - began
+        self._leave(out, attempted)
+        return out
+
+    def run(self, conns: list, request_for: Callable[[str], dict], plays: Optional[list] = None) -> dict:
+        """One session per host; PLAYS (plays.Play, in order) say which hosts each play takes
+        (None: one play of every host, for requests without plays). Results keep inventory order."""
+        plays = plays or single_play([c.name for c in conns])
+        self.barrier = Barrier(plays, lambda p: self.emit("", protocol.play_event(p.index, p.name, p.hosts))
+                               if p.name else None, fail_fast=self.options.fail_fast)
+        results: dict = {}
+        threads = [threading.Thread(target=lambda c=c: results.__setitem__(c.name, self.run_host(c, request_for(c.name))),
+                                    daemon=True) for c in conns]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)   # short joins: the main thread stays free for the interrupt handlers
+        return {c.name: results[c.name] for c in conns}
+
+    def _leave(self, out: HostOutcome, attempted: Optional[int]) -> None:
+        """A host that did not finish well is out of the plays it has not had: said per play."""
+        if out.status != OK:
+            self.barrier.leave(out.host, f"it was {out.status} before" if out.status != FAILED
+                               else f"it failed before ({out.error})")
+            for ev in out_events(self.barrier, out.host, attempted):
+                out.events.append(ev)
+                self.emit(out.host, ev)
+        self.emit(out.host, protocol.host_done_event(out.status, out.error, out.error_type, out.stats,
+                                                     round(out.seconds, 4)))
+
+
+def run_on_hosts(conns: list, bundle: Bundle, request_for: Callable[[str], dict], options: RunOptions,
+                 on_event: Callable[[str, dict], None], plays: Optional[list] = None) -> dict:
+    return Runner(bundle, options, on_event).run(conns, request_for, plays)
 
 
 def run_on_host(conn: Connection, bundle: Bundle, request: dict, options: RunOptions,
                 on_event: Callable[[str, dict], None]) -> HostOutcome:
-    out = HostOutcome(conn.name)
-    began = time.monotonic()
-    session = HostSession(conn, accept_new_host_keys=options.accept_new_host_keys,
-                          connect_timeout=options.connect_timeout, become_password=options.become_password)
-
-    def collect(ev: dict) -> None:
-        out.events.append(ev)
-        on_event(conn.name, ev)
-
-    on_event(conn.name, protocol.host_start_event())
-    try:
-        session.open()
-        _summary(out, session.run_agent(bundle, request, collect))
-    except Unreachable as exc:
-        out.fail(UNREACHABLE, "Unreachable", str(exc))
-    except AgentFailed as exc:
-        out.fail(FAILED, "AgentFailed", str(exc))
-    except Exception as exc:  # a broken connection mid-run, for example
-        out.fail(FAILED, type(exc).__name__, f"{type(exc).__name__}: {exc}")
-    finally:
-        session.close()
-        out.stats = session.stats.as_dict()
-        out.seconds = time.monotonic() - began
-    on_event(conn.name, protocol.host_done_event(out.status, out.error, out.error_type, out.stats,
-                                                 round(out.seconds, 4)))
-    return out
-
-
-def run_on_hosts(conns: list, bundle: Bundle, request_for: Callable[[str], dict],
-                 options: RunOptions, on_event: Callable[[str, dict], None]) -> dict:
-    """Run one request per host, at most options.forks at a time; results keep inventory order."""
-    lock = threading.Lock()
-
-    def locked(host: str, ev: dict) -> None:
-        with lock:
-            on_event(host, ev)
-
-    results: dict = {}
-    with ThreadPoolExecutor(max_workers=max(1, options.forks)) as pool:
-        futures = {c.name: pool.submit(run_on_host, c, bundle, request_for(c.name), options, locked)
-                   for c in conns}
-        for name, fut in futures.items():
-            results[name] = fut.result()
-    return results
+    return run_on_hosts([conn], bundle, lambda h: request, options, on_event)[conn.name]
 
 
 def exit_code(results: dict, violated: bool = False) -> int:
-    """2 when a host was unreachable (or bad input), 1 when one failed or a check was
-    violated, else 0: the one place that says so."""
+    """130 when interrupted, 2 when a host was unreachable (or bad input), 1 when one failed
+    or a check was violated, else 0: the one place that says so."""
     statuses = {r.status for r in results.values()}
+    if INTERRUPTED in statuses:
+        return EXIT_INTERRUPTED
     if UNREACHABLE in statuses:
         return EXIT_BAD_INPUT
     if FAILED in statuses or violated:

@@ -139,6 +139,11 @@ class HostSession:
     silence_timeout: float = 20.0      # the agent beats every 2 s while it works
     stats: TransportStats = field(default_factory=TransportStats)
     _fabric: Optional[FabricConnection] = None
+    _chan: Optional[object] = None
+    _reader: Optional["_ChannelReader"] = None
+    _input_ended: bool = False
+    _began: float = 0.0
+    _send_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ------------------------------------------------------------ connection
     def open(self) -> None:
@@ -194,35 +199,80 @@ class HostSession:
         # the last argument is left to the login shell: sshd's SSH_CONNECTION, which sudo would drop
         return " ".join(shlex.quote(a) for a in argv) + ' "$SSH_CONNECTION"'
 
-    def run_agent(self, bundle: Bundle, request: dict, on_event: Callable[[dict], None]) -> int:
-        """Run the agent with one request; calls on_event for each event; returns its exit status."""
+    def start(self, bundle: Bundle, request: dict) -> None:
+        """The one command: the bootstrap (bundle checked, sent if missing), then the request.
+        The agent's stdin stays open for control lines (send) until end_input()."""
         assert self._fabric is not None, "open() first"
-        began = time.monotonic()
-        transport = self._fabric.client.get_transport()
-        chan = transport.open_session()
+        self._began = time.monotonic()
+        chan = self._fabric.client.get_transport().open_session()
         chan.settimeout(None)
         chan.exec_command(self.agent_command(bundle))
         self.stats.commands += 1
-        reader = _ChannelReader(chan)
-        try:
-            self._handshake(chan, reader, bundle)
-            payload = encode(request)
-            chan.sendall(payload)
+        self._chan, self._reader = chan, _ChannelReader(chan)
+        self._handshake(chan, self._reader, bundle)
+        self.send(request)
+
+    @property
+    def started(self) -> bool:
+        """The agent's command was sent (whatever became of it)."""
+        return self.stats.commands > 0
+
+    def send(self, message: dict) -> None:
+        """A line on the agent's stdin (the request, or a control line from any thread)."""
+        payload = encode(message)
+        with self._send_lock:
+            if self._chan is None or self._input_ended:
+                return
+            self._chan.sendall(payload)
             self.stats.bytes_sent += len(payload)
-            chan.shutdown_write()
-            for line in reader.lines(silence=self.silence_timeout):
-                try:
-                    ev = json.loads(line)
-                except ValueError:
-                    raise AgentFailed(f"agent wrote a line that is not JSON: {line[:200]!r}; "
-                                      f"stderr: {reader.stderr_tail()}") from None
-                if ev.get("event") != "alive":
-                    on_event(ev)
-            status = chan.recv_exit_status()
+
+    def next_event(self) -> Optional[dict]:
+        """The agent's next event (heartbeats skipped), None once its output ended. Silence longer
+        than silence_timeout (not even a heartbeat) means the session or the connection was lost."""
+        while True:
+            line = self._reader.next_line(self.silence_timeout)
+            if line is None:
+                return None
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                raise AgentFailed(f"agent wrote a line that is not JSON: {line[:200]!r}; "
+                                  f"stderr: {self._reader.stderr_tail()}") from None
+            if ev.get("event") != "alive":
+                return ev
+
+    def end_input(self) -> None:
+        """No more control lines: the agent finishes what it does and leaves."""
+        with self._send_lock:
+            if self._chan is not None and not self._input_ended:
+                self._input_ended = True
+                self._chan.shutdown_write()
+
+    def finish(self) -> int:
+        """The agent's exit status, once its output ended; the channel is closed."""
+        try:
+            return self._chan.recv_exit_status()
         finally:
-            chan.close()
-            self.stats.run_seconds += time.monotonic() - began
-        return status
+            self.close_channel()
+
+    def close_channel(self) -> None:
+        if self._chan is not None:
+            self._chan.close()
+            self.stats.run_seconds += time.monotonic() - self._began
+            self._chan = None
+
+    def run_agent(self, bundle: Bundle, request: dict, on_event: Callable[[dict], None]) -> int:
+        """Run the agent with one request; calls on_event for each event; returns its exit status."""
+        try:
+            self.start(bundle, request)
+            self.end_input()
+            ev = self.next_event()
+            while ev is not None:
+                on_event(ev)
+                ev = self.next_event()
+            return self.finish()
+        finally:
+            self.close_channel()
 
     def _handshake(self, chan, reader: "_ChannelReader", bundle: Bundle) -> None:
         """Answer sudo's prompt if it asks, then HAVE (run it) or NEED (send it first)."""
@@ -284,23 +334,22 @@ class _ChannelReader:
         line, self.buf = self.buf.split(b"\n", 1)
         return line.decode(errors="replace")
 
-    def lines(self, silence: float = 0):
-        """Lines until EOF; with SILENCE, give up when the agent says nothing (not even its
-        heartbeat) for that long: the session or the connection was lost."""
-        last = time.monotonic()
+    def next_line(self, silence: float = 0) -> Optional[str]:
+        """The next non-empty line, None at EOF; with SILENCE, give up when the agent says
+        nothing (not even its heartbeat) for that long: the session or the connection was lost.
+        The silence counts from this call: a host waiting at a play barrier is not silent."""
+        began = time.monotonic()
         while True:
             while b"\n" in self.buf:
                 line, self.buf = self.buf.split(b"\n", 1)
-                last = time.monotonic()
                 if line.strip():
-                    yield line.decode(errors="replace")
-            if silence and time.monotonic() - last > silence:
+                    return line.decode(errors="replace")
+            if silence and time.monotonic() - began > silence:
                 raise AgentFailed(f"no word from the agent for {silence:.0f} s: the session or the connection "
                                   f"was lost; a re-run converges")
             if not self._pump():
-                if self.buf.strip():
-                    yield self.buf.decode(errors="replace")
-                return
+                rest, self.buf = self.buf, b""
+                return rest.decode(errors="replace") if rest.strip() else None
 
     def stderr_tail(self) -> str:
         return "\n".join(self.err.decode(errors="replace").strip().splitlines()[-5:]) or "(empty)"

@@ -19,7 +19,7 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024
 # task statuses, as the recap counts them (Ansible's: `ok` counts every task that succeeded)
 OK, CHANGED, FAILED, SKIPPED = "ok", "changed", "failed", "skipped"
 # what became of a host
-HOST_OK, HOST_FAILED, HOST_UNREACHABLE = "ok", "failed", "unreachable"
+HOST_OK, HOST_FAILED, HOST_UNREACHABLE, HOST_INTERRUPTED = "ok", "failed", "unreachable", "interrupted"
 
 
 class ProtocolError(ValueError):
@@ -58,20 +58,33 @@ def facts_request() -> dict:
     return {"protocol": PROTOCOL_VERSION, "op": "facts"}
 
 
-def apply_request(owner: str, tasks: list, check: bool = False, diff: bool = False,
+def phase(play: int, **what) -> dict:
+    """One play's part of a request: {"play": index, ...}: tasks (apply), sets and assertions
+    (verify); a destroy's phase names the play whose objects go."""
+    return {"play": play, **what}
+
+
+def apply_request(owner: str, phases: list, check: bool = False, diff: bool = False,
                   firewall: Optional[str] = None, lock_timeout: float = 60.0) -> dict:
+    """PHASES: one per play the host is in, in play order; the first runs at once, each later
+    one when the controller says `go` (every host has finished the plays before it). A
+    request written by hand may give "tasks" instead: one phase."""
     return {"protocol": PROTOCOL_VERSION, "op": "apply", "owner": owner, "check": check, "diff": diff,
-            "tasks": tasks, "firewall": firewall, "lock_timeout": lock_timeout}
+            "phases": phases, "firewall": firewall, "lock_timeout": lock_timeout}
 
 
-def destroy_request(owner: str, check: bool = False, firewall: Optional[str] = None,
+def destroy_request(owner: str, phases: Optional[list] = None, check: bool = False, firewall: Optional[str] = None,
                     lock_timeout: float = 60.0) -> dict:
+    """PHASES: the plays in reverse order (clients go before the servers they need), each
+    removing what that play made; the last phase also takes what no listed play made. None:
+    everything the lab recorded, at once."""
     return {"protocol": PROTOCOL_VERSION, "op": "destroy", "owner": owner, "check": check, "firewall": firewall,
-            "lock_timeout": lock_timeout}
+            "lock_timeout": lock_timeout, **({"phases": phases} if phases is not None else {})}
 
 
-def verify_request(sets: list, assertions: list) -> dict:
-    return {"protocol": PROTOCOL_VERSION, "op": "verify", "sets": sets, "assertions": assertions}
+def verify_request(phases: list) -> dict:
+    """PHASES: {play, sets, assertions} per play, in play order, like apply's."""
+    return {"protocol": PROTOCOL_VERSION, "op": "verify", "phases": phases}
 
 
 def exec_request(namespace: str, command: list) -> dict:
@@ -114,6 +127,12 @@ def check_event(check: dict) -> dict:
     return event("check", **check)
 
 
+def phase_done_event(play: int, ok: bool, interrupted: bool = False) -> dict:
+    """The host has finished play PLAY (its tasks reported before): the controller's barrier
+    counts these."""
+    return event("phase_done", play=play, ok=ok, **({"interrupted": True} if interrupted else {}))
+
+
 def done_event(ok: bool, seconds: float, timings: dict, interrupted: bool = False) -> dict:
     return event("done", ok=ok, seconds=seconds, timings=timings, **({"interrupted": True} if interrupted else {}))
 
@@ -133,11 +152,23 @@ def host_done_event(status: str, error: Optional[str], error_type: Optional[str]
                  seconds=seconds)
 
 
+def play_event(play: int, name: str, hosts: list) -> dict:
+    """Play PLAY starts on HOSTS (every host has finished the plays before it)."""
+    return event("play", play=play, name=name, hosts=hosts)
+
+
+def host_out_event(play: int, name: str, reason: str) -> dict:
+    """The host takes no part in play PLAY (it failed, or was unreachable or interrupted, before)."""
+    return event("host_out", play=play, name=name, reason=reason)
+
+
 def recap_counts(events: list, host_status: str) -> dict:
     """Per host: how many tasks were ok / changed / failed / skipped (Ansible's way: `ok` counts
     every task that succeeded, changed or not). A host whose agent failed without a failed task
     (bootstrap, lock, protocol) counts one failure."""
     counts = {OK: 0, CHANGED: 0, FAILED: 0, SKIPPED: 0, "unreachable": host_status == HOST_UNREACHABLE}
+    if host_status == HOST_INTERRUPTED:
+        counts["interrupted"] = True
     for ev in events:
         if ev.get("event") != "task":
             continue

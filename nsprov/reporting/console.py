@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 
-STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan", "unreachable": "bold red"}
+STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan", "unreachable": "bold red",
+         "interrupted": "bold yellow"}
 
 
 def render_task_line(host: str, ev: dict, width: int) -> Text:
@@ -38,13 +39,13 @@ def render_diff(ev: dict) -> Optional[Text]:
 def render_recap(results: dict) -> Table:
     table = Table(title="PLAY RECAP", title_justify="left", title_style="bold")
     table.add_column("host", style="bold")
-    for col in ("ok", "changed", "unreachable", "failed", "skipped"):
+    for col in ("ok", "changed", "unreachable", "failed", "skipped", "interrupted"):
         table.add_column(col, justify="right")
     for host, r in results.items():
         c = r.counts
         row = [Text(host)]
-        for col in ("ok", "changed", "unreachable", "failed", "skipped"):
-            n = int(c[col])
+        for col in ("ok", "changed", "unreachable", "failed", "skipped", "interrupted"):
+            n = int(c.get(col, 0))
             row.append(Text(str(n), style=STYLE[col] if n else "dim"))
         table.add_row(*row)
     return table
@@ -82,36 +83,46 @@ class ConsoleReporter:
     def __call__(self, host: str, ev: dict) -> None:
         kind = ev.get("event")
         if kind == "host_start":
-            self.state[host] = "connecting"
+            self.state[host] = "waiting for its play"
         elif kind == "locked":
             self.state[host] = "running"
+        elif kind == "play":
+            self.live.console.rule(Text(f"PLAY [{ev.get('name') or ev.get('play')}]", style="bold"), align="left")
         elif kind == "task":
-            self.done[host] += 1
-            self.state[host] = f"running: {ev.get('name', '')}"
-            self.live.console.print(render_task_line(host, ev, self.width), soft_wrap=True)
-            diff = render_diff(ev) if self.diff else None
-            if diff is not None:
-                self.live.console.print(diff, soft_wrap=True)
+            self._task(host, ev)
         elif kind == "rollback":
             undone = ev.get("undone", [])
-            msg = f"{host:<{self.width}} rolled back {len(undone)} change(s) made by this run"
+            msg = f"{host:<{self.width}} rolled back {len(undone)} change(s) made by the failing play"
             if ev.get("errors"):
                 msg += f"; could not undo: {'; '.join(ev['errors'])}"
             self.live.console.print(Text(msg, style="magenta"), soft_wrap=True)
+        elif kind == "host_out":
+            self.live.console.print(Text(f"{host:<{self.width}} not in play '{ev.get('name')}': {ev.get('reason')}",
+                                         style="yellow"), soft_wrap=True)
         elif kind == "error":
             self.live.console.print(Text(f"{host:<{self.width}} agent error: {ev.get('type')}: {ev.get('message')}",
                                          style="bold red"), soft_wrap=True)
             if self.verbose and ev.get("traceback"):
-                self.live.console.print(ev["traceback"], markup=False, soft_wrap=True)
+                self.live.console.print(Text(ev["traceback"]), soft_wrap=True)
         elif kind == "host_done":
-            self.state[host] = "finished"
-            if ev.get("status") == "unreachable":
-                self.live.console.print(Text(f"{host:<{self.width}} UNREACHABLE  {ev.get('error')}",
-                                             style="bold red"), soft_wrap=True)
-            elif ev.get("status") == "failed" and ev.get("error"):
-                self.live.console.print(Text(f"{host:<{self.width}} FAILED  {ev.get('error')}", style="bold red"),
-                                        soft_wrap=True)
-            if self.verbose:
-                self.live.console.print(Text(f"{host:<{self.width}} {ev.get('seconds')} s, transport "
-                                             f"{json.dumps(ev.get('transport'))}", style="dim"), soft_wrap=True)
+            self._host_done(host, ev)
         self.live.update(self._status())
+
+    def _task(self, host: str, ev: dict) -> None:
+        self.done[host] += 1
+        self.state[host] = f"running: {ev.get('name', '')}"
+        self.live.console.print(render_task_line(host, ev, self.width), soft_wrap=True)
+        diff = render_diff(ev) if self.diff else None
+        if diff is not None:
+            self.live.console.print(diff, soft_wrap=True)
+
+    def _host_done(self, host: str, ev: dict) -> None:
+        self.state[host] = "finished"
+        status = ev.get("status")
+        if status in ("unreachable", "failed", "interrupted") and ev.get("error"):
+            self.live.console.print(Text(f"{host:<{self.width}} {status.upper()}  {ev.get('error')}",
+                                         style="bold red" if status != "interrupted" else "bold yellow"),
+                                    soft_wrap=True)
+        if self.verbose:
+            self.live.console.print(Text(f"{host:<{self.width}} {ev.get('seconds')} s, transport "
+                                         f"{json.dumps(ev.get('transport'))}", style="dim"), soft_wrap=True)

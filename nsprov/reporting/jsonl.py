@@ -19,7 +19,7 @@ class JsonLines:
             name = self.registers.get(host, {}).get(ev.get("index"))
             if name:
                 ev = {**ev, "register": name}
-        self.write({**ev, "host": host})
+        self.write({**ev, "host": host} if host else ev)   # a play starting is the run's, not a host's
 
     def write(self, obj: dict) -> None:
         self.stream.write(json.dumps(obj, sort_keys=False, default=str) + "\n")
