@@ -174,23 +174,32 @@ def dispatch(request: dict, emit, control: Control) -> bool:
         return _verify(request, emit, control)
     if op == "exec":
         return _exec(request, emit)
+    if op == "labs":
+        from nsprov.agent.ledger import Ledger
+        ledger = Ledger.open_readonly()
+        emit(event("labs", labs={lab: {**meta, "objects": len(ledger.owned_by(lab))} for lab, meta in
+                                 sorted(ledger.labs.items())}))
+        return True
     raise ProtocolError(f"op {op!r} is not handled by this agent")
 
 
 def _change(request: dict, emit, control: Control) -> bool:
     """apply or destroy, under the host's lock."""
-    from nsprov.agent.engine import apply_request, destroy_request
+    from nsprov.agent.requests import apply_request, destroy_request
     from nsprov.agent.kernel import Kernel
     from nsprov.agent.ledger import Ledger
-    if not isinstance(request.get("owner"), str) or not request["owner"]:
-        raise ProtocolError("apply and destroy need an owner (the playbook's name)")
+    if not isinstance(request.get("lab"), str) or not request["lab"]:
+        raise ProtocolError("apply and destroy need a lab (its name)")
     if request["op"] == "apply" and not (isinstance(request.get("phases"), list) and
                                          all(isinstance(p, dict) and isinstance(p.get("tasks"), list)
                                              for p in request["phases"]) or isinstance(request.get("tasks"), list)):
         raise ProtocolError("apply needs phases, each with its list of tasks (or one list of tasks)")
     kernel = Kernel(request.get("firewall"))
     try:
-        with Ledger.open(timeout=float(request.get("lock_timeout", 60))) as ledger:
+        # drift reads, and writes nothing (not even the lock file): the host stays as it was
+        opened = Ledger.open_readonly() if request.get("drift") else Ledger.open(
+            timeout=float(request.get("lock_timeout", 60)))
+        with opened as ledger:
             emit(event("locked"))
             run = apply_request if request["op"] == "apply" else destroy_request
             return run(request, emit, ledger, kernel, control)

@@ -17,14 +17,14 @@ from itertools import takewhile
 from typing import Callable, Optional
 
 from nsprov.agent import ops
-from nsprov.agent.ledger import Ledger, object_key
-from nsprov.agent.phases import phases_of, run_phases
+from nsprov.agent.ledger import Ledger
 from nsprov.agent.planning import Context, PlanError, TaskPlan
-from nsprov.agent.resources import INTERNAL, RESOURCES, module_of
+from nsprov.agent.settle import DONE, FAILED, STOPPED, VIOLATED, settle
+from nsprov.agent.resources import INTERNAL, RESOURCES
 from nsprov.agent.state import Observed
 from nsprov.model import protocol
 from nsprov.model.errors import KernelError
-from nsprov.model.kinds import MODULES, object_name, validate_params
+from nsprov.model.kinds import object_name, validate_params
 
 Emit = Callable[[dict], None]
 TIMINGS: dict = {}   # where this run's time went (seconds), reported in the "done" event
@@ -33,12 +33,13 @@ CONTAINERS = ("netns", "namespace")   # what other objects may go with: planned 
 
 class Planned:
     """A task with its plan (or why it is skipped); UNDO: per action, its inverse actions."""
-    __slots__ = ("index", "name", "module", "plan", "skip", "undo")
+    __slots__ = ("index", "name", "module", "plan", "skip", "undo", "pruned")
 
     def __init__(self, index: int, name: str, module: str, skip: Optional[str] = None):
         self.index, self.name, self.module, self.skip = index, name, module, skip
         self.plan: Optional[TaskPlan] = None
         self.undo: list = []
+        self.pruned = False     # removed because no task declares it any more
 
 
 class Run:
@@ -75,10 +76,11 @@ def _plan_one(t: dict, obs: Observed, ctx: Context) -> Planned:
     if t["module"] in INTERNAL:
         params = dict(t["params"])
     else:
-        params, problems = validate_params(t["module"], t.get("params"))
+        params, problems = t.get("checked") or validate_params(t["module"], t.get("params"))
         if problems:
             raise PlanError("; ".join(f"{f}: {m}" if f else m for f, m in problems))
         item.name = t.get("name") or object_name(t["module"], params)
+    item.pruned = bool(t.get("pruned"))
     item.plan = RESOURCES[t["module"]].plan(params, obs, ctx)
     for a in item.plan.actions:
         item.undo.append(a.op.inverse(a, obs))
@@ -111,6 +113,9 @@ def _task_event(run: Run, p: Planned, status: str, reason: str, **extra) -> dict
         extra["diff"] = {"before": p.plan.before, "after": p.plan.after}
     if run.check:
         extra["check"] = True
+    if p.pruned:
+        extra["pruned"] = True
+        reason = f"no longer declared: {reason}"
     return protocol.task_event(p.index, p.name, p.module, status, reason, **extra)
 
 
@@ -202,9 +207,6 @@ def _apply_task(run: Run, p: Planned, ahead: dict, undo: list) -> list:
     return results
 
 
-DONE, VIOLATED, FAILED, STOPPED = "done", "violated", "failed", "stopped"
-
-
 def apply_planned(run: Run, planned: list) -> str:
     """Carry out every task: DONE; VIOLATED when a check failed (the build stays); FAILED when
     a task failed (this run is undone); STOPPED when the controller said stop (at the next
@@ -236,80 +238,11 @@ def apply_planned(run: Run, planned: list) -> str:
     return DONE if verified else VIOLATED
 
 
-# ------------------------------------------------------------------ the ledger around an apply
-def _exists(entry: dict, obs: Observed) -> bool:
-    resource = RESOURCES.get(module_of(entry))
-    return resource is not None and resource.exists(entry, obs)
-
-
-def _truth(run: Run, entries: list) -> tuple:
-    """(entries whose object is in the kernel, entries whose object is not), read afresh."""
-    obs = run.kernel.observed()
-    here, gone = [], []
-    for e in entries:
-        (here if _exists(e, obs) else gone).append(e)
-    return here, gone
-
-
-def _settle(run: Run, planned: list, records: list, outcome: str, inodes: dict) -> bool:
-    """Bring the ledger in step with what the kernel holds now; False when something did not go
-    as planned. After a good run: what was made is done, what was removed is forgotten, and
-    links the kernel frees later are waited for (a link still there keeps its record). After a
-    rollback every entry this run touched is read again from the kernel: kept if its object is
-    there, forgotten if not; so after a stop. The ledger never lies."""
-    forgets = [e for p in planned if p.plan for e in p.plan.forgets]
-    if outcome in (FAILED, STOPPED):
-        recorded = [e for e in forgets if run.ledger.find(e["kind"], e.get("netns", ""), e["name"]) is not None]
-        here, gone = _truth(run, records + recorded)
-        run.ledger.mark_done(here)
-        run.ledger.forget(gone)
-        return False
-    left = _wait_links_gone(run, [w for p in planned if p.plan for w in p.plan.awaits], inodes, len(planned))
-    kept = {("link", ns, name) for ns, name, _ in left}
-    # intents left by a run that was cut short, whose objects this run found or finished, are
-    # done now (the model after this run's actions says which exist: no second look needed)
-    ours = {object_key(r) for r in records}
-    finished = [e for e in run.ledger.owned_by(run.ctx.owner) if e.get("state") == "intent"
-                and object_key(e) not in ours and _exists(e, run.obs)]
-    run.ledger.mark_done(records + finished)
-    run.ledger.forget([e for e in forgets if (e["kind"], e.get("netns", ""), e["name"]) not in kept])
-    return not left
-
-
-def _wait_links_gone(run: Run, awaited: list, inodes: dict, index: int, timeout: float = 10.0) -> list:
-    """Wait until the kernel's asynchronous namespace cleanup removed these links (ns, name,
-    netns); returns those left, reported as a failed task naming what keeps them alive. INODES:
-    the deleted namespaces' pins, read before they went (kernel.netns_inodes)."""
-    if not awaited:
-        return []
-    holders = run.kernel.netns_holders(inodes) if inodes else {}
-    pending = [w for w in awaited if w[2] not in holders]
-    deadline = time.monotonic() + timeout
-    while pending and time.monotonic() < deadline:
-        present = {ns: run.kernel.links_present(ns) for ns in {w[0] for w in pending}}
-        pending = [w for w in pending if w[1] in present[w[0]]]
-        if pending:
-            time.sleep(0.01)
-    left = [w for w in awaited if w[2] in holders] + pending
-    if left:
-        run.emit(_cleanup_failed(left, holders, index))
-    return left
-
-
-def _cleanup_failed(left: list, holders: dict, index: int) -> dict:
-    held = sorted({w[2] for w in left} & set(holders))
-    return protocol.task_event(
-        index, "namespace cleanup", "destroy", protocol.FAILED,
-        "links still present after their netns went: " + ", ".join(f"{ns or 'host'}/{n}" for ns, n, _ in left) +
-        "".join(f"; netns {ns} lives on in " + ", ".join(f"pid {pid} ({comm})" for pid, comm in holders[ns][:5]) +
-                (" and more" if len(holders[ns]) > 5 else "") + ": its links go when they exit, then destroy again"
-                for ns in held))
-
-
 # ------------------------------------------------------------------ the requests
 def _new_run(req: dict, emit: Emit, ledger: Ledger, kernel, control) -> Run:
-    run = Run(emit, ledger, kernel, Context(req["owner"], ledger, management()), kernel.observed())
-    run.check, run.diff, run.control = bool(req.get("check")), bool(req.get("diff")), control
+    run = Run(emit, ledger, kernel, Context(req["lab"], ledger, management()), kernel.observed())
+    run.check = bool(req.get("check") or req.get("drift"))
+    run.diff, run.control = bool(req.get("diff")), control
     return run
 
 
@@ -329,50 +262,7 @@ def run_tasks(run: Run, tasks: list, first: tuple = ()) -> bool:
         # who holds a namespace once its pin is gone is found by the pin's inode, read now
         inodes = run.kernel.netns_inodes({w[2] for p in planned if p.plan for w in p.plan.awaits})
         outcome = apply_planned(run, planned)
-        settled = _settle(run, planned, records, outcome, inodes)
+        settled = settle(run, planned, records, outcome, inodes)
         return outcome == DONE and settled
     finally:
         TIMINGS["apply"] = round(TIMINGS.get("apply", 0) + time.perf_counter() - began - planning, 4)
-
-
-def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel, control=None) -> bool:
-    run = _new_run(req, emit, ledger, kernel, control)
-
-    def phase(ph: dict) -> bool:
-        run.ctx.reset()
-        run.ctx.play = ph["play"]
-        return run_tasks(run, ph["tasks"] or [])
-    return run_phases(phases_of(req, ("tasks",)), emit, control, phase)
-
-
-def removal_tasks(records: list) -> list:
-    """The `absent` task of every recorded object, newest first, one per object (both ends of a
-    veth are one pair)."""
-    tasks, seen = [], set()
-    for e in reversed(records):
-        module = module_of(e)
-        params = RESOURCES[module].absent(e)
-        key = (module, repr(sorted(params.items())))
-        if key in seen:
-            continue
-        seen.add(key)
-        name = object_name(module, MODULES[module].validate(params)[0]) if module in MODULES else \
-            f"table {params['table']}" + (f" in {params['netns']}" if params.get("netns") else "")
-        tasks.append({"index": len(tasks), "name": name, "module": module, "params": params})
-    return tasks
-
-
-def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel, control=None) -> bool:
-    """Remove what the lab recorded, play by play in the order given (the plays reversed), the
-    last phase taking whatever is left; each a plan of absent tasks like any other."""
-    run = _new_run(req, emit, ledger, kernel, control)
-    phases = req.get("phases") or [{"play": None}]
-    last = phases[-1]["play"]
-
-    def phase(ph: dict) -> bool:
-        records = ledger.owned_by(run.ctx.owner)
-        if ph["play"] != last:
-            records = [e for e in records if e.get("play", 0) == ph["play"]]
-        run.ctx.reset()
-        return run_tasks(run, removal_tasks(records), first=CONTAINERS)
-    return run_phases(phases, emit, control, phase)

@@ -8,6 +8,11 @@ entry still marked "intent" may or may not exist in the kernel, and destroy trea
 
 One writer at a time: `Ledger.open()` takes an exclusive flock on STATE_DIR/lock, waiting up
 to a timeout that the error reports.
+
+Every object belongs to one lab; `labs` says, per lab, which playbook (absolute path, on which
+controller, by whom) made it and when: another playbook claiming the same lab is refused
+(claim). Version 1 ledgers (objects with an "owner", the playbook's file stem) are read as
+labs of that name whose playbook is not known yet: the first run that claims one records it.
 """
 
 from __future__ import annotations
@@ -20,11 +25,15 @@ from typing import Iterable, Optional
 
 from nsprov.agent.statedir import STATE_DIR, ensure_private_dir
 
-LEDGER_VERSION = 1
+LEDGER_VERSION = 2
 
 
 class LockTimeout(RuntimeError):
     pass
+
+
+class LabClaimed(RuntimeError):
+    """Another playbook made this lab on this host."""
 
 
 def object_key(obj: dict) -> str:
@@ -33,11 +42,11 @@ def object_key(obj: dict) -> str:
 
 
 class Ledger:
-    def __init__(self, directory: str, objects: list, lock_fd: Optional[int]):
+    def __init__(self, directory: str, data: tuple, lock_fd: Optional[int]):
         self.directory = directory
         self.path = os.path.join(directory, "ledger.json")
         self._lock_fd = lock_fd
-        self.objects = objects
+        self.labs, self.objects = data
 
     @property
     def objects(self) -> list:
@@ -50,22 +59,29 @@ class Ledger:
 
     # ------------------------------------------------------------ opening
     @staticmethod
-    def _load(path: str) -> list:
+    def _load(path: str) -> tuple:
+        """(labs, objects), from a version 2 ledger or a version 1 one."""
         try:
             with open(path, "rb") as f:
                 data = json.loads(f.read().decode())
         except FileNotFoundError:
-            return []
-        if data.get("version") != LEDGER_VERSION:
-            raise RuntimeError(f"{path}: ledger version {data.get('version')!r} is not {LEDGER_VERSION}")
-        return list(data.get("objects", []))
+            return {}, []
+        version = data.get("version")
+        if version == 1:
+            objects = [{**{k: v for k, v in o.items() if k != "owner"}, "lab": o.get("owner")}
+                       for o in data.get("objects", [])]
+            return {o["lab"]: {"playbook": None} for o in objects}, objects
+        if version != LEDGER_VERSION:
+            raise RuntimeError(f"{path}: ledger version {version!r} is not {LEDGER_VERSION} (nor 1)")
+        return dict(data.get("labs", {})), list(data.get("objects", []))
 
     @classmethod
     def open_readonly(cls, directory: str = STATE_DIR) -> "Ledger":
+        """The ledger as it is, without the lock and without making anything: `drift` and
+        `labs` leave the host byte for byte as they found it."""
         path = os.path.join(directory, "ledger.json")
         if not os.path.isdir(directory):
-            return cls(directory, [], None)
-        ensure_private_dir(directory)
+            return cls(directory, ({}, []), None)
         return cls(directory, cls._load(path), None)
 
     @classmethod
@@ -96,25 +112,57 @@ class Ledger:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    # ------------------------------------------------------------ labs
+    def claim(self, lab: str, claim: dict, take_over: bool = False) -> None:
+        """Lab LAB is this playbook's (CLAIM: playbook path, controller, user): a lab another
+        playbook made is refused, naming both, unless TAKE_OVER; a new one is recorded (saved
+        with the next write)."""
+        held = self.labs.get(lab)
+        if held and held.get("playbook") and held["playbook"] != claim.get("playbook") and not take_over:
+            raise LabClaimed(f"lab '{lab}' on this host was made by {held['playbook']} (from {held.get('user')}@"
+                             f"{held.get('controller')}); this run is from {claim.get('playbook')} (from "
+                             f"{claim.get('user')}@{claim.get('controller')}): refusing. Name another lab (lab: in "
+                             f"the play, or --lab), or pass --take-over to move the lab to this playbook")
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        entry = {"created": now, **(held or {}), **claim, "updated": now}
+        if held and held.get("playbook") and held["playbook"] != claim.get("playbook"):
+            entry["taken_over_from"] = held["playbook"]
+        self.labs[lab] = entry
+
+    def release(self, lab: str) -> None:
+        """Forget lab LAB once nothing of it is left (saved with the next write)."""
+        if not self.owned_by(lab):
+            self.labs.pop(lab, None)
+
     # ------------------------------------------------------------ reading
     def find(self, kind: str, netns: str, name: str) -> Optional[dict]:
         return self._by_key.get(f"{kind}:{netns}:{name}")
 
-    def owned_by(self, owner: str) -> list[dict]:
-        return [o for o in self.objects if o.get("owner") == owner]
+    def owned_by(self, lab: str) -> list[dict]:
+        """What lab LAB recorded on this host."""
+        return [o for o in self.objects if o.get("lab") == lab]
 
     # ------------------------------------------------------------ writing
     def record_intents(self, objs: Iterable[dict]) -> None:
-        """Before creating: add entries in state 'intent' (one fsynced write for the batch)."""
+        """Before creating: add entries in state 'intent' (one fsynced write for the batch). An
+        object made again (removed as no longer declared, then declared anew) replaces its entry."""
         changed = False
         for obj in objs:
-            if self.find(obj["kind"], obj.get("netns", ""), obj["name"]) is None:
-                entry = {**obj, "state": "intent"}
+            entry = {**obj, "state": "intent"}
+            old = self._by_key.get(object_key(entry))
+            if old is not None:
+                if old == entry:
+                    continue
+                self._objects[self._objects.index(old)] = entry
+            else:
                 self._objects.append(entry)
-                self._by_key[object_key(entry)] = entry
-                changed = True
+            self._by_key[object_key(entry)] = entry
+            changed = True
         if changed:
             self._save()
+
+    def save(self) -> None:
+        self._save()
 
     def mark_done(self, objs: Iterable[dict]) -> None:
         keys = {object_key(o) for o in objs}
@@ -137,7 +185,8 @@ class Ledger:
             self._save()
 
     def _save(self) -> None:
-        data = json.dumps({"version": LEDGER_VERSION, "objects": self.objects}, separators=(",", ":")).encode()
+        data = json.dumps({"version": LEDGER_VERSION, "labs": self.labs, "objects": self.objects},
+                          separators=(",", ":")).encode()
         tmp = self.path + ".tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:

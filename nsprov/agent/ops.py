@@ -177,8 +177,8 @@ def _undo_hostname(a: Action, obs: Observed) -> list:
 
 
 def _sim_process_start(obs: Observed, a: Action) -> None:
-    obs.set_process(a.name, {"alive": True, "argv": a.args["argv"], "target": a.args["target"],
-                             "cwd": a.args.get("cwd", "/")})
+    obs.set_process(a.name, {"alive": True, "argv": a.args["command"]["argv"], "target": a.args["target"],
+                             "cwd": a.args["command"].get("cwd", "/")})
 
 
 def _sim_process_stop(obs: Observed, a: Action) -> None:

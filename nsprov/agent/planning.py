@@ -19,12 +19,12 @@ class PlanError(Exception):
 
 
 class Context:
-    """What a plan is made in: the lab (OWNER) and its LEDGER (read here, written by the engine),
+    """What a plan is made in: the LAB and the host's LEDGER (read here, written by the engine),
     the records earlier tasks of this run will make, and MANAGEMENT, the controller's address as
     this host sees it (SSH_CONNECTION)."""
 
-    def __init__(self, owner: str, ledger, management: Optional[str] = None):
-        self.owner, self.ledger, self.management = owner, ledger, management
+    def __init__(self, lab: str, ledger, management: Optional[str] = None):
+        self.lab, self.ledger, self.management = lab, ledger, management
         self.play = 0                    # the play whose tasks are planned: its records say so
         self.reset()
 
@@ -36,11 +36,13 @@ class Context:
 
     @property
     def mark(self) -> str:
-        return f"nsprov:{self.owner}"
+        return f"nsprov:{self.lab}"
 
     @property
     def table(self) -> str:
-        return "nsprov_" + "".join(c if c.isalnum() else "_" for c in self.owner)[:40]
+        """The lab's own firewall table: nft takes a lab name as it is (A-Z a-z 0-9 _ . -), so
+        distinct labs have distinct tables (t-x and t_x too)."""
+        return "nsprov_" + self.lab
 
     def entry(self, kind: str, ns: str, name: str) -> Optional[dict]:
         found = self.ledger.find(kind, ns, name)
@@ -58,7 +60,7 @@ class Context:
         whose peer is in it (recorded ones and those this run will record)."""
         if self._inside is None:
             self._inside = {}
-            for e in [*self.ledger.owned_by(self.owner), *self.pending]:
+            for e in [*self.ledger.owned_by(self.lab), *self.pending]:
                 self._file_inside(e)
         return list(self._inside.get(netns, []))
 
@@ -75,18 +77,18 @@ class Context:
 
     def owns(self, kind: str, ns: str, name: str) -> bool:
         e = self.entry(kind, ns, name)
-        return e is not None and e.get("owner") == self.owner
+        return e is not None and e.get("lab") == self.lab
 
     def record(self, kind: str, ns: str, name: str, module: str, **extra) -> dict:
         """A ledger entry for an object this lab makes; MODULE is the resource that removes it."""
-        return {"kind": kind, "netns": ns, "name": name, "owner": self.owner, "module": module, "play": self.play,
+        return {"kind": kind, "netns": ns, "name": name, "lab": self.lab, "module": module, "play": self.play,
                 **extra}
 
     def not_ours(self, what: str, kind: str, ns: str, name: str) -> PlanError:
         e = self.entry(kind, ns, name)
         where = f" in netns '{ns}'" if ns else ""
         if e is not None:
-            return PlanError(f"{what}{where} belongs to playbook '{e.get('owner')}', not '{self.owner}'")
+            return PlanError(f"{what}{where} belongs to lab '{e.get('lab')}', not '{self.lab}'")
         return PlanError(f"{what}{where} exists and was not created by nsprov; not adopting it")
 
 
@@ -125,7 +127,7 @@ def half_made(ctx: Context, kind: str, ns: str, name: str, alias: Optional[str])
     """An object nsprov was making when it was killed: its intent is in the ledger, and (for a
     link) no mark yet."""
     e = ctx.entry(kind, ns, name)
-    return e is not None and e.get("owner") == ctx.owner and e.get("state") == "intent" and not alias
+    return e is not None and e.get("lab") == ctx.lab and e.get("state") == "intent" and not alias
 
 
 def require_ns(obs: Observed, ns: str) -> None:

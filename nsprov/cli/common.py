@@ -66,6 +66,26 @@ def selection_options(f):
     return f
 
 
+def lab_options(f):
+    """Which lab a command works on, and whose it is."""
+    f = click.option("--lab", "lab", default=None,
+                     help="the lab's name (default: the plays' `lab:`, else the playbook's file name)")(f)
+    f = click.option("--take-over", is_flag=True,
+                     help="claim the lab on its hosts for this playbook, though another playbook made it")(f)
+    return f
+
+
+def lab_of(book, lab: Optional[str]) -> str:
+    """The lab a run builds: --lab, else the plays' `lab:`, else the playbook's stem."""
+    from nsprov.model.types import lab_name
+    name = lab or book.lab
+    try:
+        return lab_name(name)
+    except ValueError as exc:
+        where = "--lab" if lab else ("the plays' lab" if book.named_lab else f"the file name of {book.path}")
+        fail(f"{where}: {exc}; name the lab with `lab: NAME` in the play or with --lab")
+
+
 def playbook_options(f):
     f = selection_options(f)
     f = click.option("--fail-fast", is_flag=True,

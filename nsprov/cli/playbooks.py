@@ -1,4 +1,4 @@
-"""Commands that take a playbook: `run`, `destroy`, `verify`, `graph`."""
+"""Commands that take a playbook: `run`, `destroy`, `verify`, `graph` (and `drift`, in labs.py)."""
 
 from __future__ import annotations
 
@@ -8,51 +8,102 @@ import sys
 import click
 
 from nsprov.cli import cli
-from nsprov.cli.common import (connection_options, connections, console, drive, fail, inventory_options,
-                               limit_option, playbook_options, plays_of, resolve_playbook, run_interruptible,
-                               run_options, selection_options, startup_done, styled)
+from typing import Optional
+
+from nsprov.cli.common import (connection_options, connections, console, drive, fail, inventory_options, lab_of,
+                               lab_options, limit_option, load_inventory, playbook_options, plays_of,
+                               resolve_playbook, run_interruptible, run_options, select, selection_options,
+                               startup_done, styled)
+
+
+def _settings(inv, host: str, lock_timeout: float, **more) -> dict:
+    return {"firewall": inv.host_vars(host).get("nsprov_firewall"), "lock_timeout": lock_timeout, **more}
 
 
 @cli.command()
 @inventory_options
 @playbook_options
+@lab_options
 @connection_options
 @click.option("--check", "-C", is_flag=True, help="change nothing; report what would change")
 @click.option("--diff", "-D", is_flag=True, help="show before/after for each change")
-def run(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_tags, verbose, limit, forks,
-        accept_new_host_keys, ask_become_pass, as_json, check, diff) -> None:
-    """Bring hosts to the state a playbook declares: plays in order across hosts, one
-    connection and one command per host."""
+@click.option("--keep-undeclared", is_flag=True,
+              help="keep what this lab made on a host and the playbook no longer declares (run removes it)")
+def run(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_tags, verbose, lab, take_over, limit,
+        forks, accept_new_host_keys, ask_become_pass, as_json, check, diff, keep_undeclared) -> None:
+    """Bring hosts to the state a playbook declares, and remove what its lab made there and no
+    longer declares: plays in order across hosts, one connection and one command per host."""
     from nsprov.model.protocol import apply_request
     inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
+    name = lab_of(book, lab)
     options = run_options(forks, accept_new_host_keys, ask_become_pass, fail_fast)
+    why = ("--tags/--skip-tags select a part of the playbook" if tags or skip_tags else
+           "--keep-undeclared" if keep_undeclared else "")
+    prune = {"enabled": not why, "why": why}
 
     def request(host: str) -> dict:
-        return apply_request(book.owner, plans[host].phases("tasks"), check=check, diff=diff,
-                             firewall=inv.host_vars(host).get("nsprov_firewall"), lock_timeout=lock_timeout)
-    title = f"{'CHECK ' if check else ''}{book.path}"
+        return apply_request(name, plans[host].phases("tasks"), **_settings(
+            inv, host, lock_timeout, check=check, diff=diff, claim=book.claim, take_over=take_over, prune=prune))
+    title = f"{'CHECK ' if check else ''}{book.path} (lab {name})"
     drive(inv, plans, request, options, {"as_json": as_json, "diff": diff, "verbose": verbose, "title": title,
                                          "plays": plays_of(book, plans)})
 
 
 @cli.command()
 @inventory_options
-@playbook_options
+@lab_options
+@click.argument("playbook", required=False, type=click.Path(dir_okay=False))
+@click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="key=value, @file.yml or JSON")
+@click.option("--lock-timeout", type=float, default=60.0, show_default=True,
+              help="seconds to wait for another nsprov run on the same host to finish")
+@click.option("--fail-fast", is_flag=True, help="stop every host at the first failure")
+@click.option("-v", "--verbose", count=True)
+@click.option("--keep-logs", is_flag=True, help="keep the lab's process logs (/var/lib/nsprov/log/LAB)")
 @connection_options
 @click.option("--check", "-C", is_flag=True, help="change nothing; report what would be removed")
-def destroy(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_tags, verbose, limit, forks,
-            accept_new_host_keys, ask_become_pass, as_json, check) -> None:
-    """Remove exactly what nsprov created for a playbook on its hosts, and restore sysctls:
-    the plays in reverse order across hosts (clients go before the servers they need)."""
+def destroy(inventories, lab, take_over, playbook, extra_vars, lock_timeout, fail_fast, verbose, keep_logs, limit,
+            forks, accept_new_host_keys, ask_become_pass, as_json, check) -> None:
+    """Remove exactly what nsprov made for a lab on its hosts, and restore sysctls. With a
+    PLAYBOOK: its lab, the plays in reverse order across hosts (clients go before the servers
+    they need). Without one: `--lab NAME` on every host of the inventory (or --limit), from their
+    ledgers."""
     from nsprov.model.protocol import destroy_request, phase
+    if playbook is None:
+        _destroy_lab(inventories, lab, limit, {"as_json": as_json, "verbose": verbose, "check": check,
+                                               "keep_logs": keep_logs, "lock_timeout": lock_timeout},
+                     run_options(forks, accept_new_host_keys, ask_become_pass, fail_fast))
+        return
     inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, "", "")
+    name = lab_of(book, lab)
     options = run_options(forks, accept_new_host_keys, ask_become_pass, fail_fast)
 
     def request(host: str) -> dict:
-        return destroy_request(book.owner, [phase(k) for k in reversed(plans[host].plays)], check=check,
-                               firewall=inv.host_vars(host).get("nsprov_firewall"), lock_timeout=lock_timeout)
+        return destroy_request(name, [phase(k) for k in reversed(plans[host].plays)], **_settings(
+            inv, host, lock_timeout, check=check, claim=book.claim, take_over=take_over, keep_logs=keep_logs))
     drive(inv, plans, request, options, {"as_json": as_json, "diff": False, "verbose": verbose,
-                                         "title": f"DESTROY {book.path}", "plays": plays_of(book, plans, reverse=True)})
+                                         "title": f"DESTROY lab {name} ({book.path})",
+                                         "plays": plays_of(book, plans, reverse=True)})
+
+
+def _destroy_lab(inventories, lab: Optional[str], limit, report: dict, options) -> None:
+    """destroy --lab NAME, no playbook: every selected host removes what it recorded for NAME."""
+    from nsprov.controller.resolve import HostPlan
+    from nsprov.model.protocol import destroy_request, phase
+    from nsprov.model.types import lab_name
+    if not lab:
+        fail("destroy needs a PLAYBOOK, or --lab NAME to destroy a lab from the hosts' ledgers")
+    try:
+        lab_name(lab)
+    except ValueError as exc:
+        fail(f"--lab: {exc}")
+    inv = load_inventory(inventories)
+    plans = {h: HostPlan(h) for h in select(inv, "all", limit)}
+
+    def request(host: str) -> dict:
+        return destroy_request(lab, [phase(0)], **_settings(inv, host, report["lock_timeout"], check=report["check"],
+                                                            keep_logs=report["keep_logs"]))
+    drive(inv, plans, request, options, {"as_json": report["as_json"], "diff": False, "verbose": report["verbose"],
+                                         "title": f"DESTROY lab {lab} (from the hosts' ledgers)"})
 
 
 @cli.command()

@@ -19,8 +19,9 @@ from typing import Any, Optional
 from nsprov.controller.templating import names_evaluated, names_read
 from nsprov.controller.yamlsrc import InputError, MarkedDict, MarkedList, Problem, load_yaml, plain
 from nsprov.model.kinds import MODULES
+from nsprov.model.types import lab_name
 
-PLAY_KEYS = {"name", "hosts", "vars", "become", "tags", "tasks", "gather_facts", "any_errors_fatal"}
+PLAY_KEYS = {"name", "hosts", "vars", "become", "tags", "tasks", "gather_facts", "any_errors_fatal", "lab"}
 TASK_KEYS = {"name", "tags", "when", "loop", "register"}
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -73,11 +74,21 @@ class Play:
 class Playbook:
     path: str
     plays: tuple
+    named_lab: Optional[str] = None     # what its plays' `lab:` say (they agree)
 
     @property
-    def owner(self) -> str:
-        """Who owns what this playbook creates on hosts (destroy removes exactly that)."""
-        return Path(self.path).stem
+    def lab(self) -> str:
+        """The lab this playbook builds: what its plays name (`lab: NAME`), else its file's stem.
+        Everything it makes on a host belongs to that lab (destroy removes exactly that)."""
+        return self.named_lab or Path(self.path).stem
+
+    @property
+    def claim(self) -> dict:
+        """Who claims the lab on a host: this playbook (its absolute path), from this controller."""
+        import getpass
+        import os
+        import socket
+        return {"playbook": os.path.abspath(self.path), "controller": socket.gethostname(), "user": getpass.getuser()}
 
 
 def _truthy(value: Any) -> bool:
@@ -142,7 +153,7 @@ def load_playbook_lenient(path: str) -> tuple[Playbook, list]:
     problems: list = []
     if not isinstance(data, list):
         raise InputError([Problem(path, getattr(data, "line", 1), "", "a playbook is a list of plays")])
-    plays = []
+    plays, labs = [], {}
     for i, raw in enumerate(data):
         where, line = f"play[{i}]", data.line_of(i)
         if not isinstance(raw, dict):
@@ -172,8 +183,26 @@ def load_playbook_lenient(path: str) -> tuple[Playbook, list]:
         except ValueError as exc:
             problems.append(Problem(path, raw.line_of("tags"), f"{where}.tags", str(exc)))
             ptags = ()
+        if raw.get("lab") is not None:
+            _play_lab(path, raw, where, labs, problems)
         plays.append(Play(name=str(raw.get("name") or raw.get("hosts") or f"play {i}"),
                           hosts=str(raw.get("hosts") or ""), vars=plain(pvars), become=bool(raw.get("become")),
                           tags=ptags, tasks=tuple(tasks), line=line,
                           any_errors_fatal=_truthy(raw.get("any_errors_fatal")), index=i))
-    return Playbook(path=path, plays=tuple(plays)), problems
+    return Playbook(path=path, plays=tuple(plays), named_lab=next(iter(labs), None)), problems
+
+
+def _play_lab(path: str, raw: MarkedDict, where: str, labs: dict, problems: list) -> None:
+    """A play's `lab: NAME`: a lab name, and the same as every other play's."""
+    line = raw.line_of("lab")
+    try:
+        name = lab_name(raw["lab"])
+    except ValueError as exc:
+        problems.append(Problem(path, line, f"{where}.lab", str(exc)))
+        return
+    for other, other_line in labs.items():
+        if other != name:
+            problems.append(Problem(path, line, f"{where}.lab", f"'{name}' differs from lab '{other}' at line "
+                                                               f"{other_line}: all plays of a file name one lab"))
+            return
+    labs.setdefault(name, line)

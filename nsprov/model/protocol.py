@@ -13,7 +13,7 @@ import json
 from typing import Any, Optional
 
 PROTOCOL_VERSION = 1
-OPS = ("facts", "apply", "destroy", "verify", "exec")
+OPS = ("facts", "apply", "destroy", "verify", "exec", "labs")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 # task statuses, as the recap counts them (Ansible's: `ok` counts every task that succeeded)
@@ -64,22 +64,28 @@ def phase(play: int, **what) -> dict:
     return {"play": play, **what}
 
 
-def apply_request(owner: str, phases: list, check: bool = False, diff: bool = False,
-                  firewall: Optional[str] = None, lock_timeout: float = 60.0) -> dict:
+def apply_request(lab: str, phases: list, **settings) -> dict:
     """PHASES: one per play the host is in, in play order; the first runs at once, each later
     one when the controller says `go` (every host has finished the plays before it). A
-    request written by hand may give "tasks" instead: one phase."""
-    return {"protocol": PROTOCOL_VERSION, "op": "apply", "owner": owner, "check": check, "diff": diff,
-            "phases": phases, "firewall": firewall, "lock_timeout": lock_timeout}
+    request written by hand may give "tasks" instead: one phase. SETTINGS: check, diff,
+    firewall (nftables | iptables), lock_timeout (s), claim {playbook, controller, user} (the
+    lab is this playbook's), take_over, prune {enabled, why} (remove what the lab made and no
+    longer declares), drift (read-only: report, write nothing)."""
+    return {"protocol": PROTOCOL_VERSION, "op": "apply", "lab": lab, "phases": phases, **settings}
 
 
-def destroy_request(owner: str, phases: Optional[list] = None, check: bool = False, firewall: Optional[str] = None,
-                    lock_timeout: float = 60.0) -> dict:
+def destroy_request(lab: str, phases: Optional[list] = None, **settings) -> dict:
     """PHASES: the plays in reverse order (clients go before the servers they need), each
     removing what that play made; the last phase also takes what no listed play made. None:
-    everything the lab recorded, at once."""
-    return {"protocol": PROTOCOL_VERSION, "op": "destroy", "owner": owner, "check": check, "firewall": firewall,
-            "lock_timeout": lock_timeout, **({"phases": phases} if phases is not None else {})}
+    everything the lab recorded, at once. SETTINGS: check, firewall, lock_timeout, claim,
+    take_over, keep_logs."""
+    return {"protocol": PROTOCOL_VERSION, "op": "destroy", "lab": lab, **settings,
+            **({"phases": phases} if phases is not None else {})}
+
+
+def labs_request() -> dict:
+    """Which labs this host's ledger holds: playbook, controller, user, when, how many objects."""
+    return {"protocol": PROTOCOL_VERSION, "op": "labs"}
 
 
 def verify_request(phases: list) -> dict:

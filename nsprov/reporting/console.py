@@ -15,6 +15,16 @@ STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "c
          "interrupted": "bold yellow"}
 
 
+def _note(ev: dict) -> str:
+    """What a run says beside its tasks: what it keeps, what it dropped, what it never touches."""
+    if ev["event"] == "prune":
+        return f"keeping {len(ev['kept'])} object(s) no longer declared ({ev['why']}): {', '.join(ev['kept'])}"
+    if ev["event"] == "healed":
+        verb = "dropped the records of" if ev.get("dropped") else "would drop the records of"
+        return f"{verb} {len(ev['records'])} object(s) gone from the kernel: {', '.join(ev['records'])}"
+    return f"not nsprov's, left alone: {ev['what']}"
+
+
 def render_task_line(host: str, ev: dict, width: int) -> Text:
     status = ev["status"]
     line = Text()
@@ -99,6 +109,8 @@ class ConsoleReporter:
         elif kind == "host_out":
             self.live.console.print(Text(f"{host:<{self.width}} not in play '{ev.get('name')}': {ev.get('reason')}",
                                          style="yellow"), soft_wrap=True)
+        elif kind in ("prune", "healed", "drift"):
+            self.live.console.print(Text(f"{host:<{self.width}} {_note(ev)}", style="yellow"), soft_wrap=True)
         elif kind == "error":
             self.live.console.print(Text(f"{host:<{self.width}} agent error: {ev.get('type')}: {ev.get('message')}",
                                          style="bold red"), soft_wrap=True)

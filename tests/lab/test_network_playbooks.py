@@ -198,9 +198,9 @@ FOREIGN_RULE = ["-s", "10.98.0.0/24", "-o", "eth0", "-m", "comment", "--comment"
 def _nat_comments(lab, firewall: str) -> list:
     """nsprov's NAT rules on lab1, read with the firewall's own tool."""
     if firewall == "nftables":
-        table = json.loads(lab.ssh("lab1", "nft", "-j", "list", "table", "ip", "nsprov_bridge_nat").stdout)
+        table = json.loads(lab.ssh("lab1", "nft", "-j", "list", "table", "ip", "nsprov_bridge-nat").stdout)
         return sorted(e["rule"]["comment"] for e in table["nftables"] if "rule" in e)
-    prefix = "nsprov:nsprov_bridge_nat:"
+    prefix = "nsprov:nsprov_bridge-nat:"
     return sorted(line.split(prefix, 1)[1].split('"')[0]
                   for line in lab.ssh("lab1", "iptables", "-w", "-t", "nat", "-S").stdout.splitlines() if prefix in line)
 
@@ -222,7 +222,7 @@ def test_bridge_nat_reaches_the_upstream_translated_and_forwards_a_port(lab3, tm
         comments = _nat_comments(lab3, firewall)
         assert "masquerade 10.2.0.0/24 oif eth0" in comments and "dnat tcp/8080->10.2.0.2:80" in comments
         if firewall == "iptables":
-            assert lab3.ssh("lab1", "nft", "list", "table", "ip", "nsprov_bridge_nat", check=False).returncode != 0
+            assert lab3.ssh("lab1", "nft", "list", "table", "ip", "nsprov_bridge-nat", check=False).returncode != 0
         assert lab3.ssh("lab1", "cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"
         # NAT: the upstream (lab2) sees lab1's address, not the namespace's
         pids.append(("lab2", _start_server(lab3, "lab2", 8000)))
@@ -252,7 +252,7 @@ def test_bridge_nat_reaches_the_upstream_translated_and_forwards_a_port(lab3, tm
         nsprov("destroy", "-i", inventory, book, check=False)
         if firewall == "iptables":
             lab3.ssh("lab1", "iptables", "-w", "-t", "nat", "-D", "POSTROUTING", *FOREIGN_RULE, check=False)
-    assert lab3.ssh("lab1", "nft", "list", "table", "ip", "nsprov_bridge_nat", check=False).returncode != 0
+    assert lab3.ssh("lab1", "nft", "list", "table", "ip", "nsprov_bridge-nat", check=False).returncode != 0
     assert lab3.ssh("lab1", "cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "0"
     assert not set(netns_list(lab3, "lab1")) & {"red", "green", "blue"}
     assert "br0" not in links(lab3, "lab1")

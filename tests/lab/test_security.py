@@ -128,7 +128,7 @@ def test_the_become_password_never_shows_in_process_lists_logs_or_json(lab3, car
     assert any("sleep 2.5" in snap for snap in seen)     # we looked while the run was going
     assert not any("Sup3r-s3cret" in snap for snap in seen)
     assert "Sup3r-s3cret" not in proc.stdout + proc.stderr
-    logs = lab3.ssh("lab3", "sh", "-c", "cat /var/log/auth.log /var/lib/nsprov/log/* 2>/dev/null; true").stdout
+    logs = lab3.ssh("lab3", "sh", "-c", "cat /var/log/auth.log /var/lib/nsprov/log/*/* 2>/dev/null; true").stdout
     assert "Sup3r-s3cret" not in logs
 
 

@@ -9,7 +9,7 @@ import errno
 
 import pytest
 
-from nsprov.agent import engine
+from nsprov.agent import requests
 from nsprov.agent.kernel.fake import FakeKernel
 from nsprov.agent.ledger import Ledger
 from nsprov.model import protocol
@@ -36,7 +36,7 @@ def apply(kernel, ledger, tasks: list, op: str = "apply", **req) -> tuple:
     tasks = [{"index": i, **t} for i, t in enumerate(tasks)]
     request = (protocol.apply_request("book", [protocol.phase(0, tasks=tasks)], **req) if op == "apply"
                else protocol.destroy_request("book", **req))
-    ok = (engine.apply_request if op == "apply" else engine.destroy_request)(request, events.append, ledger, kernel)
+    ok = (requests.apply_request if op == "apply" else requests.destroy_request)(request, events.append, ledger, kernel)
     return ok, events
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from nsprov.agent import engine
+from nsprov.agent import engine, requests
 from nsprov.agent.planning import Context, PlanError
 from nsprov.agent.resources import INTERNAL, RESOURCES
 from nsprov.agent.state import Link, Loaders, Namespace, Observed, Route
@@ -30,8 +30,8 @@ class FakeLedger:
     def find(self, kind, ns, name):
         return next((e for e in self.entries if (e["kind"], e.get("netns", ""), e["name"]) == (kind, ns, name)), None)
 
-    def owned_by(self, owner):
-        return [e for e in self.entries if e.get("owner") == owner]
+    def owned_by(self, lab):
+        return [e for e in self.entries if e.get("lab") == lab]
 
 
 def strict_observed(case: dict) -> Observed:
@@ -60,7 +60,7 @@ def _actions(tp) -> list:
 
 
 def _destroy(case: dict, ctx: Context) -> None:
-    tasks = engine.removal_tasks(ctx.ledger.owned_by(case["owner"]))
+    tasks = requests.removal_tasks(ctx.ledger.owned_by(case["lab"]))
     planned, failure = engine.plan_all(tasks, strict_observed(case), ctx, first=engine.CONTAINERS)
     expect = case["expect"]
     if "error" in expect:
@@ -78,7 +78,7 @@ def _destroy(case: dict, ctx: Context) -> None:
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_plan_case(path):
     case = json.loads(path.read_text())
-    ctx = Context(owner=case["owner"], ledger=FakeLedger(case["ledger"]), management=case.get("management"))
+    ctx = Context(case["lab"], FakeLedger(case["ledger"]), management=case.get("management"))
     if case.get("destroy"):
         _destroy(case, ctx)
         return

@@ -115,7 +115,7 @@ def test_facts_as_the_vagrant_user_through_sudo(vms):
 
 # ------------------------------------------------------------------ network across two VMs
 def _served(vms, host: str, name: str) -> str:
-    return vms.sh(host, f"cat /var/lib/nsprov/log/{name}.log")
+    return vms.sh(host, f"cat /var/lib/nsprov/log/two-nodes/{name}.log")
 
 
 def _get(vms, host: str, url: str, netns: str = "") -> None:
@@ -145,7 +145,7 @@ def test_two_nodes_nat_port_forward_and_routes_between_namespaces(vms):
         assert last_node1 < first_node2
         before = {n: vms.links(n) for n in vms.names}
         # the firewall, as nft itself lists it
-        table = json.loads(vms.sh("node1", "nft -j list table ip nsprov_two_nodes"))
+        table = json.loads(vms.sh("node1", "nft -j list table ip nsprov_two-nodes"))
         comments = sorted(e["rule"]["comment"] for e in table["nftables"] if "rule" in e)
         assert "masquerade 10.10.1.0/24 oif eth1" in comments
         assert any(c.startswith("dnat tcp/8080->10.10.1.2:8000") for c in comments)
@@ -173,7 +173,7 @@ def test_two_nodes_nat_port_forward_and_routes_between_namespaces(vms):
     for name in vms.names:
         assert vms.netns(name) == set()
         assert not {"br0", "a1-host", "r1-host", "b1-host"} & set(vms.links(name))
-        assert "nsprov_two_nodes" not in vms.sh(name, "nft list tables")
+        assert "nsprov_two-nodes" not in vms.sh(name, "nft list tables")
         assert vms.sh(name, "cat /proc/sys/net/ipv4/ip_forward").strip() == "0"
         assert "10.20.1.0/24" not in vms.sh(name, "ip route") and "10.11.1.0/24" not in vms.sh(name, "ip route")
         assert vms[name].run("pgrep -f 'python3 -m [h]ttp.server'").rc == 1

@@ -98,6 +98,10 @@ class Kernel:
             except FileNotFoundError:
                 return None
 
+    def remove_logs(self, lab: str) -> None:
+        """The lab's process logs (/var/lib/nsprov/log/LAB), once nothing of the lab is left."""
+        processes.remove_logs(lab)
+
     def links_present(self, ns: str) -> set:
         """The names of the links in NS now (empty if NS is gone)."""
         try:
@@ -289,8 +293,9 @@ class Kernel:
         if out["rc"] != 0:
             raise OSError(errno.EPERM, out["stderr"].strip().splitlines()[-1] if out["stderr"] else "failed")
 
-    def ensure_process(self, ns: str, name: str, argv: list, env: dict, target: dict, cwd: str = "/") -> None:
-        processes.start(name, argv, env, target, cwd)
+    def ensure_process(self, ns: str, name: str, command: dict, target: dict, lab: str) -> None:
+        """Process NAME of LAB running COMMAND {argv, env, cwd} (its output in log_dir(lab))."""
+        processes.start(name, command, target, lab)
 
     def remove_process(self, ns: str, name: str) -> None:
         processes.stop(name)

@@ -107,6 +107,9 @@ class FakeKernel:
             routes.setdefault(dst, Route(dst, r["via"], r["dev"], r["metric"], "static"))
         return Namespace(links, routes)
 
+    def remove_logs(self, lab: str) -> None:
+        self.calls.append(("remove_logs", "", lab))
+
     def links_present(self, ns: str) -> set:
         return set(self.namespaces.get(ns, {}).get("links", {}))
 
@@ -295,10 +298,11 @@ class FakeKernel:
             raise _err(errno.ENOENT)
         self.sets[name].update(hostname=hostname, domainname=domainname or "")
 
-    def ensure_process(self, ns: str, name: str, argv: list, env: dict, target: dict, cwd: str = "/") -> None:
+    def ensure_process(self, ns: str, name: str, command: dict, target: dict, lab: str) -> None:
         self._call("ensure_process", ns, name)
         self._pid += 1
-        self.procs[name] = {"alive": True, "pid": self._pid, "argv": list(argv), "target": dict(target), "cwd": cwd}
+        self.procs[name] = {"alive": True, "pid": self._pid, "argv": list(command["argv"]), "target": dict(target),
+                            "cwd": command.get("cwd", "/")}
 
     def remove_process(self, ns: str, name: str) -> None:
         self._call("remove_process", ns, name)

@@ -52,10 +52,24 @@ def observe(name: str) -> Optional[dict]:
     return rec
 
 
-def start(name: str, argv: list, env: dict, target: dict, cwd: str = "/") -> dict:
-    for d in (RUN_DIR, os.path.join(RUN_DIR, "proc"), STATE_DIR, os.path.join(STATE_DIR, "log")):
+def log_dir(lab: str) -> str:
+    """Where the lab's processes write their output: /var/lib/nsprov/log/LAB, removed with the
+    lab by destroy (unless --keep-logs)."""
+    return os.path.join(STATE_DIR, "log", lab)
+
+
+def remove_logs(lab: str) -> None:
+    import shutil
+    if lab and os.path.isdir(log_dir(lab)) and not os.path.islink(log_dir(lab)):
+        shutil.rmtree(log_dir(lab), ignore_errors=True)
+
+
+def start(name: str, command: dict, target: dict, lab: str) -> dict:
+    """Start COMMAND {argv, env, cwd} as process NAME of LAB, in its own session."""
+    argv, env, cwd = command["argv"], command["env"], command.get("cwd", "/")
+    for d in (RUN_DIR, os.path.join(RUN_DIR, "proc"), STATE_DIR, os.path.join(STATE_DIR, "log"), log_dir(lab)):
         ensure_private_dir(d)
-    log_path = os.path.join(STATE_DIR, "log", f"{name}.log")
+    log_path = os.path.join(log_dir(lab), f"{name}.log")
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,

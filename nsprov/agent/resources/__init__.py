@@ -4,7 +4,9 @@ model's entry (nsprov/model/kinds/KIND.py) that is all a kind is; tests/unit/tes
 when a piece is missing.
 
 A resource module has: MODULE, RECORDS (the ledger kinds it records), plan(params, observed,
-context) -> TaskPlan, and for each record kind absent(record) -> params and exists(record, obs).
+context) -> TaskPlan, keys(params, observed, context) -> the ledger entries a present task
+stands for (what no task stands for any more is removed by `run`), and for its records
+absent(record) -> params and exists(record, obs).
 """
 
 from __future__ import annotations

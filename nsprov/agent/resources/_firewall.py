@@ -51,7 +51,7 @@ def plan_rules(obs: Observed, ctx: Context, p: dict, rules: dict, module: str, l
             tp.reasons.append("rules present")
         tp.after = {"rules": sorted(rules)}
         return tp
-    recorded = {e["name"]: e.get("rule", {}) for e in ctx.ledger.owned_by(ctx.owner)
+    recorded = {e["name"]: e.get("rule", {}) for e in ctx.ledger.owned_by(ctx.lab)
                 if e["kind"] == "fw_rule" and e.get("netns", "") == ns and e.get("task") == label}
     gone = {k: rules.get(k) or recorded.get(k, {}) for k in sorted(set(rules) | set(recorded)) if k in ours}
     if gone:

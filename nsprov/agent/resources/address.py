@@ -56,3 +56,7 @@ def absent(record: dict) -> dict:
 def exists(record: dict, obs: Observed) -> bool:
     link = obs.link(record.get("netns", ""), record["dev"])
     return link is not None and record["address"] in link.addresses
+
+
+def keys(p: dict, obs: Observed, ctx: Context) -> list:
+    return [("address", p["netns"], f"{p['interface']}/{p['address']}")]

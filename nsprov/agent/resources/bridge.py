@@ -48,3 +48,7 @@ def absent(record: dict) -> dict:
 
 
 exists = link_exists
+
+
+def keys(p: dict, obs: Observed, ctx: Context) -> list:
+    return [("link", p["netns"], p["name"])]

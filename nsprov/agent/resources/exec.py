@@ -19,3 +19,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
            command={"argv": prefix + p["command"], "env": p["env"], "cwd": cwd, "creates": p["creates"],
                     "creates_check": check, "changed": p["changed_when"]})
     return tp
+
+
+def keys(p: dict, obs: Observed, ctx: Context) -> list:
+    return []

@@ -84,3 +84,7 @@ def absent(record: dict) -> dict:
 
 def exists(record: dict, obs: Observed) -> bool:
     return obs.nsset(record["name"]) is not None
+
+
+def keys(p: dict, obs: Observed, ctx: Context) -> list:
+    return [("nsset", "", p["name"])]

@@ -11,10 +11,13 @@ MODULE = "nat"
 RECORDS = ("fw_rule",)
 
 
+def _rules(p: dict) -> dict:
+    return {f"masquerade {p['source']} oif {p['out_interface']}":
+            {"type": "masquerade", "source": p["source"], "oif": p["out_interface"]}}
+
+
 def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
-    key = f"masquerade {p['source']} oif {p['out_interface']}"
-    rule = {"type": "masquerade", "source": p["source"], "oif": p["out_interface"]}
-    return plan_rules(obs, ctx, p, {key: rule}, MODULE, object_name(MODULE, p))
+    return plan_rules(obs, ctx, p, _rules(p), MODULE, object_name(MODULE, p))
 
 
 def absent(record: dict) -> dict:
@@ -22,3 +25,7 @@ def absent(record: dict) -> dict:
 
 
 exists = rule_exists
+
+
+def keys(p: dict, obs: Observed, ctx: Context) -> list:
+    return [("fw_rule", p["netns"], k) for k in _rules(p)] + [("fw_table", p["netns"], ctx.table)]

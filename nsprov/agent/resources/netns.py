@@ -74,3 +74,9 @@ def absent(record: dict) -> dict:
 
 def exists(record: dict, obs: Observed) -> bool:
     return record["name"] in obs.netns or record["name"] in obs.placeholders
+
+
+def keys(p: dict, obs: Observed, ctx: Context) -> list:
+    """The ledger entries a present task of this kind stands for (an object no task stands for
+    any more is removed by `run`)."""
+    return [("netns", "", p["name"])]

@@ -34,3 +34,7 @@ def absent(record: dict) -> dict:
 
 def exists(record: dict, obs: Observed) -> bool:
     return obs.rules(record.get("netns", ""), record["name"]) is not None
+
+
+def keys(p: dict, obs: Observed, ctx: Context) -> list:
+    return []

@@ -44,3 +44,7 @@ def absent(record: dict) -> dict:
 
 
 exists = rule_exists
+
+
+def keys(p: dict, obs: Observed, ctx: Context) -> list:
+    return [("fw_rule", p["netns"], k) for k in rules_of(p, obs)] + [("fw_table", p["netns"], ctx.table)]

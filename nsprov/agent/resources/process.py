@@ -27,7 +27,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         return tp
     where, prefix, cwd = target(p, obs)
     argv = prefix + p["command"]
-    how = {"argv": argv, "env": p["env"], "target": where, "cwd": cwd}
+    how = {"command": {"argv": argv, "env": p["env"], "cwd": cwd}, "target": where, "lab": ctx.lab}
     if cur is None:
         tp.act(ops.START_PROCESS, "", name, "started", **how)
         tp.records.append(ctx.record("process", "", name, MODULE))
@@ -48,3 +48,7 @@ def absent(record: dict) -> dict:
 
 def exists(record: dict, obs: Observed) -> bool:
     return obs.process(record["name"]) is not None
+
+
+def keys(p: dict, obs: Observed, ctx: Context) -> list:
+    return [("process", "", p["name"])]

@@ -55,3 +55,7 @@ def absent(record: dict) -> dict:
 
 def exists(record: dict, obs: Observed) -> bool:
     return obs.exists(record.get("netns", "")) and record["name"] in obs.ns(record.get("netns", "")).routes
+
+
+def keys(p: dict, obs: Observed, ctx: Context) -> list:
+    return [("route", p["netns"], p["to"])]

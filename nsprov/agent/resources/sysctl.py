@@ -38,7 +38,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
             if entry is None:
                 tp.records.append(ctx.record("sysctl", ns, key, MODULE, previous=cur))
         tp.after = {key: p["value"]}
-    elif entry is not None and entry.get("owner") == ctx.owner:
+    elif entry is not None and entry.get("lab") == ctx.lab:
         if cur != entry["previous"]:
             tp.act(ops.SET_SYSCTL, ns, key, f"restored {cur}→{entry['previous']}", value=entry["previous"])
         else:
@@ -59,3 +59,7 @@ def exists(record: dict, obs: Observed) -> bool:
     something to put back."""
     ns = record.get("netns", "")
     return obs.exists(ns) and obs.sysctl(ns, record["name"]) not in (None, record.get("previous"))
+
+
+def keys(p: dict, obs: Observed, ctx: Context) -> list:
+    return [("sysctl", p["netns"], p["name"])]

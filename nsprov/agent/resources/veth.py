@@ -84,3 +84,7 @@ def absent(record: dict) -> dict:
 
 
 exists = link_exists
+
+
+def keys(p: dict, obs: Observed, ctx: Context) -> list:
+    return [("link", p["netns"], p["name"]), ("link", p["peer_netns"], p["peer"])]

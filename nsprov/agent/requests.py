@@ -1,0 +1,106 @@
+"""The requests that change a host, phase by phase (one phase per play): apply, which also
+converges (removes what the lab made and no longer declares; converge.py), and destroy, which
+plans the absent task of everything the lab recorded, the plays backwards."""
+
+from __future__ import annotations
+
+from nsprov.agent import converge
+from nsprov.agent.engine import CONTAINERS, Emit, _new_run, run_tasks
+from nsprov.agent.ledger import Ledger
+from nsprov.agent.phases import phases_of, run_phases
+from nsprov.agent.resources import RESOURCES, module_of
+from nsprov.model import protocol
+from nsprov.model.kinds import MODULES, object_name
+
+
+def claim(run, req: dict, ledger: Ledger) -> None:
+    """The lab is this playbook's (ledger.claim refuses another's, naming both)."""
+    if req.get("claim") is not None:
+        ledger.claim(run.ctx.lab, req["claim"], bool(req.get("take_over")))
+
+
+def _converging(run, req: dict, phases: list) -> list:
+    """Records gone from the kernel are dropped (said so); what the lab made here and no task
+    stands for any more is removed, first, by its kind's absent task: the tasks for that. With
+    prune off (--tags, --keep-undeclared), it stays, and the run says so."""
+    converge.prepare(phases)
+    left = converge.undeclared(run.ledger, run.ctx, converge.declared(phases, run.obs, run.ctx))
+    gone, left, healed = converge.heal(run.ledger, run.obs, left, write=not run.check)
+    if healed is not None:
+        run.emit(healed)
+    prune = req.get("prune") or {}
+    if not left:
+        return []
+    if not prune.get("enabled"):
+        run.emit(protocol.event("prune", kept=[object_label(e) for e in left], why=prune.get("why") or
+                                "the request does not prune"))
+        return []
+    base = 1 + max([t["index"] for ph in phases for t in ph.get("tasks") or []], default=-1)
+    tasks = removal_tasks(left)
+    for t in tasks:
+        t.update(index=base + t["index"], pruned=True)
+    return tasks
+
+
+def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel, control=None) -> bool:
+    run = _new_run(req, emit, ledger, kernel, control)
+    claim(run, req, ledger)
+    phases = phases_of(req, ("tasks",))
+    pruned = _converging(run, req, phases)
+
+    def phase(ph: dict) -> bool:
+        run.ctx.reset()
+        run.ctx.play = ph["play"]
+        tasks = ph["tasks"] or []
+        if ph is phases[0] and pruned:
+            tasks = pruned + tasks
+        return run_tasks(run, tasks)
+    ok = run_phases(phases, emit, control, phase)
+    for finding in converge.findings(run.obs, run.ctx):
+        emit(finding)
+    return ok
+
+
+def object_label(e: dict) -> str:
+    return f"{e['kind']} {e.get('netns') + '/' if e.get('netns') else ''}{e['name']}"
+
+
+def removal_tasks(records: list) -> list:
+    """The `absent` task of every recorded object, newest first, one per object (both ends of a
+    veth are one pair)."""
+    tasks, seen = [], set()
+    for e in reversed(records):
+        module = module_of(e)
+        params = RESOURCES[module].absent(e)
+        key = (module, repr(sorted(params.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        name = object_name(module, MODULES[module].validate(params)[0]) if module in MODULES else \
+            f"table {params['table']}" + (f" in {params['netns']}" if params.get("netns") else "")
+        tasks.append({"index": len(tasks), "name": name, "module": module, "params": params})
+    return tasks
+
+
+def destroy_request(req: dict, emit: Emit, ledger: Ledger, kernel, control=None) -> bool:
+    """Remove what the lab recorded, play by play in the order given (the plays reversed), the
+    last phase taking whatever is left; each a plan of absent tasks like any other. When nothing
+    of the lab is left, its entry goes, and its logs unless kept."""
+    run = _new_run(req, emit, ledger, kernel, control)
+    claim(run, req, ledger)
+    phases = req.get("phases") or [{"play": None}]
+    last = phases[-1]["play"]
+
+    def phase(ph: dict) -> bool:
+        records = ledger.owned_by(run.ctx.lab)
+        if ph["play"] != last:
+            records = [e for e in records if e.get("play", 0) == ph["play"]]
+        run.ctx.reset()
+        return run_tasks(run, removal_tasks(records), first=CONTAINERS)
+    ok = run_phases(phases, emit, control, phase)
+    if not run.check and not ledger.owned_by(run.ctx.lab):
+        ledger.release(run.ctx.lab)
+        ledger.save()
+        if not req.get("keep_logs"):
+            kernel.remove_logs(run.ctx.lab)
+    return ok

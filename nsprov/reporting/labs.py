@@ -1,0 +1,29 @@
+"""How `nsprov labs` looks on a terminal: one row per lab per host."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+
+def render_labs(rows: dict, results: dict) -> Table:
+    table = Table(title="LABS", title_justify="left", title_style="bold")
+    for col in ("host", "lab", "playbook", "made by", "updated", "objects"):
+        table.add_column(col, overflow="fold")
+    for host, labs in rows.items():
+        r = results[host]
+        if r.status != "ok":
+            table.add_row(Text(host), Text(r.status.upper(), style="bold red"), Text(r.error or ""), "", "", "")
+            continue
+        if not labs:
+            table.add_row(Text(host), Text("-", style="dim"), "", "", "", "")
+        for name, meta in labs.items():
+            path = Text(meta.get("playbook") or "(not known: made before labs were recorded)")
+            if meta.get("playbook_exists") is False:
+                path.append("  (gone from this controller)", style="bold yellow")
+            elif meta.get("playbook_exists") is None and meta.get("playbook"):
+                path.append(f"  (on {meta.get('controller')})", style="dim")
+            who = f"{meta.get('user')}@{meta.get('controller')}" if meta.get("controller") else "-"
+            table.add_row(Text(host), Text(name, style="bold"), path, Text(who), Text(meta.get("updated") or "-"),
+                          Text(str(meta.get("objects", 0))))
+    return table
