@@ -35,22 +35,26 @@ def settle(run, planned: list, records: list, outcome: str, inodes: dict) -> boo
     links the kernel frees later are waited for (a link still there keeps its record). After a
     rollback every entry this run touched is read again from the kernel: kept if its object is
     there, forgotten if not; so after a stop. The ledger never lies."""
-    forgets = [e for p in planned if p.plan for e in p.plan.forgets]
+    ours = {object_key(r) for r in records}
+    forgets = [e for p in planned if p.plan for e in p.plan.forgets if object_key(e) not in ours]
+    held = [e for e in forgets if run.ledger.find(e["kind"], e.get("netns", ""), e["name"]) is not None]
     if outcome in (FAILED, STOPPED):
-        recorded = [e for e in forgets if run.ledger.find(e["kind"], e.get("netns", ""), e["name"]) is not None]
-        here, gone = _truth(run, records + recorded)
+        here, gone = _truth(run, records + held)
         run.ledger.mark_done(here)
         run.ledger.forget(gone)
+        run.emit(protocol.ledger_event(len([e for e in here if object_key(e) in ours]),
+                                       len([e for e in gone if object_key(e) not in ours])))
         return False
     left = _wait_links_gone(run, [w for p in planned if p.plan for w in p.plan.awaits], inodes, len(planned))
     kept = {("link", ns, name) for ns, name, _ in left}
     # intents left by a run that was cut short, whose objects this run found or finished, are
     # done now (the model after this run's actions says which exist: no second look needed)
-    ours = {object_key(r) for r in records}
     finished = [e for e in run.ledger.owned_by(run.ctx.lab) if e.get("state") == "intent"
                 and object_key(e) not in ours and _exists(e, run.obs)]
     run.ledger.mark_done(records + finished)
-    run.ledger.forget([e for e in forgets if (e["kind"], e.get("netns", ""), e["name"]) not in kept])
+    removed = [e for e in held if (e["kind"], e.get("netns", ""), e["name"]) not in kept]
+    run.ledger.forget(removed)
+    run.emit(protocol.ledger_event(len(records), len(removed)))
     return not left
 
 

@@ -252,7 +252,7 @@ def drive(inv, plans: dict, make_request, options, report: dict) -> None:
     exit with the right code. REPORT: as_json, diff, verbose, title, plays."""
     from nsprov.controller.bundle import load_bundle
     from nsprov.controller.runner import exit_code
-    from nsprov.model.protocol import recap_event
+    from nsprov.model.protocol import object_counts, recap_event
     conns = connections(inv, list(plans), {h: p.become for h, p in plans.items()})
     bundle = load_bundle()
     if report["as_json"]:
@@ -260,7 +260,8 @@ def drive(inv, plans: dict, make_request, options, report: dict) -> None:
         sink = JsonLines(registers={h: p.registers for h, p in plans.items()})
         startup_done()
         results = run_interruptible(conns, bundle, make_request, options, sink, report.get("plays"))
-        sink.write(recap_event({h: r.counts for h, r in results.items()}))
+        sink.write(recap_event({h: r.counts for h, r in results.items()},
+                               objects={h: object_counts(r.events) for h, r in results.items()}))
     else:
         from nsprov.reporting.console import ConsoleReporter, render_recap
         out = console()

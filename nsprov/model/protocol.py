@@ -139,6 +139,11 @@ def phase_done_event(play: int, ok: bool, interrupted: bool = False) -> dict:
     return event("phase_done", play=play, ok=ok, **({"interrupted": True} if interrupted else {}))
 
 
+def ledger_event(recorded: int, removed: int) -> dict:
+    """What a plan's apply did to the host's ledger: objects recorded (made), objects removed."""
+    return event("ledger", recorded=recorded, removed=removed)
+
+
 def done_event(ok: bool, seconds: float, timings: dict, interrupted: bool = False) -> dict:
     return event("done", ok=ok, seconds=seconds, timings=timings, **({"interrupted": True} if interrupted else {}))
 
@@ -191,3 +196,14 @@ def recap_counts(events: list, host_status: str) -> dict:
 def recap_event(hosts: dict, **extra) -> dict:
     """The last line of --json: {"event": "recap", "hosts": {host: counts}, ...}."""
     return event("recap", hosts=hosts, **extra)
+
+
+def object_counts(events: list) -> dict:
+    """Objects a host's run recorded and removed (beside its task counts: destroy counts tasks
+    as run does, one a task, and its objects here)."""
+    out = {"recorded": 0, "removed": 0}
+    for ev in events:
+        if ev.get("event") == "ledger":
+            out["recorded"] += ev["recorded"]
+            out["removed"] += ev["removed"]
+    return out

@@ -4,6 +4,10 @@ Commands are argv lists, never shell strings. A process is entered into its name
 `nsenter` (by the set's pin files), in a new session, its output in a root-only log. Its pid
 file records PID and start time, so a re-run restarts it only if it died and destroy never
 signals a PID that now belongs to someone else.
+
+A process also carries NSPROV_PROCESS=NAME in its environment: an agent killed between
+starting it and writing its pid file leaves it findable (observe and stop look for it there),
+never running on unseen, keeping its namespace alive.
 """
 
 from __future__ import annotations
@@ -42,12 +46,33 @@ def _start_time(pid: int) -> Optional[int]:
         return None
 
 
+MARKER = "NSPROV_PROCESS"
+
+
+def _marked(name: str) -> list:
+    """PIDs of processes whose environment names them NAME (see MARKER), oldest first."""
+    want = f"{MARKER}={name}".encode()
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if want in f.read().split(b"\0"):
+                    out.append(int(pid))
+        except OSError:
+            continue
+    return sorted(out)
+
+
 def observe(name: str) -> Optional[dict]:
     try:
         with open(_pidfile(name)) as f:
             rec = json.load(f)
     except (OSError, ValueError):
-        return None
+        # no pid file: running anyway if an agent was killed before it wrote one
+        pids = [p for p in _marked(name) if _start_time(p) is not None]
+        if not pids:
+            return None
+        return {"pid": pids[-1], "started": _start_time(pids[-1]), "argv": None, "alive": True, "orphan": pids}
     rec["alive"] = _start_time(rec["pid"]) == rec["started"]
     return rec
 
@@ -73,7 +98,7 @@ def start(name: str, command: dict, target: dict, lab: str) -> dict:
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                close_fds=True, env=environment(env), cwd=cwd)
+                                close_fds=True, env={**environment(env), MARKER: name}, cwd=cwd)
     finally:
         os.close(log)
     pid = proc.pid
@@ -106,15 +131,28 @@ def start(name: str, command: dict, target: dict, lab: str) -> dict:
     return rec
 
 
+def _end(pid: int, started: Optional[int]) -> None:
+    """SIGTERM, then SIGKILL after 3 s: only while PID is still the process that started then."""
+    if started is None or _start_time(pid) != started:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 3
+    while _start_time(pid) == started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if _start_time(pid) == started:
+        os.kill(pid, signal.SIGKILL)
+
+
 def stop(name: str) -> None:
     rec = observe(name)
-    if rec and rec["alive"]:
-        os.kill(rec["pid"], signal.SIGTERM)
-        deadline = time.monotonic() + 3
-        while _start_time(rec["pid"]) == rec["started"] and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if _start_time(rec["pid"]) == rec["started"]:
-            os.kill(rec["pid"], signal.SIGKILL)
+    if rec and rec.get("orphan"):
+        for pid in rec["orphan"]:
+            _end(pid, _start_time(pid))
+    elif rec and rec["alive"]:
+        _end(rec["pid"], rec["started"])
     try:
         os.unlink(_pidfile(name))
     except FileNotFoundError:
