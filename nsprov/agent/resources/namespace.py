@@ -10,6 +10,7 @@ from nsprov.agent.state import Observed
 
 MODULE = "namespace"
 RECORDS = ("nsset",)
+CONTAINER = True      # with kind net, other objects go with it
 
 
 def _spec(p: dict) -> dict:

@@ -13,6 +13,7 @@ from nsprov.agent.state import Observed
 
 MODULE = "netns"
 RECORDS = ("netns",)
+CONTAINER = True      # other objects go with it: a destroy plans its removal first
 
 
 def contents(ctx: Context, obs: Observed, name: str) -> tuple:
