@@ -7,6 +7,7 @@ from nsprov.controller.inventory import Inventory
 from nsprov.controller.playbook import Task
 from nsprov.controller.templating import TemplateError, Unfreezable, evaluate, frozen, render
 from nsprov.controller.yamlsrc import plain
+from nsprov.model.errors import did_you_mean
 from nsprov.model.kinds import object_name, validate_params
 
 
@@ -81,8 +82,9 @@ class LazyHostvars(dict):
         self._inv = inv
 
     def __missing__(self, host: str) -> dict:
-        if host not in self._inv.hosts:
-            raise KeyError(host)
+        if host not in self._inv.hosts:   # not a KeyError: Jinja would make it "no attribute" of this class
+            raise TemplateError(f"hostvars[{host!r}]: host {host!r} is not in the inventory"
+                                f"{did_you_mean(host, self._inv.hosts)}")
         self[host] = self._inv.host_vars(host)
         return self[host]
 

@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from nsprov.controller.templating import names_evaluated, names_read
 from nsprov.controller.yamlsrc import InputError, MarkedDict, MarkedList, Problem, load_yaml, plain
+from nsprov.model.errors import did_you_mean
 from nsprov.model.kinds import MODULES
 from nsprov.model.types import lab_name
 
@@ -38,6 +39,7 @@ class Task:
     line: int
     param_lines: dict
     key_lines: dict = field(default_factory=dict)   # where the task's own keys (when, loop...) are
+    index: int = 0          # its place in the play's list, as written (tasks[INDEX] in messages)
 
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
@@ -105,15 +107,43 @@ def _tags(value: Any) -> tuple:
     raise ValueError(f"tags must be a string or a list, not {value!r}")
 
 
-def _load_task(path: str, raw: Any, line: int, where: str, problems: list) -> Optional[Task]:
+def _slipped(raw: dict) -> tuple:
+    """(module, [its parameters found at task level]) when a task's module has no value of its
+    own and keys that belong to it sit beside it, as in `netns:` over an unindented `name: red`
+    (an indentation slip); else ("", [])."""
+    for module in (k for k in raw if k in MODULES and raw[k] is None):
+        beside = [k for k in raw if k != module and k in MODULES[module].params]
+        if beside:
+            return module, beside
+    return "", []
+
+
+def _slip_hint(module: str, keys: list) -> str:
+    return (f"; {', '.join(keys)} {'is a parameter' if len(keys) == 1 else 'are parameters'} of {module}, "
+            f"at task level here: indent {'it' if len(keys) == 1 else 'them'} under `{module}:`")
+
+
+def duplicate_hint(mapping: dict, key: object) -> str:
+    """What a duplicate key in a playbook most likely means: a module's parameter at task level
+    (`name: x`, `netns:`, `name: red` is a slip, not two names)."""
+    module, _ = _slipped(mapping)
+    if module and key in MODULES[module].params:
+        return _slip_hint(module, [key])
+    return ""
+
+
+def _load_task(path: str, raw: Any, line: int, where: str, index: int, problems: list) -> Optional[Task]:
     if not isinstance(raw, dict):
         problems.append(Problem(path, line, where, "a task must be a mapping with one module"))
         return None
+    slipped, beside = _slipped(raw)
     modules = [k for k in raw if k not in TASK_KEYS]
     unknown = [k for k in modules if k not in MODULES]
     for k in unknown:
+        hint = (_slip_hint(slipped, [k]) if k in beside else did_you_mean(k, [*MODULES, *TASK_KEYS]))
         problems.append(Problem(path, raw.line_of(k), f"{where}.{k}",
-                                f"unknown module or task keyword (modules: {', '.join(sorted(MODULES))})"))
+                                f"unknown module or task keyword{hint} (modules: {', '.join(sorted(MODULES))}; "
+                                f"task keywords: {', '.join(sorted(TASK_KEYS))})"))
     known = [k for k in modules if k in MODULES]
     if len(known) != 1:
         if not unknown:
@@ -122,6 +152,11 @@ def _load_task(path: str, raw: Any, line: int, where: str, problems: list) -> Op
         return None
     module = known[0]
     params = raw[module]
+    if params is None and (unknown or slipped == module):   # what is wrong is said above, or here
+        if not unknown:
+            problems.append(Problem(path, raw.line_of(module), f"{where}.{module}", "has no parameters" +
+                                    _slip_hint(module, beside)))
+        return None
     try:
         tags = _tags(raw.get("tags"))
     except ValueError as exc:
@@ -135,7 +170,7 @@ def _load_task(path: str, raw: Any, line: int, where: str, problems: list) -> Op
     return Task(name=raw.get("name"), module=module, params=params, tags=tags, when=raw.get("when"),
                 loop=raw.get("loop"), register=register, line=line,
                 param_lines=dict(params.key_lines) if isinstance(params, MarkedDict) else {},
-                key_lines=dict(raw.key_lines))
+                key_lines=dict(raw.key_lines), index=index)
 
 
 def load_playbook(path: str) -> Playbook:
@@ -149,7 +184,7 @@ def load_playbook(path: str) -> Playbook:
 def load_playbook_lenient(path: str) -> tuple[Playbook, list]:
     """The playbook's well-formed parts and the problems of the rest, so that resolving can
     report its own problems in the same breath. YAML syntax errors still raise."""
-    data = load_yaml(Path(path))
+    data = load_yaml(Path(path), explain_duplicate=duplicate_hint)
     problems: list = []
     if not isinstance(data, list):
         raise InputError([Problem(path, getattr(data, "line", 1), "", "a playbook is a list of plays")])
@@ -162,7 +197,9 @@ def load_playbook_lenient(path: str) -> tuple[Playbook, list]:
         for k in raw:
             if k not in PLAY_KEYS:
                 problems.append(Problem(path, raw.line_of(k), f"{where}.{k}",
-                                        f"unknown play keyword (expected one of: {', '.join(sorted(PLAY_KEYS))})"))
+                                        f"unknown play keyword{did_you_mean(k, PLAY_KEYS)}; expected one of: "
+                                        f"{', '.join(sorted(PLAY_KEYS))}" + (f" (a module belongs in a task, "
+                                                                            f"under tasks:)" if k in MODULES else "")))
         if not isinstance(raw.get("hosts"), str) or not raw.get("hosts"):
             problems.append(Problem(path, raw.line_of("hosts"), f"{where}.hosts", "is required (a host pattern)"))
         pvars = raw.get("vars") or {}
@@ -175,7 +212,7 @@ def load_playbook_lenient(path: str) -> tuple[Playbook, list]:
             tasks_raw = MarkedList()
         tasks = []
         for j, t in enumerate(tasks_raw):
-            task = _load_task(path, t, tasks_raw.line_of(j), f"{where}.tasks[{j}]", problems)
+            task = _load_task(path, t, tasks_raw.line_of(j), f"{where}.tasks[{j}]", j, problems)
             if task is not None:
                 tasks.append(task)
         try:

@@ -259,8 +259,8 @@ def resolve(book: Playbook, inv: Inventory, limit: Optional[str] = None, extra_v
             r.plan.become = r.plan.become or play.become
             r.plan.plays.append(i)
             variables = r.play_vars(play, where)
-            for j, task in enumerate(play.tasks):
-                _resolve_task(r, play, task, variables, f"{where}.tasks[{j}]", play_sel)
+            for task in play.tasks:
+                _resolve_task(r, play, task, variables, f"{where}.tasks[{task.index}]", play_sel)
     plans = {h: r.finish() for h, r in resolvers.items()}
     if problems:
         raise InputError(_unique(problems))

@@ -10,6 +10,7 @@ import jinja2
 from jinja2 import nodes
 
 from nsprov.controller.yamlsrc import MarkedDict, MarkedList
+from nsprov.model.errors import did_you_mean
 
 _env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 _WHOLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
@@ -36,6 +37,15 @@ def _defined(value: Any) -> Any:
     return value
 
 
+_UNDEFINED_NAME = re.compile(r"^'([A-Za-z_][A-Za-z0-9_]*)' is undefined$")
+
+
+def _undefined(exc: jinja2.UndefinedError, variables: dict) -> str:
+    """`undefined variable: 'inventroy_hostname' is undefined (did you mean inventory_hostname?)`"""
+    m = _UNDEFINED_NAME.match(exc.message or "")
+    return f"undefined variable: {exc.message}" + (did_you_mean(m.group(1), variables) if m else "")
+
+
 def render(value: Any, variables: dict) -> Any:
     """Render strings (recursively in lists and dicts); undefined variables raise TemplateError."""
     if isinstance(value, str):
@@ -47,7 +57,9 @@ def render(value: Any, variables: dict) -> Any:
                 return _defined(_expression(m.group(1).strip())(**variables))
             return _template(value).render(**variables)
         except jinja2.UndefinedError as exc:
-            raise TemplateError(f"undefined variable: {exc.message}") from None
+            raise TemplateError(_undefined(exc, variables)) from None
+        except TemplateError:
+            raise
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template error in {value!r}: {exc}") from None
         except Exception as exc:   # the expression itself failed: 'a' + 1, 1 / 0, a filter given junk
@@ -66,7 +78,9 @@ def evaluate(expression: Any, variables: dict) -> Any:
     try:
         return _defined(_expression(str(expression))(**variables))
     except jinja2.UndefinedError as exc:
-        raise TemplateError(f"undefined variable: {exc.message}") from None
+        raise TemplateError(_undefined(exc, variables)) from None
+    except TemplateError:
+        raise
     except jinja2.TemplateError as exc:
         raise TemplateError(f"invalid expression {expression!r}: {exc}") from None
     except Exception as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import yaml
 
@@ -74,8 +74,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> MarkedDict:
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping", node.start_mark, "found an unhashable key", key_node.start_mark)
         if key in out:
+            explain = getattr(loader, "explain_duplicate", None)
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
+                None, None, f"duplicate key {key!r}" + (explain(out, key) if explain else ""), key_node.start_mark)
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = key_node.start_mark.line + 1
     return out
@@ -153,8 +154,9 @@ def _expanded_size(root: yaml.Node) -> tuple:
     return unique[0], expanded, (cycle[0] if cycle else None), culprit
 
 
-def _parse(loader_class, text: str, path: Path) -> Any:
+def _parse(loader_class, text: str, path: Path, explain_duplicate: Optional[Callable] = None) -> Any:
     loader = loader_class(text)
+    loader.explain_duplicate = explain_duplicate
     try:
         node = loader.get_single_node()
         if node is None:
@@ -173,19 +175,21 @@ def _parse(loader_class, text: str, path: Path) -> Any:
         loader.dispose()
 
 
-def load_yaml(path: Path, text: Optional[str] = None) -> Any:
+def load_yaml(path: Path, text: Optional[str] = None, explain_duplicate: Optional[Callable] = None) -> Any:
     """Parse one YAML document with line marks; a syntax error becomes an InputError, and so do
-    a file over MAX_INPUT_BYTES and aliases that would expand past MAX_ALIAS_NODES."""
+    a file over MAX_INPUT_BYTES and aliases that would expand past MAX_ALIAS_NODES.
+    EXPLAIN_DUPLICATE(mapping so far, key) adds to the message of a duplicate key what the
+    caller knows it likely means."""
     try:
         if text is None:
             text = read_input(path)
         elif len(text) > MAX_INPUT_BYTES:
             raise InputError([Problem(str(path), 1, "", f"is over {MAX_INPUT_BYTES // (1024 * 1024)} MiB")])
         try:
-            return _parse(_FastLoader, text, path)
+            return _parse(_FastLoader, text, path, explain_duplicate)
         except yaml.YAMLError:
             pass   # parse again with the pure-Python parser, whose message is the clearer one
-        return _parse(_Loader, text, path)
+        return _parse(_Loader, text, path, explain_duplicate)
     except yaml.MarkedYAMLError as exc:
         # the context mark is where the broken construct starts (an unclosed `{` say); the
         # problem mark is where the parser gave up, often the end of the file

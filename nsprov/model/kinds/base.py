@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
+from nsprov.model.errors import did_you_mean
 from nsprov.model.types import Type
 
 if TYPE_CHECKING:
@@ -69,8 +70,8 @@ class Kind:
         """(normalised params, [(field, message), ...])."""
         if not isinstance(params, dict):
             return {}, [("", f"{self.name} takes a mapping of parameters, not {type(params).__name__}")]
-        problems = [(str(key), f"unknown parameter for {self.name} (expected one of: {', '.join(sorted(self.params))})")
-                    for key in params if key not in self.params]
+        problems = [(str(key), f"unknown parameter for {self.name}{did_you_mean(key, self.params)}; expected one of: "
+                               f"{', '.join(sorted(self.params))}") for key in params if key not in self.params]
         out: dict = {}
         for key, spec in self.params.items():
             out[key] = list(spec.default) if isinstance(spec.default, list) else (
