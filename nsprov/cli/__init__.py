@@ -38,6 +38,6 @@ def main() -> None:
         gc.freeze()
 
 
-from nsprov.cli import hosts, lab, labs, playbooks  # noqa: E402  (each adds its commands to `cli`)
+from nsprov.cli import hosts, lab, labs, playbooks, reference  # noqa: E402  (each adds its commands to `cli`)
 
-__all__ = ["cli", "main", "hosts", "lab", "labs", "playbooks"]
+__all__ = ["cli", "main", "hosts", "lab", "labs", "playbooks", "reference"]

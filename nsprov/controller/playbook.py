@@ -22,8 +22,27 @@ from nsprov.model.errors import did_you_mean
 from nsprov.model.kinds import MODULES
 from nsprov.model.types import lab_name
 
-PLAY_KEYS = {"name", "hosts", "vars", "become", "tags", "tasks", "gather_facts", "any_errors_fatal", "lab"}
-TASK_KEYS = {"name", "tags", "when", "loop", "register"}
+# the keywords a play and a task take, with what they mean (`nsprov doc`, `nsprov schema`)
+PLAY_KEYWORDS = {
+    "name": "what the play is called in the output",
+    "hosts": "an Ansible host pattern: the hosts the play targets (required)",
+    "vars": "variables for its tasks' templates (over inventory vars; -e wins over both)",
+    "become": "run the agent with sudo on its hosts (as ansible_become)",
+    "tags": "tags every task of the play has (for --tags / --skip-tags)",
+    "tasks": "the tasks, in order; each names exactly one module",
+    "gather_facts": "accepted for Ansible playbooks; nsprov's agent always observes the kernel itself",
+    "any_errors_fatal": "a failure on one host stops every host of the play at its next safe point",
+    "lab": "the lab's name (default: the playbook's file name); every play of a file names the same lab",
+}
+TASK_KEYWORDS = {
+    "name": "what the task is called in the output (default: the object it manages)",
+    "tags": "a tag or a list of tags (for --tags / --skip-tags; `always` runs unless skipped by name)",
+    "when": "a Jinja2 expression or a boolean: run the task only when true (settled before the run)",
+    "loop": "a list, or a template giving one: the task runs once per item, as `item`",
+    "register": "a name for the task's result in --json output",
+}
+PLAY_KEYS = set(PLAY_KEYWORDS)
+TASK_KEYS = set(TASK_KEYWORDS)
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -223,7 +242,7 @@ def load_playbook_lenient(path: str) -> tuple[Playbook, list]:
         if raw.get("lab") is not None:
             _play_lab(path, raw, where, labs, problems)
         plays.append(Play(name=str(raw.get("name") or raw.get("hosts") or f"play {i}"),
-                          hosts=str(raw.get("hosts") or ""), vars=plain(pvars), become=bool(raw.get("become")),
+                          hosts=str(raw.get("hosts") or ""), vars=plain(pvars), become=_truthy(raw.get("become")),
                           tags=ptags, tasks=tuple(tasks), line=line,
                           any_errors_fatal=_truthy(raw.get("any_errors_fatal")), index=i))
     return Playbook(path=path, plays=tuple(plays), named_lab=next(iter(labs), None)), problems

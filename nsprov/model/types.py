@@ -24,12 +24,13 @@ NS_KINDS = ("uts", "ipc", "pid", "mnt", "user", "net", "cgroup", "time")
 
 class Type:
     """A parameter's type: NAME for people, CHECK for values, SCHEMA (a JSON Schema fragment)
-    for editors. (Plain classes here and in the agent, not dataclasses: the agent starts on
-    every run, and making ~20 dataclasses cost it ~8 ms.)"""
-    __slots__ = ("name", "check", "schema")
+    for editors, EXAMPLE a value CHECK takes (for `nsprov doc` and the schema's examples).
+    (Plain classes here and in the agent, not dataclasses: the agent starts on every run, and
+    making ~20 dataclasses cost it ~8 ms.)"""
+    __slots__ = ("name", "check", "schema", "example")
 
-    def __init__(self, name: str, check: Callable[[Any], Any], schema: Optional[dict] = None):
-        self.name, self.check, self.schema = name, check, schema or {}
+    def __init__(self, name: str, check: Callable[[Any], Any], schema: Optional[dict] = None, example: Any = None):
+        self.name, self.check, self.schema, self.example = name, check, schema or {}, example
 
 
 # ------------------------------------------------------------------ names
@@ -349,42 +350,48 @@ _S_REACH = {"type": "array", "items": {"type": "object", "additionalProperties":
                                        "properties": {"from": {"type": "string"}, "to": _S_IP, "port": _S_INT}}}
 
 IFNAME = Type("interface name (1-15 bytes)", ifname, {"type": "string", "minLength": 1, "maxLength": 15,
-                                                      "pattern": r"^[^/:\s]+$"})
+                                                      "pattern": r"^[^/:\s]+$"}, "veth0")
 NETNS = Type("namespace name, or empty for the host's own", netns_name,
-             {"type": "string", "pattern": r"^$|" + _NAME.pattern})
-OWN_NAME = Type("name", own_name, _S_NAME)
-PROC_NAME = Type("name", own_name, _S_NAME)
-HOSTNAME = Type("hostname", hostname, {"type": "string", "maxLength": 64})
-SYSCTL_NAME = Type("sysctl name (net.ipv4.ip_forward)", sysctl_name, {"type": "string"})
-SYSCTL_VALUE = Type("string or number", sysctl_value, {"type": ["string", "integer", "boolean"]})
-CIDR = Type("address/prefix", cidr, _S_CIDR)
-CIDR_LIST = Type("list of address/prefix", cidr_list, {"type": "array", "items": _S_CIDR})
-NETWORK = Type("network (10.0.0.0/24)", network, {"type": "string"})
-ROUTE_DST = Type("'default' or a network", route_dst, {"type": "string"})
-IP = Type("IP address", ip, _S_IP)
-IP_PORT = Type("ADDRESS:PORT", ip_port, {"type": "string", "pattern": r"^[^:]+:[0-9]+$"})
-PORT = Type("port (1-65535)", port, {"type": "integer", "minimum": 1, "maximum": 65535})
-MTU = Type("mtu (68-65535)", mtu, {"type": "integer", "minimum": 68, "maximum": 65535})
-METRIC = Type("whole number (0-4294967295)", metric, {"type": "integer", "minimum": 0, "maximum": 2 ** 32 - 1})
-BOOL = Type("boolean", boolean, {"type": "boolean"})
-STATE = Type("present | absent", choice("present", "absent"), {"enum": ["present", "absent"]})
-PROTOCOL = Type("tcp | udp", choice("tcp", "udp"), {"enum": ["tcp", "udp"]})
-PATH = Type("absolute path", abs_path, {"type": "string", "pattern": "^/"})
+             {"type": "string", "pattern": r"^$|" + _NAME.pattern}, "red")
+OWN_NAME = Type("name", own_name, _S_NAME, "red")
+PROC_NAME = Type("name", own_name, _S_NAME, "web")
+HOSTNAME = Type("hostname", hostname, {"type": "string", "maxLength": 64}, "box1")
+SYSCTL_NAME = Type("sysctl name (net.ipv4.ip_forward)", sysctl_name, {"type": "string"}, "net.ipv4.ip_forward")
+SYSCTL_VALUE = Type("string or number", sysctl_value, {"type": ["string", "integer", "boolean"]}, 1)
+CIDR = Type("address/prefix", cidr, _S_CIDR, "10.0.0.1/24")
+CIDR_LIST = Type("list of address/prefix", cidr_list, {"type": "array", "items": _S_CIDR}, ["10.0.0.1/24"])
+NETWORK = Type("network (10.0.0.0/24)", network, {"type": "string"}, "10.2.0.0/24")
+ROUTE_DST = Type("'default' or a network", route_dst, {"type": "string"}, "default")
+IP = Type("IP address", ip, _S_IP, "10.2.0.1")
+IP_PORT = Type("ADDRESS:PORT", ip_port, {"type": "string", "pattern": r"^[^:]+:[0-9]+$"}, "10.2.0.2:80")
+PORT = Type("port (1-65535)", port, {"type": "integer", "minimum": 1, "maximum": 65535}, 8080)
+MTU = Type("mtu (68-65535)", mtu, {"type": "integer", "minimum": 68, "maximum": 65535}, 1400)
+METRIC = Type("whole number (0-4294967295)", metric, {"type": "integer", "minimum": 0, "maximum": 2 ** 32 - 1}, 100)
+BOOL = Type("boolean", boolean, {"type": "boolean"}, True)
+STATE = Type("present | absent", choice("present", "absent"), {"enum": ["present", "absent"]}, "absent")
+PROTOCOL = Type("tcp | udp", choice("tcp", "udp"), {"enum": ["tcp", "udp"]}, "udp")
+PATH = Type("absolute path", abs_path, {"type": "string", "pattern": "^/"}, "/srv/www")
 COMMAND = Type("list of arguments (argv)", command, {"type": "array", "minItems": 1,
-                                                     "items": {"type": ["string", "number"]}})
-ENV = Type("mapping of NAME: value", env, {"type": "object", "propertyNames": {"pattern": _ENV_NAME.pattern}})
+                                                     "items": {"type": ["string", "number"]}},
+               ["python3", "-m", "http.server", "80"])
+ENV = Type("mapping of NAME: value", env, {"type": "object", "propertyNames": {"pattern": _ENV_NAME.pattern}},
+           {"LANG": "C.UTF-8"})
 KINDS = Type(f"list of {' '.join(NS_KINDS)}", kinds, {"type": "array", "minItems": 1,
-                                                     "items": {"enum": list(NS_KINDS)}})
-ID_MAP = Type("list of {inside, outside, count}", id_map, _S_MAP)
+                                                     "items": {"enum": list(NS_KINDS)}}, ["uts", "pid", "mnt", "net"])
+ID_MAP = Type("list of {inside, outside, count}", id_map, _S_MAP, [{"inside": 0, "outside": 100000, "count": 65536}])
 MOUNTS = Type("list of {type: tmpfs|bind, target, source, options}", mounts, {"type": "array", "items": {
     "type": "object", "required": ["type", "target"], "additionalProperties": False,
     "properties": {"type": {"enum": ["tmpfs", "bind"]}, "target": {"type": "string"},
-                   "source": {"type": "string"}, "options": {"type": "string"}}}})
-NAME_LIST = Type("list of namespace names", name_list, {"type": ["array", "string"], "items": {"type": "string"}})
-REACH_LIST = Type("list of {from, to, port}", reach_list, _S_REACH)
+                   "source": {"type": "string"}, "options": {"type": "string"}}}},
+    [{"type": "tmpfs", "target": "/tmp"}, {"type": "bind", "source": "/srv/www", "target": "/www", "options": "ro"}])
+NAME_LIST = Type("list of namespace names", name_list, {"type": ["array", "string"], "items": {"type": "string"}},
+                 ["red", "blue"])
+REACH_LIST = Type("list of {from, to, port}", reach_list, _S_REACH, [{"from": "red", "to": "10.2.0.3", "port": 80}])
 HOSTNAME_CHECKS = Type("list of {namespace, equals}", hostname_checks, {"type": "array", "items": {
     "type": "object", "required": ["namespace", "equals"], "additionalProperties": False,
-    "properties": {"namespace": {"type": "string"}, "equals": {"type": "string"}}}})
+    "properties": {"namespace": {"type": "string"}, "equals": {"type": "string"}}}},
+    [{"namespace": "box1", "equals": "box1"}])
 UID_CHECKS = Type("list of {namespace, inside, outside}", uid_checks, {"type": "array", "items": {
     "type": "object", "required": ["namespace", "inside", "outside"], "additionalProperties": False,
-    "properties": {"namespace": {"type": "string"}, "inside": _S_INT, "outside": _S_INT}}})
+    "properties": {"namespace": {"type": "string"}, "inside": _S_INT, "outside": _S_INT}}},
+    [{"namespace": "box1", "inside": 0, "outside": 100000}])

@@ -25,7 +25,7 @@ class Address(Kind):
     absent = "Removes the address (only one nsprov added, or on a link nsprov made)."
     example = "address: {interface: eth0, netns: red, address: 10.2.0.9/24}"
     params = {
-        "interface": Param(t.IFNAME, "the interface", required=True),
+        "interface": Param(t.IFNAME, "the interface", required=True, example="eth0"),
         "netns": Param(t.NETNS, "its netns; empty: the host's own", default=""),
         "address": Param(t.CIDR, "the address with its prefix", required=True),
         "allow_management_overlap": Param(t.BOOL, OVERLAP_DOC, default=False),

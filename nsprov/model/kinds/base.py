@@ -16,10 +16,16 @@ if TYPE_CHECKING:
 
 
 class Param:
-    __slots__ = ("type", "doc", "required", "default")
+    """One parameter of a module: its type, what it means, whether it is required, its default,
+    and an example value (the type's, unless the parameter has a better one)."""
+    __slots__ = ("type", "doc", "required", "default", "_example")
 
-    def __init__(self, type: Type, doc: str, required: bool = False, default: Any = None):
-        self.type, self.doc, self.required, self.default = type, doc, required, default
+    def __init__(self, type: Type, doc: str, required: bool = False, default: Any = None, example: Any = None):
+        self.type, self.doc, self.required, self.default, self._example = type, doc, required, default, example
+
+    @property
+    def example(self) -> Any:
+        return self._example if self._example is not None else self.type.example
 
 
 class Declares:

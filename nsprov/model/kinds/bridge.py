@@ -31,7 +31,7 @@ class Bridge(Kind):
     absent = "Deletes the bridge (its ports stay, detached)."
     example = "bridge: {name: br0, addresses: [10.2.0.1/24]}"
     params = {
-        "name": Param(t.IFNAME, "the bridge's interface name", required=True),
+        "name": Param(t.IFNAME, "the bridge's interface name", required=True, example="br0"),
         "netns": Param(t.NETNS, "the netns it lives in; empty: the host's own", default=""),
         "addresses": Param(t.CIDR_LIST, "addresses on the bridge, exactly these", default=[]),
         "mtu": Param(t.MTU, "the bridge's MTU; unset: the kernel's default"),

@@ -19,14 +19,15 @@ class Exec(Kind):
     absent = ""
     example = "exec: {command: [ip, route], netns: red, changed_when: false}"
     params = {
-        "command": Param(t.COMMAND, "argv", required=True),
+        "command": Param(t.COMMAND, "argv", required=True, example=["ip", "link", "set", "lo", "up"]),
         "namespace": Param(t.NETNS, NAMESPACE_DOC, default=""),
         "netns": Param(t.NETNS, NETNS_DOC, default=""),
-        "creates": Param(t.PATH, "skip the command when this path exists (looked up where it runs)"),
+        "creates": Param(t.PATH, "skip the command when this path exists (looked up where it runs)",
+                         example="/run/setup-done"),
         "changed_when": Param(t.BOOL, "report the task changed when it ran (true or false, no expression)",
-            default=True),
+                              default=True, example=False),
         "env": Param(t.ENV, ENV_DOC, default={}),
-        "chdir": Param(t.PATH, CHDIR_DOC, default="/"),
+        "chdir": Param(t.PATH, CHDIR_DOC, default="/", example="/srv"),
     }
     label = staticmethod(_label)
     rules = staticmethod(where_rules)

@@ -19,7 +19,7 @@ class Nat(Kind):
     example = "nat: {source: 10.2.0.0/24, out_interface: eth0}"
     params = {
         "source": Param(t.NETWORK, "the source prefix to masquerade", required=True),
-        "out_interface": Param(t.IFNAME, "the interface packets leave by", required=True),
+        "out_interface": Param(t.IFNAME, "the interface packets leave by", required=True, example="uplink0"),
         "netns": Param(t.NETNS, "its netns; empty: the host's own", default=""),
         "state": Param(t.STATE, STATE_DOC, default="present"),
     }

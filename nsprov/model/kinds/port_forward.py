@@ -23,7 +23,7 @@ class PortForward(Kind):
         "port": Param(t.PORT, "the port packets arrive at", required=True),
         "to": Param(t.IP_PORT, "where they go: ADDRESS:PORT", required=True),
         "netns": Param(t.NETNS, "its netns; empty: the host's own", default=""),
-        "in_interface": Param(t.IFNAME, "only packets arriving on this interface"),
+        "in_interface": Param(t.IFNAME, "only packets arriving on this interface", example="uplink0"),
         "state": Param(t.STATE, STATE_DOC, default="present"),
     }
 

@@ -61,7 +61,7 @@ class Process(Kind):
         "netns": Param(t.NETNS, NETNS_DOC, default=""),
         "command": Param(t.COMMAND, "argv (required when present)"),
         "env": Param(t.ENV, ENV_DOC, default={}),
-        "chdir": Param(t.PATH, CHDIR_DOC, default="/"),
+        "chdir": Param(t.PATH, CHDIR_DOC, default="/", example="/srv/www"),
         "state": Param(t.STATE, STATE_DOC, default="present"),
     }
     label = staticmethod(_label)

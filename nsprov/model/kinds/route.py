@@ -36,7 +36,7 @@ class Route(Kind):
         "to": Param(t.ROUTE_DST, "'default' or the destination network", required=True),
         "netns": Param(t.NETNS, "its netns; empty: the host's own", default=""),
         "via": Param(t.IP, "the gateway"),
-        "dev": Param(t.IFNAME, "the interface it leaves by"),
+        "dev": Param(t.IFNAME, "the interface it leaves by", example="eth0"),
         "metric": Param(t.METRIC, "the route's priority"),
         "allow_management_overlap": Param(t.BOOL, OVERLAP_DOC, default=False),
         "state": Param(t.STATE, STATE_DOC, default="present"),
