@@ -33,9 +33,23 @@ def main() -> None:
         import warnings
         warnings.simplefilter("ignore")
     try:
-        cli(prog_name="nsprov")
+        code = cli.main(prog_name="nsprov", standalone_mode=False)
+    except click.ClickException as exc:   # a bad option or argument: under --json an event too
+        code = exc.exit_code
+        if "--json" in sys.argv[1:]:
+            import json
+            problem = {"file": "", "line": 0, "field": getattr(getattr(exc, "param", None), "opts", [""])[0],
+                       "message": exc.format_message()}
+            click.echo(json.dumps({"event": "input_error", "message": exc.format_message(), "exit": code,
+                                   "problems": [problem]}))
+        else:
+            exc.show()
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        code = 1
     finally:
         gc.freeze()
+    sys.exit(code or 0)
 
 
 from nsprov.cli import hosts, lab, labs, playbooks, reference  # noqa: E402  (each adds its commands to `cli`)

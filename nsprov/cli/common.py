@@ -25,8 +25,22 @@ def styled(*parts):
     return Text.assemble(*parts)
 
 
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    console(stderr=True).print(styled(("error:", "bold red"), " ", message), soft_wrap=True)
+def json_mode() -> bool:
+    """Whether the running command was given --json (its output is then JSON lines only)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.params.get("as_json"))
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT, problems: Optional[list] = None) -> None:
+    """Stop the command: MESSAGE on stderr, or under --json one `input_error` event on stdout
+    with every problem as {file, line, field, message} (PROBLEMS, else the message alone)."""
+    if json_mode():
+        from nsprov.model.protocol import event
+        listed = [{"file": p.file, "line": p.line, "field": p.field, "message": p.message} for p in problems or []]
+        click.echo(json.dumps(event("input_error", message=message, exit=code,
+                                    problems=listed or [{"file": "", "line": 0, "field": "", "message": message}])))
+    else:
+        console(stderr=True).print(styled(("error:", "bold red"), " ", message), soft_wrap=True)
     sys.exit(code)
 
 
@@ -47,14 +61,78 @@ def inventory_options(f):
 limit_option = click.option("--limit", "-l", default=None, help="further limit hosts with a pattern")
 
 
-def connection_options(f):
-    f = click.option("--forks", "-f", type=int, default=10, show_default=True, help="hosts at a time")(f)
+class Reach:
+    """How a command reaches its hosts, from its options: at most FORKS at a time, whether
+    unknown host keys are remembered, whether to ask for the sudo password, the connection
+    TIMEOUT in seconds."""
+    __slots__ = ("forks", "accept_new_host_keys", "ask_become_pass", "timeout")
+
+    def __init__(self, forks: int, accept_new_host_keys: bool, ask_become_pass: bool, timeout: float):
+        self.forks, self.accept_new_host_keys = forks, accept_new_host_keys
+        self.ask_become_pass, self.timeout = ask_become_pass, timeout
+
+
+def _gathered(name: str, make, f):
+    """F called with the options MAKE takes (by name) gathered into one argument NAME."""
+    import functools
+    import inspect
+    keys = [k for k in inspect.signature(make).parameters]
+
+    @functools.wraps(f)
+    def command(*args, **kwargs):
+        kwargs[name] = make(**{k: kwargs.pop(k) for k in keys})
+        return f(*args, **kwargs)
+    return command
+
+
+def reach_options(f, forks: bool = True):
+    """--forks, --accept-new-host-keys, -K, -T/--timeout, gathered into a Reach as `reach`."""
+    f = _gathered("reach", Reach if forks else (lambda accept_new_host_keys, ask_become_pass, timeout:
+                                                Reach(1, accept_new_host_keys, ask_become_pass, timeout)), f)
+    if forks:
+        f = click.option("--forks", "-f", type=click.IntRange(min=1), default=10, show_default=True,
+                         help="hosts at a time")(f)
     f = click.option("--accept-new-host-keys", is_flag=True,
                      help="remember unknown host keys (like ssh accept-new); changed keys still fail")(f)
     f = click.option("-K", "--ask-become-pass", is_flag=True, help="ask for the sudo password")(f)
+    f = click.option("-T", "--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+                     help="connection timeout in seconds (as ansible's -T)")(f)
+    return f
+
+
+def connection_options(f):
+    """How hosts are reached (a Reach as `reach`), which of them (--limit), and --json."""
+    f = reach_options(f)
     f = limit_option(f)
     f = click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout")(f)
     return f
+
+
+def listing_options(f):
+    """--list-hosts, --list-tasks, --list-tags: what a run would touch, from the input alone,
+    gathered into `listing` (the set of what to list)."""
+    def what(list_hosts: bool, list_tasks: bool, list_tags: bool) -> set:
+        return {w for w, on in (("hosts", list_hosts), ("tasks", list_tasks), ("tags", list_tags)) if on}
+    f = _gathered("listing", what, f)
+    f = click.option("--list-hosts", is_flag=True, help="list the hosts each play selects, then stop; "
+                                                        "no host is contacted")(f)
+    f = click.option("--list-tasks", is_flag=True, help="list the tasks each play runs, then stop")(f)
+    f = click.option("--list-tags", is_flag=True, help="list the tags of each play's tasks, then stop")(f)
+    return f
+
+
+def list_and_exit(book, plans: dict, listing: set, as_json: bool, reverse: bool = False,
+                  proving: bool = False) -> None:
+    """When LISTING asks for anything, print the listing and exit 0; else return."""
+    if not listing:
+        return
+    from nsprov.controller.listing import listing as make_listing, render_listing
+    data = make_listing(book, plans, reverse=reverse, proving=proving)
+    if as_json:
+        click.echo(json.dumps({"event": "listing", **data}))
+    else:
+        click.echo(render_listing(data, listing), nl=False)
+    sys.exit(EXIT_OK)
 
 
 def selection_options(f):
@@ -103,7 +181,7 @@ def load_inventory(inventories: tuple):
     try:
         return load(inventories)
     except InputError as exc:
-        fail("bad inventory:\n" + "\n".join(f"  {p}" for p in exc.problems))
+        fail("bad inventory:\n" + "\n".join(f"  {p}" for p in exc.problems), problems=exc.problems)
 
 
 def select(inv, pattern: str, limit: Optional[str]) -> list:
@@ -128,21 +206,22 @@ def connections(inv, hosts: list, become: Optional[dict] = None) -> list:
     try:
         conns = [inv.connection(h) for h in hosts]
     except InputError as exc:
-        fail("bad inventory:\n" + "\n".join(f"  {p}" for p in exc.problems))
+        fail("bad inventory:\n" + "\n".join(f"  {p}" for p in exc.problems), problems=exc.problems)
     if become:
         conns = [dataclasses.replace(c, become=c.become or become.get(c.name, False)) for c in conns]
     return conns
 
 
-def run_options(forks: int, accept_new: bool, ask_become_pass: bool, fail_fast: bool = False):
+def run_options(reach: Reach, fail_fast: bool = False):
     from nsprov.controller.runner import RunOptions
     password = None
-    if ask_become_pass:
+    if reach.ask_become_pass:
         if sys.stdin.isatty():
             password = click.prompt("BECOME password", hide_input=True, err=True)
         else:   # piped in (scripts, tests): one line, never echoed anywhere
             password = sys.stdin.readline().rstrip("\n")
-    return RunOptions(forks=forks, accept_new_host_keys=accept_new, become_password=password, fail_fast=fail_fast)
+    return RunOptions(forks=reach.forks, accept_new_host_keys=reach.accept_new_host_keys, become_password=password,
+                      connect_timeout=reach.timeout, fail_fast=fail_fast)
 
 
 def extra_vars(values: tuple) -> dict:
@@ -176,23 +255,27 @@ def extra_vars(values: tuple) -> dict:
 
 def resolve_playbook(inventories, playbook, limit, extra, tags, skip_tags):
     """(inventory, playbook, {host: HostPlan}); every problem of the input at once, exit 2."""
+    from nsprov.controller.listing import unmatched_tags
     from nsprov.controller.playbook import load_playbook_lenient
     from nsprov.controller.resolve import resolve
-    from nsprov.controller.yamlsrc import InputError
+    from nsprov.controller.yamlsrc import InputError, Problem
     inv = load_inventory(inventories)
     problems: list = []
     plans: dict = {}
+    only, skip = tuple(t for t in tags.split(",") if t), tuple(t for t in skip_tags.split(",") if t)
     try:
         book, problems = load_playbook_lenient(playbook)
-        plans = resolve(book, inv, limit=limit, extra_vars=extra_vars(extra),
-                        tags=tuple(t for t in tags.split(",") if t),
-                        skip_tags=tuple(t for t in skip_tags.split(",") if t))
+        for option, wanted in (("--tags", only), ("--skip-tags", skip)):
+            message = unmatched_tags(book, wanted)
+            if message:
+                problems.append(Problem(option, 0, "", message))
+        plans = resolve(book, inv, limit=limit, extra_vars=extra_vars(extra), tags=only, skip_tags=skip)
     except InputError as exc:
         problems = problems + exc.problems
     if problems:
         problems.sort(key=lambda p: (p.file, p.line))
         fail(f"{len(problems)} problem(s) in the input; no host was touched:\n" +
-             "\n".join(f"  {p}" for p in problems))
+             "\n".join(f"  {p}" for p in problems), problems=problems)
     if not plans:
         fail(f"no hosts matched by the plays of {playbook}" + (f" with --limit {limit!r}" if limit else ""))
     return inv, book, plans

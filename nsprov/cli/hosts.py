@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -10,7 +11,8 @@ import click
 
 from nsprov.cli import cli
 from nsprov.cli.common import (EXIT_BAD_INPUT, EXIT_FAILED, connection_options, connections, console, fail,
-                               inventory_options, load_inventory, run_options, select, startup_done, styled)
+                               inventory_options, load_inventory, reach_options, run_options, select, startup_done,
+                               styled)
 
 
 @cli.group()
@@ -68,14 +70,14 @@ def inventory_from_vagrant(vagrant_dir, output, known_hosts, group, console_dir,
 @cli.command()
 @inventory_options
 @connection_options
-def facts(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_json) -> None:
+def facts(inventories, limit, reach, as_json) -> None:
     """Kernel capabilities, namespaces, links per netns and nsprov's objects, per host."""
     from nsprov.controller.bundle import load_bundle
     from nsprov.controller.runner import exit_code, run_on_hosts
     from nsprov.model.protocol import facts_request, recap_event
     inv = load_inventory(inventories)
     hosts = select(inv, "all", limit)
-    options = run_options(forks, accept_new_host_keys, ask_become_pass)
+    options = run_options(reach)
     conns = connections(inv, hosts)
     bundle = load_bundle()
     request = facts_request()
@@ -84,7 +86,7 @@ def facts(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_j
         sink = JsonLines()
         startup_done()
         results = run_on_hosts(conns, bundle, lambda h: request, options, sink)
-        sink.write(recap_event({h: {**r.counts, "ok": int(r.status == "ok")} for h, r in results.items()}))
+        sink.write(recap_event({h: r.counts for h, r in results.items()}))
     else:
         from nsprov.reporting.facts import render_facts
         out = console()
@@ -102,12 +104,11 @@ def facts(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_j
 
 @cli.command("exec", context_settings={"ignore_unknown_options": True})
 @inventory_options
-@click.option("--accept-new-host-keys", is_flag=True)
-@click.option("-K", "--ask-become-pass", is_flag=True)
+@functools.partial(reach_options, forks=False)
 @click.argument("host")
 @click.argument("namespace")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def exec_(inventories, accept_new_host_keys, ask_become_pass, host, namespace, command) -> None:
+def exec_(inventories, reach, host, namespace, command) -> None:
     """Run COMMAND inside namespace set (or netns) NAMESPACE on HOST; its output and exit status
     are yours. Example: nsprov exec -i inv.yml lab1 box1 -- hostname"""
     from nsprov.controller.bundle import load_bundle
@@ -125,7 +126,7 @@ def exec_(inventories, accept_new_host_keys, ask_become_pass, host, namespace, c
             stream.flush()
         elif ev.get("event") == "exit":
             status["rc"] = ev["status"]
-    options = run_options(1, accept_new_host_keys, ask_become_pass)
+    options = run_options(reach)
     startup_done()
     result = run_on_host(connections(inv, [host])[0], load_bundle(), exec_request(namespace, list(command)),
                          options, on_event)

@@ -11,8 +11,8 @@ import click
 
 from nsprov.cli import cli
 from nsprov.cli.common import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, connection_options, connections, console,
-                               inventory_options, lab_of, lab_options, load_inventory, playbook_options, plays_of,
-                               resolve_playbook, run_interruptible, run_options, select, startup_done, styled)
+                               inventory_options, lab_of, lab_options, list_and_exit, listing_options, load_inventory,
+                               playbook_options, plays_of, resolve_playbook, run_interruptible, run_options, select, startup_done, styled)
 
 
 def _differences(events: list) -> list:
@@ -36,8 +36,9 @@ def _differences(events: list) -> list:
 @playbook_options
 @lab_options
 @connection_options
+@listing_options
 def drift(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_tags, verbose, lab, take_over, limit,
-          forks, accept_new_host_keys, ask_become_pass, as_json) -> None:
+          reach, as_json, listing) -> None:
     """Read-only: does each host hold what PLAYBOOK declares? Lists what is missing or
     changed, what the lab made and no longer declares, and what the lab's namespaces hold that
     nsprov did not make. Exit 0 in sync, 1 drift, 2 bad input or unreachable."""
@@ -45,7 +46,8 @@ def drift(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip
     from nsprov.model.protocol import apply_request, recap_event
     inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
     name = lab_of(book, lab)
-    options = run_options(forks, accept_new_host_keys, ask_become_pass, fail_fast)
+    list_and_exit(book, plans, listing, as_json)
+    options = run_options(reach, fail_fast)
     conns = connections(inv, list(plans), {h: p.become for h, p in plans.items()})
     prune = {"enabled": not (tags or skip_tags), "why": "--tags/--skip-tags select a part of the playbook"}
 
@@ -86,7 +88,7 @@ def _print_drift(results: dict, found: dict, lab: str) -> None:
 @cli.command()
 @inventory_options
 @connection_options
-def labs(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_json) -> None:
+def labs(inventories, limit, reach, as_json) -> None:
     """Which labs live on each host: the playbook that made each (marked when it is gone from
     this controller), by whom and when, and how many objects it holds there."""
     import json
@@ -96,7 +98,7 @@ def labs(inventories, limit, forks, accept_new_host_keys, ask_become_pass, as_js
     from nsprov.model.protocol import labs_request, recap_event
     inv = load_inventory(inventories)
     conns = connections(inv, select(inv, "all", limit))
-    options = run_options(forks, accept_new_host_keys, ask_become_pass)
+    options = run_options(reach)
     startup_done()
     results = run_on_hosts(conns, load_bundle(), lambda h: labs_request(), options, lambda h, e: None)
     rows = {h: _labs_of(r) for h, r in results.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -11,9 +12,9 @@ from nsprov.cli import cli
 from typing import Optional
 
 from nsprov.cli.common import (connection_options, connections, console, drive, fail, inventory_options, lab_of,
-                               lab_options, limit_option, load_inventory, playbook_options, plays_of,
-                               resolve_playbook, run_interruptible, run_options, select, selection_options,
-                               startup_done, styled)
+                               lab_options, limit_option, list_and_exit, listing_options, load_inventory,
+                               playbook_options, plays_of, resolve_playbook, run_interruptible, run_options, select,
+                               selection_options, startup_done, styled)
 
 
 def _settings(inv, host: str, lock_timeout: float, **more) -> dict:
@@ -25,18 +26,20 @@ def _settings(inv, host: str, lock_timeout: float, **more) -> dict:
 @playbook_options
 @lab_options
 @connection_options
+@listing_options
 @click.option("--check", "-C", is_flag=True, help="change nothing; report what would change")
 @click.option("--diff", "-D", is_flag=True, help="show before/after for each change")
 @click.option("--keep-undeclared", is_flag=True,
               help="keep what this lab made on a host and the playbook no longer declares (run removes it)")
 def run(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_tags, verbose, lab, take_over, limit,
-        forks, accept_new_host_keys, ask_become_pass, as_json, check, diff, keep_undeclared) -> None:
+        reach, as_json, listing, check, diff, keep_undeclared) -> None:
     """Bring hosts to the state a playbook declares, and remove what its lab made there and no
     longer declares: plays in order across hosts, one connection and one command per host."""
     from nsprov.model.protocol import apply_request
     inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
     name = lab_of(book, lab)
-    options = run_options(forks, accept_new_host_keys, ask_become_pass, fail_fast)
+    list_and_exit(book, plans, listing, as_json)
+    options = run_options(reach, fail_fast)
     why = ("--tags/--skip-tags select a part of the playbook" if tags or skip_tags else
            "--keep-undeclared" if keep_undeclared else "")
     prune = {"enabled": not why, "why": why}
@@ -60,9 +63,10 @@ def run(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_t
 @click.option("-v", "--verbose", count=True)
 @click.option("--keep-logs", is_flag=True, help="keep the lab's process logs (/var/lib/nsprov/log/LAB)")
 @connection_options
+@listing_options
 @click.option("--check", "-C", is_flag=True, help="change nothing; report what would be removed")
 def destroy(inventories, lab, take_over, playbook, extra_vars, lock_timeout, fail_fast, verbose, keep_logs, limit,
-            forks, accept_new_host_keys, ask_become_pass, as_json, check) -> None:
+            reach, as_json, listing, check) -> None:
     """Remove exactly what nsprov made for a lab on its hosts, and restore sysctls. With a
     PLAYBOOK: its lab, the plays in reverse order across hosts (clients go before the servers
     they need). Without one: `--lab NAME` on every host of the inventory (or --limit), from their
@@ -70,12 +74,13 @@ def destroy(inventories, lab, take_over, playbook, extra_vars, lock_timeout, fai
     from nsprov.model.protocol import destroy_request, phase
     if playbook is None:
         _destroy_lab(inventories, lab, limit, {"as_json": as_json, "verbose": verbose, "check": check,
-                                               "keep_logs": keep_logs, "lock_timeout": lock_timeout},
-                     run_options(forks, accept_new_host_keys, ask_become_pass, fail_fast))
+                                               "keep_logs": keep_logs, "lock_timeout": lock_timeout,
+                                               "listing": listing}, (reach, fail_fast))
         return
     inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, "", "")
     name = lab_of(book, lab)
-    options = run_options(forks, accept_new_host_keys, ask_become_pass, fail_fast)
+    list_and_exit(book, plans, listing, as_json, reverse=True)
+    options = run_options(reach, fail_fast)
 
     def request(host: str) -> dict:
         return destroy_request(name, [phase(k) for k in reversed(plans[host].plays)], **_settings(
@@ -85,7 +90,7 @@ def destroy(inventories, lab, take_over, playbook, extra_vars, lock_timeout, fai
                                          "plays": plays_of(book, plans, reverse=True)})
 
 
-def _destroy_lab(inventories, lab: Optional[str], limit, report: dict, options) -> None:
+def _destroy_lab(inventories, lab: Optional[str], limit, report: dict, reach: tuple) -> None:
     """destroy --lab NAME, no playbook: every selected host removes what it recorded for NAME."""
     from nsprov.controller.resolve import HostPlan
     from nsprov.model.protocol import destroy_request, phase
@@ -98,12 +103,27 @@ def _destroy_lab(inventories, lab: Optional[str], limit, report: dict, options) 
         fail(f"--lab: {exc}")
     inv = load_inventory(inventories)
     plans = {h: HostPlan(h) for h in select(inv, "all", limit)}
+    if report["listing"] - {"hosts"}:
+        fail("--list-tasks and --list-tags need the PLAYBOOK; destroy --lab takes what the hosts' ledgers hold")
+    if report["listing"]:
+        _list_lab_hosts(lab, list(plans), report["as_json"])
+    options = run_options(*reach)
 
     def request(host: str) -> dict:
         return destroy_request(lab, [phase(0)], **_settings(inv, host, report["lock_timeout"], check=report["check"],
                                                             keep_logs=report["keep_logs"]))
     drive(inv, plans, request, options, {"as_json": report["as_json"], "diff": False, "verbose": report["verbose"],
                                          "title": f"DESTROY lab {lab} (from the hosts' ledgers)"})
+
+
+def _list_lab_hosts(lab: str, hosts: list, as_json: bool) -> None:
+    """destroy --lab NAME --list-hosts: the hosts it would ask (each removes what its ledger holds)."""
+    if as_json:
+        click.echo(json.dumps({"event": "listing", "lab": lab, "hosts": hosts}))
+    else:
+        click.echo(f"lab {lab}: the hosts whose ledgers would be read\n    hosts ({len(hosts)}):\n" +
+                   "".join(f"      {h}\n" for h in hosts), nl=False)
+    sys.exit(0)
 
 
 @cli.command()
@@ -138,8 +158,9 @@ def graph(inventories, playbook, output, extra_vars, limit, tags, skip_tags) -> 
 @inventory_options
 @playbook_options
 @connection_options
-def verify(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_tags, verbose, limit, forks,
-           accept_new_host_keys, ask_become_pass, as_json) -> None:
+@listing_options
+def verify(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_tags, verbose, limit, reach,
+           as_json, listing) -> None:
     """Prove isolation on the hosts: the seed's experiments for every namespace set the playbook
     declares, and its verify tasks' reach/no_reach matrices. Exit 1 on any violation."""
     from nsprov.controller.bundle import load_bundle
@@ -149,7 +170,8 @@ def verify(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, ski
     plans = {h: p for h, p in plans.items() if p.sets or p.assertions}
     if not plans:
         fail(f"{playbook} declares no namespace sets and no verify tasks: nothing to verify")
-    options = run_options(forks, accept_new_host_keys, ask_become_pass, fail_fast)
+    list_and_exit(book, plans, listing, as_json, proving=True)
+    options = run_options(reach, fail_fast)
     conns = connections(inv, list(plans), {h: p.become for h, p in plans.items()})
     rows: list = []
     sink = None
@@ -173,8 +195,7 @@ def verify(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, ski
             results = run_interruptible(conns, load_bundle(), request.get, options, on_event, plays)
     failed = [r for r in rows if not r[1]["passed"]]
     if sink:
-        sink.write(recap_event({h: {"status": r.status, "error": r.error} for h, r in results.items()},
-                               checks=len(rows), failed=len(failed)))
+        sink.write(recap_event({h: r.counts for h, r in results.items()}, checks=len(rows), failed=len(failed)))
     else:
         from nsprov.reporting.checks import render_checks
         out.print(render_checks(rows))

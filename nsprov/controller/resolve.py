@@ -28,6 +28,7 @@ class HostPlan:
     become: bool = False
     tasks: list = field(default_factory=list)     # request task dicts
     labels: list = field(default_factory=list)    # (play name, task name) per task index
+    origins: list = field(default_factory=list)   # (play index, task's place in the play) per task index
     sets: list = field(default_factory=list)      # declared namespace sets (for `nsprov verify`)
     assertions: list = field(default_factory=list)  # verify tasks' checks (for `nsprov verify`)
     registers: dict = field(default_factory=dict)   # task index -> its `register` name (--json shows it)
@@ -104,6 +105,7 @@ class HostResolver:
         entry = {"index": len(self.plan.tasks), "play": play.index, **entry}
         self.plan.tasks.append(entry)
         self.plan.labels.append((play.name, entry["name"]))
+        self.plan.origins.append((play.index, task.index))
         if task.register:
             self.plan.registers[entry["index"]] = task.register
         if "skip" in entry:

@@ -229,6 +229,8 @@ class Runner:
 
     def _leave(self, out: HostOutcome, attempted: Optional[int]) -> None:
         """A host that did not finish well is out of the plays it has not had: said per play."""
+        if out.status == UNREACHABLE:
+            self.emit(out.host, protocol.event("unreachable", error=out.error, error_type=out.error_type))
         if out.status != OK:
             self.barrier.leave(out.host, f"it was {out.status} before" if out.status != FAILED
                                else f"it failed before ({out.error})")

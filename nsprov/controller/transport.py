@@ -10,6 +10,7 @@ of tasks. Host keys are checked strictly: known_hosts from `nsprov_known_hosts` 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import select
 import shlex
@@ -26,6 +27,10 @@ from fabric import Connection as FabricConnection
 from nsprov.controller.bundle import REMOTE_CACHE, Bundle, bootstrap_code
 from nsprov.controller.inventory import Connection
 from nsprov.model.protocol import encode
+
+# paramiko logs a failed handshake with a traceback; with no handler Python's last resort would
+# print it on stderr beside nsprov's own one-line reason
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 SUDO_PROMPT = "[nsprov-sudo-password]"
 
@@ -155,7 +160,7 @@ class HostSession:
             connect_kwargs["look_for_keys"] = False
         if c.password:
             connect_kwargs["password"] = c.password
-        fab = FabricConnection(c.address, user=c.user, port=c.port, connect_timeout=int(self.connect_timeout),
+        fab = FabricConnection(c.address, user=c.user, port=c.port, connect_timeout=self.connect_timeout,
                                connect_kwargs=connect_kwargs)
         client = paramiko.SSHClient()   # fabric's default client trusts any key (AutoAddPolicy): never that
         known = _known_hosts_file(c)
@@ -178,6 +183,9 @@ class HostSession:
             if "not found in known_hosts" in msg:
                 msg = (f"host key of {c.address} is not in {known}; add it (ssh-keyscan) or pass "
                        f"--accept-new-host-keys")
+            elif "banner" in msg or msg == "No existing session":   # how paramiko says the greeting never came
+                msg = (f"{c.address}:{c.port or 22} accepted the connection but sent no SSH greeting within "
+                       f"{self.connect_timeout:g} s (-T/--timeout)")
             raise Unreachable(msg) from None
         except (OSError, socket.timeout, EOFError) as exc:
             raise Unreachable(f"cannot connect to {c.address}:{c.port or 22}: {exc}") from None

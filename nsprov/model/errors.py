@@ -18,10 +18,15 @@ class KernelError(NsprovError):
 
 def did_you_mean(word: object, options) -> str:
     """' (did you mean X?)' when WORD is a near miss of one of OPTIONS, else ''. Close means
-    difflib's ratio of 0.75 or more: `netnss`, `nmae`, `inventroy_hostname` find theirs; `ip`
-    finds nothing among the module names."""
+    difflib's ratio of 0.6 or more (its default): `netnss`, `nmae`, `nta` (nat) find theirs;
+    `ip` and `vlan` find nothing among the module names."""
     if not isinstance(word, str) or not word:
         return ""
     import difflib
-    close = difflib.get_close_matches(word, [o for o in options if isinstance(o, str)], n=1, cutoff=0.75)
-    return f" (did you mean {close[0]}?)" if close else ""
+    best, key = "", (0.6, False)
+    for option in (o for o in options if isinstance(o, str)):
+        ratio = difflib.SequenceMatcher(None, word, option).ratio()
+        mine = (ratio, sorted(word) == sorted(option))   # a tie goes to the same letters swapped (nta: nat)
+        if mine >= key and (mine > key or not best):
+            best, key = option, mine
+    return f" (did you mean {best}?)" if best else ""

@@ -174,14 +174,21 @@ def host_out_event(play: int, name: str, reason: str) -> dict:
 
 
 def recap_counts(events: list, host_status: str) -> dict:
-    """Per host: how many tasks were ok / changed / failed / skipped (Ansible's way: `ok` counts
-    every task that succeeded, changed or not). A host whose agent failed without a failed task
-    (bootstrap, lock, protocol) counts one failure."""
+    """Per host, one shape for every command: how many of its items were ok / changed / failed
+    / skipped, and whether it was unreachable (and `interrupted: true` when it was). The items
+    are tasks (run, destroy, drift: Ansible's way, `ok` counts every task that succeeded,
+    changed or not), checks (verify: passed is ok), or the one answer of facts and labs. A host
+    whose agent failed without a failed item (bootstrap, lock, protocol) counts one failure."""
     counts = {OK: 0, CHANGED: 0, FAILED: 0, SKIPPED: 0, "unreachable": host_status == HOST_UNREACHABLE}
     if host_status == HOST_INTERRUPTED:
         counts["interrupted"] = True
     for ev in events:
-        if ev.get("event") != "task":
+        kind = ev.get("event")
+        if kind == "check":
+            counts[OK if ev.get("passed") else FAILED] += 1
+        elif kind in ("facts", "labs"):
+            counts[OK] += 1
+        if kind != "task":
             continue
         status = ev.get("status")
         if status in (OK, CHANGED):
