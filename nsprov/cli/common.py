@@ -346,12 +346,13 @@ def drive(inv, plans: dict, make_request, options, report: dict) -> None:
         sink.write(recap_event({h: r.counts for h, r in results.items()},
                                objects={h: object_counts(r.events) for h, r in results.items()}))
     else:
-        from nsprov.reporting.console import ConsoleReporter, render_recap
+        from nsprov.reporting.console import ConsoleReporter, loop_keys, render_recap
         out = console()
         totals = {h: len(plans[h].tasks) for h in plans}
         startup_done()
         with ConsoleReporter(out, list(plans), totals, diff=report["diff"], verbose=report["verbose"],
-                             title=report["title"]) as reporter:
+                             title=report["title"], loops=loop_keys(plans),
+                             fold_modules=report.get("fold_modules", False)) as reporter:
             results = run_interruptible(conns, bundle, make_request, options, reporter, report.get("plays"))
         out.print(render_recap(results))
     sys.exit(exit_code(results))

@@ -86,7 +86,7 @@ def destroy(inventories, lab, take_over, playbook, extra_vars, lock_timeout, fai
         return destroy_request(name, [phase(k) for k in reversed(plans[host].plays)], **_settings(
             inv, host, lock_timeout, check=check, claim=book.claim, take_over=take_over, keep_logs=keep_logs))
     drive(inv, plans, request, options, {"as_json": as_json, "diff": False, "verbose": verbose,
-                                         "title": f"DESTROY lab {name} ({book.path})",
+                                         "title": f"DESTROY lab {name} ({book.path})", "fold_modules": True,
                                          "plays": plays_of(book, plans, reverse=True)})
 
 
@@ -113,7 +113,7 @@ def _destroy_lab(inventories, lab: Optional[str], limit, report: dict, reach: tu
         return destroy_request(lab, [phase(0)], **_settings(inv, host, report["lock_timeout"], check=report["check"],
                                                             keep_logs=report["keep_logs"]))
     drive(inv, plans, request, options, {"as_json": report["as_json"], "diff": False, "verbose": report["verbose"],
-                                         "title": f"DESTROY lab {lab} (from the hosts' ledgers)"})
+                                         "title": f"DESTROY lab {lab} (from the hosts' ledgers)", "fold_modules": True})
 
 
 def _list_lab_hosts(lab: str, hosts: list, as_json: bool) -> None:
@@ -198,7 +198,8 @@ def verify(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, ski
         sink.write(recap_event({h: r.counts for h, r in results.items()}, checks=len(rows), failed=len(failed)))
     else:
         from nsprov.reporting.checks import render_checks
-        out.print(render_checks(rows))
+        order = {h: i for i, h in enumerate(plans)}   # inventory order; each host's checks as they came
+        out.print(render_checks(sorted(rows, key=lambda row: order[row[0]])))
         for h, r in results.items():
             if r.status != "ok" and r.error:
                 out.print(styled((f"{h}: {r.status.upper()}", "bold red"), f": {r.error}"), soft_wrap=True)

@@ -1,18 +1,25 @@
-"""How runs look on a terminal: live per-host progress, one line per task, a recap table."""
+"""How runs look on a terminal: task lines in inventory order, a loop's items folded into one
+line, live per-host progress, a recap table.
+
+Hosts work at once, so their lines arrive interleaved. Within a play the lines of the first
+host still working print as they come; the next host's wait until the hosts before it have
+finished the play, so the output reads host by host in inventory order, the same on every run.
+What each host is doing meanwhile shows in the live progress display (a terminal only: when
+stdout is not one, as in CI, there are plain lines and nothing else)."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Optional
 
 from rich.console import Console
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-
 STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan", "unreachable": "bold red",
          "interrupted": "bold yellow"}
+WORST = ("failed", "changed", "ok", "skipped")   # a folded loop shows the first of these it holds
 
 
 def _note(ev: dict) -> str:
@@ -34,6 +41,23 @@ def render_task_line(host: str, ev: dict, width: int) -> Text:
     if ev.get("reason"):
         line.append(f"  {ev['reason']}", style="dim" if status in ("ok", "skipped") else "")
     return line
+
+
+def render_folded(host: str, events: list, width: int) -> list:
+    """A loop's items on one host as one line (counts by status), then each failed item."""
+    counts = Counter(e["status"] for e in events)
+    status = next((s for s in WORST if counts[s]), events[0]["status"])
+    line = Text()
+    line.append(f"{host:<{width}} ", style="bold")
+    line.append(f"{status:<8} ", style=STYLE.get(status, ""))
+    line.append(f"{events[0].get('name', '')} ... {events[-1].get('name', '')}")
+    line.append(f"  {len(events)} items: " + ", ".join(f"{counts[s]} {s}" for s in WORST if counts[s]), style="dim")
+    out = [line]
+    for e in events:
+        if e["status"] == "failed":
+            out.append(Text(f"{'':<{width}}   failed item {e.get('name', '')}: {e.get('reason', '')}",
+                            style="bold red"))
+    return out
 
 
 def render_diff(ev: dict) -> Optional[Text]:
@@ -61,80 +85,212 @@ def render_recap(results: dict) -> Table:
     return table
 
 
+def loop_keys(plans: dict) -> dict:
+    """{host: {task index: fold key}} for the tasks that are items of a loop of 2 or more."""
+    out: dict = {}
+    for host, plan in plans.items():
+        sizes = Counter(plan.origins)
+        out[host] = {i: origin for i, origin in enumerate(plan.origins) if sizes[origin] > 1}
+    return out
+
+
+class _Fold:
+    """The task events of one host that fold into one line: items of one loop in a run, or
+    objects of one module in a destroy."""
+    __slots__ = ("key", "events")
+
+    def __init__(self):
+        self.key, self.events = None, []
+
+
+class _Progress:
+    """Live per-host progress on a terminal (rich's progress display): tasks done out of the
+    total, the current task, elapsed time; a host's row shows while its agent works. One more
+    row counts every host. Off the terminal it does nothing."""
+
+    def __init__(self, console: Console, hosts: list, totals: dict):
+        self.rows: dict = {}
+        self.live = None
+        if not console.is_terminal:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        self.live = Progress(TextColumn("[bold]{task.fields[host]}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+                             TimeElapsedColumn(), TextColumn("{task.description}", markup=False),
+                             console=console, transient=True, refresh_per_second=8)
+        self.all = self.live.add_task("", total=sum(totals.values()) or 1, host=f"{len(hosts)} host(s)")
+        self.rows = {h: self.live.add_task("waiting", total=totals.get(h, 0) or 1, host=h, visible=False)
+                     for h in hosts}
+
+    @property
+    def console(self) -> Optional[Console]:
+        return self.live.console if self.live is not None else None
+
+    def update(self, host: str, state: str, advance: int = 0, visible: Optional[bool] = None) -> None:
+        if self.live is None or host not in self.rows:
+            return
+        self.live.update(self.rows[host], description=state, advance=advance,
+                         **({"visible": visible} if visible is not None else {}))
+        if advance:
+            self.live.update(self.all, advance=advance)
+
+
 class ConsoleReporter:
-    """Subscribes to runner events; prints task lines as they come, a live status per host."""
+    """Subscribes to runner events (one at a time: the runner serialises them). LOOPS: {host:
+    {task index: fold key}} (loop_keys); FOLD_MODULES folds consecutive objects of one module
+    (destroy, whose tasks come from the ledger). At -v every item prints on its own line."""
 
     def __init__(self, console: Console, hosts: list, totals: dict, diff: bool = False, verbose: int = 0,
-                 title: str = ""):
-        self.console, self.diff, self.verbose = console, diff, verbose
+                 title: str = "", loops: Optional[dict] = None, fold_modules: bool = False):
+        self.console, self.diff, self.verbose, self.title = console, diff, verbose, title
         self.width = max((len(h) for h in hosts), default=4)
-        self.totals = totals
-        self.state = {h: "waiting" for h in hosts}
-        self.done = {h: 0 for h in hosts}
-        self.title = title
-        self.live = Live(self._status(), console=console, transient=True, refresh_per_second=8)
+        self.order = list(hosts)
+        self.loops, self.fold_modules = loops or {}, fold_modules
+        self.folds = {h: _Fold() for h in hosts}
+        self.buffers: dict = {h: [] for h in hosts}
+        self.play_hosts, self.finished, self.cursor = list(hosts), set(), 0
+        self.progress = _Progress(console, hosts, totals)
 
-    def _status(self) -> Table:
-        t = Table.grid(padding=(0, 1))
-        for h, s in self.state.items():
-            if s != "finished":
-                t.add_row(Text(h, style="bold"), Text(f"{self.done[h]}/{self.totals.get(h, 0)}"), Text(s, style="dim"))
-        return t
+    # ------------------------------------------------------------ the order of lines
+    def _out(self, host: str, *renderables) -> None:
+        self.buffers.setdefault(host, []).extend(renderables)
+        self._drain()
 
+    def _drain(self) -> None:
+        """Print what may print: the buffered lines of each host in play order, up to the first
+        host that has not finished the play."""
+        target = self.progress.console or self.console
+        while self.cursor < len(self.play_hosts):
+            host = self.play_hosts[self.cursor]
+            for r in self.buffers.get(host, []):
+                target.print(r, soft_wrap=True)
+            self.buffers[host] = []
+            if host not in self.finished:
+                return
+            self.cursor += 1
+
+    def _finish(self, host: str) -> None:
+        self._flush_fold(host)
+        self.finished.add(host)
+        self._drain()
+
+    def _end_section(self) -> None:
+        """Every host has finished the play: what is still held (lines a host had after it
+        finished it, as its -v summary) prints, in inventory order."""
+        for host in self.order:
+            self._drain_host(host)
+        self.cursor = len(self.play_hosts)
+
+    def _new_play(self, ev: dict) -> None:
+        self._end_section()
+        (self.progress.console or self.console).rule(Text(f"PLAY [{ev.get('name') or ev.get('play')}]",
+                                                          style="bold"), align="left")
+        chosen = set(ev.get("hosts") or self.order)
+        self.play_hosts, self.finished, self.cursor = [h for h in self.order if h in chosen], set(), 0
+
+    def _drain_host(self, host: str) -> None:
+        target = self.progress.console or self.console
+        for r in self.buffers.get(host, []):
+            target.print(r, soft_wrap=True)
+        self.buffers[host] = []
+
+    # ------------------------------------------------------------ folding
+    def _fold_key(self, host: str, ev: dict):
+        if self.verbose:
+            return None
+        if self.fold_modules:
+            return ev.get("module")
+        return self.loops.get(host, {}).get(ev.get("index"))
+
+    def _flush_fold(self, host: str) -> None:
+        fold = self.folds.get(host)
+        if fold is None or not fold.events:
+            return
+        events, fold.events, fold.key = fold.events, [], None
+        if len(events) == 1:
+            self._line(host, events[0])
+        else:
+            self._out(host, *render_folded(host, events, self.width))
+            if self.diff:
+                self._out(host, *[d for d in map(render_diff, events) if d is not None])
+
+    def _line(self, host: str, ev: dict) -> None:
+        diff = render_diff(ev) if self.diff else None
+        self._out(host, render_task_line(host, ev, self.width), *([diff] if diff is not None else []))
+
+    def _task(self, host: str, ev: dict) -> None:
+        self.progress.update(host, f"{ev.get('name', '')}", advance=1)
+        key = self._fold_key(host, ev)
+        fold = self.folds.setdefault(host, _Fold())
+        if fold.events and key != fold.key:
+            self._flush_fold(host)
+        if key is None:
+            self._line(host, ev)
+            return
+        fold.key = key
+        fold.events.append(ev)
+
+    # ------------------------------------------------------------ events
     def __enter__(self) -> "ConsoleReporter":
         if self.title:
             self.console.rule(Text(self.title, style="bold"))
-        self.live.__enter__()
+        if self.progress.live is not None:
+            self.progress.live.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.live.__exit__(*exc)
+        for host in self.order:
+            self._flush_fold(host)
+        self._end_section()
+        if self.progress.live is not None:
+            self.progress.live.__exit__(*exc)
 
     def __call__(self, host: str, ev: dict) -> None:
         kind = ev.get("event")
-        if kind == "host_start":
-            self.state[host] = "waiting for its play"
-        elif kind == "locked":
-            self.state[host] = "running"
-        elif kind == "play":
-            self.live.console.rule(Text(f"PLAY [{ev.get('name') or ev.get('play')}]", style="bold"), align="left")
-        elif kind == "task":
+        if kind == "task":
             self._task(host, ev)
-        elif kind == "rollback":
+        elif kind == "play":
+            self._new_play(ev)
+        elif kind == "locked":
+            self.progress.update(host, "running", visible=True)
+        elif kind == "phase_done":
+            self._finish(host)
+        elif kind == "host_done":
+            self._host_done(host, ev)
+        else:
+            self._note(host, kind, ev)
+
+    def _note(self, host: str, kind: str, ev: dict) -> None:
+        if kind == "rollback":
+            self._flush_fold(host)
             undone = ev.get("undone", [])
             msg = f"{host:<{self.width}} rolled back {len(undone)} change(s) made by the failing play"
             if ev.get("errors"):
                 msg += f"; could not undo: {'; '.join(ev['errors'])}"
-            self.live.console.print(Text(msg, style="magenta"), soft_wrap=True)
+            self._out(host, Text(msg, style="magenta"))
         elif kind == "host_out":
-            self.live.console.print(Text(f"{host:<{self.width}} not in play '{ev.get('name')}': {ev.get('reason')}",
-                                         style="yellow"), soft_wrap=True)
+            self._out(host, Text(f"{host:<{self.width}} not in play '{ev.get('name')}': {ev.get('reason')}",
+                                 style="yellow"))
+            if ev.get("play") is not None and host in self.play_hosts:
+                self.finished.add(host)
+                self._drain()
         elif kind in ("prune", "healed", "drift"):
-            self.live.console.print(Text(f"{host:<{self.width}} {_note(ev)}", style="yellow"), soft_wrap=True)
+            self._flush_fold(host)
+            self._out(host, Text(f"{host:<{self.width}} {_note(ev)}", style="yellow"))
         elif kind == "error":
-            self.live.console.print(Text(f"{host:<{self.width}} agent error: {ev.get('type')}: {ev.get('message')}",
-                                         style="bold red"), soft_wrap=True)
+            self._flush_fold(host)
+            self._out(host, Text(f"{host:<{self.width}} agent error: {ev.get('type')}: {ev.get('message')}",
+                                 style="bold red"))
             if self.verbose and ev.get("traceback"):
-                self.live.console.print(Text(ev["traceback"]), soft_wrap=True)
-        elif kind == "host_done":
-            self._host_done(host, ev)
-        self.live.update(self._status())
-
-    def _task(self, host: str, ev: dict) -> None:
-        self.done[host] += 1
-        self.state[host] = f"running: {ev.get('name', '')}"
-        self.live.console.print(render_task_line(host, ev, self.width), soft_wrap=True)
-        diff = render_diff(ev) if self.diff else None
-        if diff is not None:
-            self.live.console.print(diff, soft_wrap=True)
+                self._out(host, Text(ev["traceback"]))
 
     def _host_done(self, host: str, ev: dict) -> None:
-        self.state[host] = "finished"
+        self._flush_fold(host)
         status = ev.get("status")
+        self.progress.update(host, status or "finished", visible=False)
         if status in ("unreachable", "failed", "interrupted") and ev.get("error"):
-            self.live.console.print(Text(f"{host:<{self.width}} {status.upper()}  {ev.get('error')}",
-                                         style="bold red" if status != "interrupted" else "bold yellow"),
-                                    soft_wrap=True)
+            self._out(host, Text(f"{host:<{self.width}} {status.upper()}  {ev.get('error')}",
+                                 style="bold red" if status != "interrupted" else "bold yellow"))
         if self.verbose:
-            self.live.console.print(Text(f"{host:<{self.width}} {ev.get('seconds')} s, transport "
-                                         f"{json.dumps(ev.get('transport'))}", style="dim"), soft_wrap=True)
+            self._out(host, Text(f"{host:<{self.width}} {ev.get('seconds')} s, transport "
+                                 f"{json.dumps(ev.get('transport'))}", style="dim"))
+        self._finish(host)

@@ -179,3 +179,26 @@ def test_timeout_is_the_connection_timeout(tmp_path, silent_port, seconds):
     proc = nsprov("facts", "-i", str(inv), "-T", seconds, check=False)
     assert proc.returncode == 2
     assert f"sent no SSH greeting within {seconds} s (-T/--timeout)" in proc.stdout + proc.stderr, proc.stdout
+
+
+def host_column(out: str, section: str) -> list:
+    """The host names that start the lines of one PLAY section of console output."""
+    part = out.split(f"PLAY [{section}]", 1)[1].split("PLAY ", 1)[0]
+    return [line.split()[0] for line in part.splitlines()
+            if line.split() and line.split()[0].startswith("lab") and " transport {" not in line]
+
+
+def test_console_lines_come_host_by_host_with_loops_folded(lab3, book):
+    try:
+        first = nsprov("run", "-i", str(lab3.inventory), str(book)).stdout
+        # plain lines off a terminal: no live display, no escape codes
+        assert "\x1b[" not in first
+        assert host_column(first, "base") == ["lab1"] * 3 + ["lab2"] * 3 + ["lab3"] * 3, first
+        folded = [line for line in first.splitlines() if "netns hb-n0 ... netns hb-n3" in line]
+        assert len(folded) == 3 and all("4 items: 4 changed" in line for line in folded), first
+        again = nsprov("run", "-i", str(lab3.inventory), str(book), "-v").stdout
+        assert sum(f"netns hb-n{i}  exists" in again for i in range(4)) == 4      # -v: every item
+        assert len([line for line in again.splitlines() if "netns hb-n2" in line]) == 3
+        assert host_column(again, "base") == ["lab1"] * 6 + ["lab2"] * 6 + ["lab3"] * 6, again
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(book), check=False)

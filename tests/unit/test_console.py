@@ -1,0 +1,137 @@
+"""The console reporter, fed event streams as the runner gives them (hosts interleaved): lines
+come out host by host in inventory order whatever the arrival order, a loop's items fold into
+one line with counts and its failed items listed, -v shows every item, a destroy folds each
+module's objects, and the live progress display is there on a terminal only."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+from rich.console import Console
+
+from nsprov.controller.resolve import HostPlan
+from nsprov.reporting.console import ConsoleReporter, loop_keys
+
+HOSTS = ["web1", "web2", "db1"]
+
+
+def plan(host: str, origins: list) -> HostPlan:
+    p = HostPlan(host)
+    p.origins = origins
+    p.tasks = [{} for _ in origins]
+    return p
+
+
+def task(index: int, name: str, status: str = "changed", module: str = "netns", reason: str = "created") -> dict:
+    return {"event": "task", "index": index, "name": name, "module": module, "status": status, "reason": reason}
+
+
+def stream(hosts: list, per_host: dict, seed: int) -> list:
+    """(host, event) pairs: a play start, then each host's events in its own order, the hosts
+    shuffled among one another as threads would interleave them."""
+    rng = random.Random(seed)
+    queues = {h: list(per_host[h]) + [{"event": "phase_done", "play": 0, "ok": True},
+                                      {"event": "host_done", "status": "ok"}] for h in hosts}
+    out = [("", {"event": "play", "play": 0, "name": "web", "hosts": hosts})]
+    while any(queues.values()):
+        h = rng.choice([h for h in hosts if queues[h]])
+        out.append((h, queues[h].pop(0)))
+    return out
+
+
+def render(events: list, plans: dict, terminal: bool = False, **kw) -> str:
+    buf = io.StringIO()
+    console = Console(file=buf, width=200, force_terminal=terminal, color_system=None, highlight=False)
+    totals = {h: len(p.tasks) for h, p in plans.items()}
+    with ConsoleReporter(console, list(plans), totals, loops=loop_keys(plans), **kw) as reporter:
+        for host, ev in events:
+            reporter(host, ev)
+    return buf.getvalue()
+
+
+def lines_of(out: str) -> list:
+    return [line.split()[0] for line in out.splitlines() if line.split() and line.split()[0] in HOSTS]
+
+
+SIMPLE = {h: [task(0, "netns a"), task(1, "bridge br0", module="bridge")] for h in HOSTS}
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_lines_come_in_inventory_order_whatever_the_arrival(seed):
+    plans = {h: plan(h, [(0, 0), (0, 1)]) for h in HOSTS}
+    out = render(stream(HOSTS, SIMPLE, seed), plans)
+    assert lines_of(out) == ["web1", "web1", "web2", "web2", "db1", "db1"], out
+
+
+def test_the_same_run_prints_the_same_lines_each_time():
+    plans = {h: plan(h, [(0, 0), (0, 1)]) for h in HOSTS}
+    outs = {render(stream(HOSTS, SIMPLE, seed), plans) for seed in range(6)}
+    assert len(outs) == 1
+
+
+def loop_plans() -> dict:
+    return {h: plan(h, [(0, 0)] + [(0, 1)] * 100 + [(0, 2)]) for h in HOSTS}
+
+
+def loop_events(failing: tuple = ()) -> dict:
+    out = {}
+    for h in HOSTS:
+        items = [task(1 + i, f"netns b{i}", "failed" if (h, i) in failing else ("ok" if i % 10 == 0 else "changed"),
+                      reason="boom" if (h, i) in failing else "created") for i in range(100)]
+        out[h] = [task(0, "bridge br0", module="bridge")] + items + [task(101, "sysctl x", module="sysctl")]
+    return out
+
+
+def test_a_loop_folds_into_one_line_per_host_with_counts():
+    out = render(stream(HOSTS, loop_events(), 3), loop_plans())
+    assert len(out.splitlines()) < 20, out
+    folded = [line for line in out.splitlines() if "netns b0 ... netns b99" in line]
+    assert len(folded) == 3 and all("100 items: 90 changed, 10 ok" in line for line in folded), folded
+    assert lines_of(out) == [h for h in HOSTS for _ in range(3)]
+
+
+def test_a_folded_loop_shows_failed_and_lists_its_failed_items():
+    out = render(stream(HOSTS, loop_events(failing=(("web2", 7), ("web2", 42))), 5), loop_plans())
+    web2 = next(line for line in out.splitlines() if line.startswith("web2") and "netns b0 ..." in line)
+    assert web2.split()[1] == "failed" and "2 failed" in web2
+    assert "failed item netns b7: boom" in out and "failed item netns b42: boom" in out
+    web1 = next(line for line in out.splitlines() if line.startswith("web1") and "netns b0 ..." in line)
+    assert web1.split()[1] == "changed"
+
+
+def test_verbose_shows_every_item():
+    out = render(stream(HOSTS, loop_events(), 3), loop_plans(), verbose=1)
+    assert sum("netns b" in line for line in out.splitlines()) == 300
+    assert "..." not in out
+
+
+def test_a_destroy_folds_the_objects_of_each_module():
+    events = {h: [task(i, f"veth v{i}", module="veth", reason="deleted") for i in range(30)] +
+              [task(30 + i, f"netns n{i}", reason="deleted") for i in range(30)] for h in HOSTS}
+    plans = {h: plan(h, []) for h in HOSTS}
+    out = render(stream(HOSTS, events, 1), plans, fold_modules=True)
+    assert [line.split()[2] for line in out.splitlines() if line.split() and line.split()[0] in HOSTS] == \
+        ["veth", "netns"] * 3
+    assert "veth v0 ... veth v29  30 items: 30 changed" in out
+
+
+def test_a_host_out_of_a_play_does_not_hold_the_others_back():
+    plans = {h: plan(h, [(0, 0), (0, 1)]) for h in HOSTS}
+    events = [("", {"event": "play", "play": 0, "name": "web", "hosts": HOSTS}),
+              ("web2", task(0, "netns a")), ("web2", task(1, "bridge br0", module="bridge")),
+              ("web1", {"event": "host_done", "status": "unreachable", "error": "refused"}),
+              ("web2", {"event": "phase_done", "play": 0, "ok": True}),
+              ("db1", task(0, "netns a"))]
+    out = render(events, plans)
+    assert lines_of(out) == ["web1", "web2", "web2", "db1"], out
+    assert "UNREACHABLE  refused" in out
+
+
+def test_progress_shows_on_a_terminal_only():
+    plans = {h: plan(h, [(0, 0), (0, 1)]) for h in HOSTS}
+    plain = render(stream(HOSTS, SIMPLE, 2), plans, terminal=False)
+    assert "\x1b[" not in plain and "host(s)" not in plain
+    on_tty = render(stream(HOSTS, SIMPLE, 2), plans, terminal=True)
+    assert "3 host(s)" in on_tty      # the overall row of the live display was drawn
