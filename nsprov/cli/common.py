@@ -350,9 +350,7 @@ def drive(inv, plans: dict, make_request, options, report: dict) -> None:
         out = console()
         totals = {h: len(plans[h].tasks) for h in plans}
         startup_done()
-        with ConsoleReporter(out, list(plans), totals, diff=report["diff"], verbose=report["verbose"],
-                             title=report["title"], loops=loop_keys(plans),
-                             fold_modules=report.get("fold_modules", False)) as reporter:
+        with ConsoleReporter(out, list(plans), totals, report, loops=loop_keys(plans)) as reporter:
             results = run_interruptible(conns, bundle, make_request, options, reporter, report.get("plays"))
         out.print(render_recap(results))
     sys.exit(exit_code(results))

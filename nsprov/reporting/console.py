@@ -135,13 +135,16 @@ class _Progress:
 
 
 class ConsoleReporter:
-    """Subscribes to runner events (one at a time: the runner serialises them). LOOPS: {host:
-    {task index: fold key}} (loop_keys); FOLD_MODULES folds consecutive objects of one module
-    (destroy, whose tasks come from the ledger). At -v every item prints on its own line."""
+    """Subscribes to runner events (one at a time: the runner serialises them). TOTALS: tasks
+    per host. SHOW: diff, verbose (at -v every item prints on its own line), title,
+    fold_modules (fold consecutive objects of one module: destroy, whose tasks come from the
+    ledger). LOOPS: {host: {task index: fold key}} (loop_keys)."""
 
-    def __init__(self, console: Console, hosts: list, totals: dict, diff: bool = False, verbose: int = 0,
-                 title: str = "", loops: Optional[dict] = None, fold_modules: bool = False):
-        self.console, self.diff, self.verbose, self.title = console, diff, verbose, title
+    def __init__(self, console: Console, hosts: list, totals: dict, show: Optional[dict] = None,
+                 loops: Optional[dict] = None):
+        show = show or {}
+        self.console, self.diff, self.verbose = console, show.get("diff", False), show.get("verbose", 0)
+        self.title, fold_modules = show.get("title", ""), show.get("fold_modules", False)
         self.width = max((len(h) for h in hosts), default=4)
         self.order = list(hosts)
         self.loops, self.fold_modules = loops or {}, fold_modules

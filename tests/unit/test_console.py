@@ -45,7 +45,7 @@ def render(events: list, plans: dict, terminal: bool = False, **kw) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=200, force_terminal=terminal, color_system=None, highlight=False)
     totals = {h: len(p.tasks) for h, p in plans.items()}
-    with ConsoleReporter(console, list(plans), totals, loops=loop_keys(plans), **kw) as reporter:
+    with ConsoleReporter(console, list(plans), totals, kw, loops=loop_keys(plans)) as reporter:
         for host, ev in events:
             reporter(host, ev)
     return buf.getvalue()
