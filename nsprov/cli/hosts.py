@@ -33,7 +33,7 @@ def inventory_list(inventories, graph: bool, as_json: bool, group: str) -> None:
             fail(f"no group named {group!r}")
         click.echo(inv.graph(group))
     else:
-        click.echo(json.dumps(inv.as_ansible_list(), indent=4, sort_keys=True))
+        click.echo(json.dumps(inv.as_ansible_list(), indent=4, sort_keys=True, ensure_ascii=False))
 
 
 @inventory.command("from-vagrant")

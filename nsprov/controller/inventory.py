@@ -11,6 +11,7 @@ child group beats its parent and `all` loses to everything.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -33,7 +34,7 @@ class Group:
     @property
     def priority(self) -> int:
         try:
-            return int({**self.vars, **self.file_vars}.get("ansible_group_priority", 1))
+            return int(self.vars.get("ansible_group_priority", 1))   # a group_vars/ file's is just a variable
         except (TypeError, ValueError):
             return 1
 
@@ -63,6 +64,16 @@ class Connection:
 
     def __repr__(self) -> str:   # never print secrets
         return f"Connection({self.name!r}, {self.user or ''}@{self.address}:{self.port or 22}, become={self.become})"
+
+
+def _json_keys(value):
+    """VALUE with every mapping key as the string JSON writes for it (`1:` deep in a var is
+    "1"), so that the listing sorts and prints as ansible-inventory's does."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else json.dumps(k): _json_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_keys(v) for v in value]
+    return value
 
 
 class Inventory:
@@ -146,11 +157,11 @@ class Inventory:
         groups = self.groups_of(host)
         for g in groups:
             merged.update(g.vars)
-        for g in groups:
+        merged.pop("ansible_group_priority", None)   # the inventory's group priority is consumed by Ansible;
+        for g in groups:                             # in a group_vars/ file or a host's vars it is a variable
             merged.update(g.file_vars)
         merged.update(self.hosts[host].vars)
         merged.update(self.hosts[host].file_vars)
-        merged.pop("ansible_group_priority", None)   # consumed by Ansible, not a host variable
         return merged
 
     def group_hosts(self, group: str) -> list[str]:
@@ -220,7 +231,7 @@ class Inventory:
         for h in self.group_hosts("all"):
             hv = self.host_vars(h)
             if hv:
-                out["_meta"]["hostvars"][h] = hv
+                out["_meta"]["hostvars"][h] = _json_keys(hv)
         return out
 
     def graph(self, group: str = "all") -> str:

@@ -6,41 +6,68 @@ group_vars/ and host_vars/ directories beside them. What they build is an Invent
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shlex
+import string
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from nsprov.controller.inventory import GROUP_NAME, Inventory
-from nsprov.controller.yamlsrc import InputError, Problem, load_yaml, plain, read_input
+from nsprov.controller.yamlsrc import InputError, MarkedDict, Problem, load_yaml, plain, read_input
 
 YAML_EXTENSIONS = (".yml", ".yaml", ".json")
 GROUP_KEYS = {"hosts", "vars", "children"}
-_RANGE = re.compile(r"^(.*?)\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::([0-9]+))?\](.*)$")
 
 
 # ------------------------------------------------------------------ host ranges
 def expand_hostname_range(pattern: str) -> list[str]:
-    """`web[01:03]` → web01 web02 web03; `db-[a:c]`; `x[1:9:4]`; several ranges multiply."""
-    m = _RANGE.match(pattern)
-    if not m:
+    """`web[01:03]` → web01 web02 web03; `db-[a:c]`; `x[1:9:4]`; `h[:2]` (from 0); several
+    ranges multiply; a range may start the name (`[1:3].example`). As Ansible's own
+    expand_hostname_range, except that a backwards range (`[5:1]`) is an error here, where
+    Ansible silently makes no host."""
+    if "[" not in pattern:
         return [pattern]
-    head, start, end, step, tail = m.groups()
-    step_n = int(step) if step else 1
-    if start.isdigit() and end.isdigit():
-        width = len(start) if start.startswith("0") else 0
-        a, b = int(start), int(end)
-        if a > b or step_n < 1:
-            raise ValueError(f"range [{start}:{end}] is empty or backwards")
-        values = [f"{i:0{width}d}" for i in range(a, b + 1, step_n)]
-    elif len(start) == 1 and len(end) == 1 and start.isalpha() and end.isalpha():
-        if start > end or step_n < 1:
-            raise ValueError(f"range [{start}:{end}] is empty or backwards")
-        values = [chr(c) for c in range(ord(start), ord(end) + 1, step_n)]
+    head, rest = pattern.split("[", 1)
+    if "]" not in rest:
+        raise ValueError(f"range in {pattern!r} is not closed with ']'")
+    spec, tail = rest.split("]", 1)
+    bounds = spec.split(":")
+    if len(bounds) not in (2, 3):
+        raise ValueError(f"host range [{spec}] must be begin:end or begin:end:step")
+    start, end = bounds[0] or "0", bounds[1]
+    if not end:
+        raise ValueError(f"host range [{spec}] must have an end")
+    if len(bounds) == 3 and not (bounds[2].isdigit() and int(bounds[2]) > 0):
+        raise ValueError(f"host range [{spec}]: the step must be a whole number above 0")
+    step = int(bounds[2]) if len(bounds) == 3 else 1
+    if start in string.ascii_letters and end in string.ascii_letters and len(start) == len(end) == 1:
+        a, b = string.ascii_letters.index(start), string.ascii_letters.index(end)
+        if a > b:
+            raise ValueError(f"host range [{spec}] is backwards")
+        values = list(string.ascii_letters[a:b + 1:step])
+    elif start.isdigit() and end.isdigit():
+        width = len(start) if start[0] == "0" and len(start) > 1 else 0
+        if width and width != len(end):
+            raise ValueError(f"host range [{spec}]: a zero-padded begin needs an end of the same width")
+        if int(start) > int(end):
+            raise ValueError(f"host range [{spec}] is backwards")
+        values = [str(i).zfill(width) for i in range(int(start), int(end) + 1, step)]
     else:
-        raise ValueError(f"invalid range [{start}:{end}]: use numbers or single letters")
+        raise ValueError(f"invalid host range [{spec}]: use numbers or single letters")
     return [name for v in values for name in expand_hostname_range(f"{head}{v}{tail}")]
+
+
+def var_name(key: Any) -> str:
+    """A variable's name as Ansible reports it: a YAML key that is not a string (`1:`, `2.5:`,
+    `false:`) becomes the string JSON writes for it ("1", "2.5", "false")."""
+    return key if isinstance(key, str) else json.dumps(key)
+
+
+def variables(data: dict) -> dict:
+    """A vars mapping from YAML: plain values, every name a string."""
+    return {var_name(k): plain(v) for k, v in data.items()}
 
 
 # ------------------------------------------------------------------ YAML inventories
@@ -82,7 +109,7 @@ class _YamlInventory:
         gvars = data.get("vars")
         if gvars is not None:
             if isinstance(gvars, dict):
-                self.inv.groups[name].vars.update(plain(gvars))
+                self.inv.groups[name].vars.update(variables(gvars))
             else:
                 self.problem(data.line_of("vars"), f"{where}.vars", "vars must be a mapping")
         if data.get("hosts") is not None:
@@ -96,11 +123,19 @@ class _YamlInventory:
                     self.group(cname, cdata, children.line_of(cname), name, f"{where}.children.{cname}")
 
     def hosts(self, group: str, hosts: Any, line: int, where: str) -> None:
+        if isinstance(hosts, str):   # `hosts: web1`: one host, as Ansible reads it
+            hosts = MarkedDict({hosts: None})
+            hosts.line, hosts.key_lines = line, {}
         if not isinstance(hosts, dict):
-            self.problem(line, f"{where}.hosts", "hosts must be a mapping of host names (each with its vars or nothing)")
+            self.problem(line, f"{where}.hosts", f"hosts must be a mapping of host names (each with its vars or "
+                                                 f"nothing), not a {'list' if isinstance(hosts, list) else type(hosts).__name__}")
             return
         for hpat, hvars in hosts.items():
             hline = hosts.line_of(hpat)
+            if not isinstance(hpat, str):
+                self.problem(hline, f"{where}.hosts.{hpat}", f"host name {hpat!r} must be a string: put integers and "
+                                                             f"floats in quotes, as Ansible requires")
+                continue
             try:
                 names = expand_hostname_range(str(hpat))
             except ValueError as exc:
@@ -110,19 +145,39 @@ class _YamlInventory:
                 self.problem(hline, f"{where}.hosts.{hpat}", "host vars must be a mapping")
                 continue
             for hname in names:
-                self.inv.add_host(hname, group).vars.update(plain(hvars or {}))
+                self.inv.add_host(hname, group).vars.update(variables(hvars or {}))
 
 
 # ------------------------------------------------------------------ INI inventories
 def _ini_value(text: str) -> Any:
     """A value the way Ansible's INI parser reads it: a Python literal if it is one, else the
-    text. Python's own warnings about odd literals (`1if`) never reach the user."""
+    text; then what is no variable type made one (as Ansible's ini plugin does): tuples and
+    sets become lists, bytes text, `...` and complex numbers their text. Python's own warnings
+    about odd literals (`host-01.internal`) never reach the user."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return ast.literal_eval(text)
+            value = ast.literal_eval(text)
         except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
             return text
+    return _variable_type(value)
+
+
+def _variable_type(value: Any) -> Any:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_variable_type(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _variable_type(v) for k, v in value.items()}
+    if value is ...:
+        return "..."
+    if isinstance(value, complex):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return value
+
+
+_SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
 
 
 class _IniInventory:
@@ -147,7 +202,7 @@ class _IniInventory:
             line = raw.strip()
             if not line or line[0] in "#;":
                 continue
-            if line.startswith("["):
+            if line.startswith("[") and (line.endswith("]") or _SECTION.match(line)):
                 self.header(line, lineno)
             elif self.kind == "vars":
                 self.var(line, lineno)
@@ -156,7 +211,7 @@ class _IniInventory:
         self.finish()
 
     def header(self, line: str, lineno: int) -> None:
-        m = re.match(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$", line)
+        m = _SECTION.match(line)
         if not m:
             self.problem(lineno, "", f"invalid section header {line!r}")
             self.kind = "invalid"
@@ -271,7 +326,7 @@ def _load_vars_dirs(inv: Inventory, base: Path, problems: list[Problem]) -> None
                     problems.append(Problem(str(f), getattr(data, "line", 1), "", "a vars file must be a mapping"))
                     continue
                 target = inv.groups[name] if kind == "group_vars" else inv.hosts[name]
-                target.file_vars.update(plain(data))
+                target.file_vars.update(variables(data))
 
 
 # ------------------------------------------------------------------ entry point

@@ -72,6 +72,9 @@ def test_connection_variables_are_resolved():
     ("db-[a:c].x", ["db-a.x", "db-b.x", "db-c.x"]),
     ("r[1:2]c[a:b]", ["r1ca", "r1cb", "r2ca", "r2cb"]),
     ("plain", ["plain"]),
+    ("host[:2]", ["host0", "host1", "host2"]),
+    ("[1:3].example", ["1.example", "2.example", "3.example"]),
+    ("x[y:B]", ["xy", "xz", "xA", "xB"]),
 ])
 def test_host_ranges_expand_like_ansible(pattern, expected):
     assert expand_hostname_range(pattern) == expected
@@ -90,7 +93,8 @@ def test_yaml_errors_name_file_line_and_field_all_at_once(tmp_path):
                                               "    db:\n      hostz:\n        x:\n    \"bad name\":\n")
     f = tmp_path / "inv.yml"
     assert problems == [
-        f"{f}:4: all.children.web.hosts: hosts must be a mapping of host names (each with its vars or nothing)",
+        f"{f}:4: all.children.web.hosts: hosts must be a mapping of host names (each with its vars or nothing), "
+        f"not a list",
         f"{f}:6: all.children.db.hostz: unknown group key (expected one of: children, hosts, vars)",
         f"{f}:8: all.children.bad name: invalid group name 'bad name'",
     ]
@@ -105,7 +109,7 @@ def test_ini_errors_name_file_and_line(tmp_path):
     problems = _problems(tmp_path, "hosts", "[web]\nw[3:1]\n[web:bogus]\n[top:children]\nmissing\n[web:vars]\nnovalue\n")
     f = tmp_path / "hosts"
     assert problems == [
-        f"{f}:2: w[3:1]: range [3:1] is empty or backwards",
+        f"{f}:2: w[3:1]: host range [3:1] is backwards",
         f"{f}:3: [web:bogus]: unknown section type 'bogus'",
         f"{f}:5: [top:children]: includes undefined group 'missing' (declare it with a [missing] section)",
         f"{f}:7: [web:vars]: expected key=value, got 'novalue'",
