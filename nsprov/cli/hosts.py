@@ -73,7 +73,8 @@ def inventory_from_vagrant(vagrant_dir, output, known_hosts, group, console_dir,
 def facts(inventories, limit, reach, as_json) -> None:
     """Kernel capabilities, namespaces, links per netns and nsprov's objects, per host."""
     from nsprov.controller.bundle import load_bundle
-    from nsprov.controller.runner import exit_code, run_on_hosts
+    from nsprov.controller.exits import exit_code
+    from nsprov.controller.runner import run_on_hosts
     from nsprov.model.protocol import facts_request, recap_event
     inv = load_inventory(inventories)
     hosts = select(inv, "all", limit)

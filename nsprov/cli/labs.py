@@ -44,7 +44,7 @@ def drift(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip
     nsprov did not make. Exit 0 in sync, 1 drift, 2 bad input or unreachable."""
     from nsprov.controller.bundle import load_bundle
     from nsprov.model.protocol import apply_request, recap_event
-    inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
+    inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, (tags, skip_tags))
     name = lab_of(book, lab)
     list_and_exit(book, plans, listing, as_json)
     options = run_options(reach, fail_fast)
@@ -94,7 +94,8 @@ def labs(inventories, limit, reach, as_json) -> None:
     import json
 
     from nsprov.controller.bundle import load_bundle
-    from nsprov.controller.runner import exit_code, run_on_hosts
+    from nsprov.controller.exits import exit_code
+    from nsprov.controller.runner import run_on_hosts
     from nsprov.model.protocol import labs_request, recap_event
     inv = load_inventory(inventories)
     conns = connections(inv, select(inv, "all", limit))

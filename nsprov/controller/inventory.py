@@ -61,9 +61,26 @@ class Connection:
     become_password: Optional[str]
     known_hosts: Optional[str]
     python: str
+    transport: str = "paramiko"            # ansible_connection: paramiko (default) or ssh (OpenSSH)
+    ssh_common_args: Optional[str] = None  # ansible_ssh_common_args (the ssh connection only)
+    ssh_extra_args: Optional[str] = None   # ansible_ssh_extra_args
+    ssh_executable: Optional[str] = None   # ansible_ssh_executable
+    control_path_dir: Optional[str] = None  # ansible_control_path_dir (default ~/.nsprov/cp)
 
     def __repr__(self) -> str:   # never print secrets
         return f"Connection({self.name!r}, {self.user or ''}@{self.address}:{self.port or 22}, become={self.become})"
+
+
+TRANSPORTS = {None: "paramiko", "paramiko": "paramiko", "ssh": "ssh", "smart": "ssh"}
+
+
+def _transport(host: str, value: Any) -> str:
+    """ansible_connection as nsprov reads it: paramiko (the default), or the OpenSSH client for
+    `ssh` and Ansible's `smart` (which is ssh wherever ControlPersist works)."""
+    if value not in TRANSPORTS:
+        raise InputError([Problem("inventory", 0, f"{host}.ansible_connection",
+                                  f"{value!r}: nsprov reaches hosts over SSH: use ssh, smart or paramiko")])
+    return TRANSPORTS[value]
 
 
 def _json_keys(value):
@@ -207,6 +224,11 @@ class Inventory:
             become_password=opt("ansible_become_password", "ansible_become_pass"),
             known_hosts=opt("nsprov_known_hosts"),
             python=str(opt("ansible_python_interpreter") or "python3"),
+            transport=_transport(host, opt("ansible_connection")),
+            ssh_common_args=opt("ansible_ssh_common_args"),
+            ssh_extra_args=opt("ansible_ssh_extra_args"),
+            ssh_executable=opt("ansible_ssh_executable"),
+            control_path_dir=opt("ansible_control_path_dir"),
         )
 
     # ------------------------------------------------------------ Ansible's views

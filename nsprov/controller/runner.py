@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from nsprov.controller.bundle import Bundle
+from nsprov.controller.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, exit_code  # noqa: F401
 from nsprov.controller.inventory import Connection
 from nsprov.controller.plays import Barrier, Play, out_events, single_play
 from nsprov.controller.transport import AgentFailed, HostSession, Unreachable
@@ -26,7 +27,6 @@ from nsprov.model import protocol
 
 OK, FAILED, UNREACHABLE = protocol.HOST_OK, protocol.HOST_FAILED, protocol.HOST_UNREACHABLE
 INTERRUPTED = protocol.HOST_INTERRUPTED
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @dataclass
@@ -89,6 +89,63 @@ def _summary(out: HostOutcome, status: int) -> None:
     out.fail(FAILED, "TaskFailed", what)
 
 
+class Slots:
+    """The --forks slots, given in inventory order: the hosts of the play that is starting
+    (begin_play) get them in that order, each when it asks and a slot is free (a plain
+    semaphore gives them to whichever thread the scheduler runs first, so `--forks 1` would
+    not take the hosts in order). A host that will not ask any more (leave) is passed over.
+    Each host waits for its own turn: one wake-up a grant, whatever the number of hosts."""
+
+    def __init__(self, count: int):
+        self.free = count
+        self.expected: list = []       # hosts yet to take a slot in this play, in order
+        self._turns: dict = {}         # host -> Event, while it waits
+        self._lock = threading.Lock()
+
+    def begin_play(self, hosts: list) -> None:
+        with self._lock:
+            self.expected = list(hosts)
+            self._grant()
+
+    def held(self, host: str) -> "_Held":
+        return _Held(self, host)
+
+    def acquire(self, host: str) -> None:
+        with self._lock:
+            turn = self._turns[host] = threading.Event()
+            if host not in self.expected:
+                self.expected.append(host)
+            self._grant()
+        turn.wait()
+
+    def _grant(self) -> None:
+        while self.free and self.expected and self.expected[0] in self._turns:
+            self.free -= 1
+            self._turns.pop(self.expected.pop(0)).set()
+
+    def release(self) -> None:
+        with self._lock:
+            self.free += 1
+            self._grant()
+
+    def leave(self, host: str) -> None:
+        with self._lock:
+            if host in self.expected and host not in self._turns:
+                self.expected.remove(host)
+                self._grant()
+
+
+class _Held:
+    def __init__(self, slots: Slots, host: str):
+        self.slots, self.host = slots, host
+
+    def __enter__(self) -> None:
+        self.slots.acquire(self.host)
+
+    def __exit__(self, *exc) -> None:
+        self.slots.release()
+
+
 class Runner:
     """One run over many hosts: sessions, the --forks slots, the play barrier, interrupts."""
 
@@ -96,10 +153,11 @@ class Runner:
         self.bundle, self.options = bundle, options
         self._lock = threading.Lock()
         self._on_event = on_event
-        self.slots = threading.Semaphore(max(1, options.forks))
+        self.slots = Slots(max(1, options.forks))
         self.sessions: dict = {}            # host -> HostSession while its agent runs
         self.interrupted = False
         self.barrier: Optional[Barrier] = None
+        self.order: list = []
 
     def emit(self, host: str, ev: dict) -> None:
         with self._lock:
@@ -145,7 +203,7 @@ class Runner:
         for n, play in enumerate(plays):
             if not self.barrier.wait(out.host, play.index):
                 break
-            with self.slots:
+            with self.slots.held(out.host):
                 if self.interrupted:
                     break
                 attempted = play.index
@@ -203,6 +261,7 @@ class Runner:
         except Exception as exc:  # a broken connection mid-run, for example
             out.fail(FAILED, type(exc).__name__, f"{type(exc).__name__}: {exc}")
         finally:
+            self.slots.leave(conn.name)      # it asks for no more slots: the next host need not wait
             with self._lock:
                 self.sessions.pop(conn.name, None)
             session.close()
@@ -215,8 +274,8 @@ class Runner:
         """One session per host; PLAYS (plays.Play, in order) say which hosts each play takes
         (None: one play of every host, for requests without plays). Results keep inventory order."""
         plays = plays or single_play([c.name for c in conns])
-        self.barrier = Barrier(plays, lambda p: self.emit("", protocol.play_event(p.index, p.name, p.hosts))
-                               if p.name else None, fail_fast=self.options.fail_fast)
+        self.order = [c.name for c in conns]
+        self.barrier = Barrier(plays, self._play_starts, fail_fast=self.options.fail_fast)
         results: dict = {}
         threads = [threading.Thread(target=lambda c=c: results.__setitem__(c.name, self.run_host(c, request_for(c.name))),
                                     daemon=True) for c in conns]
@@ -226,6 +285,15 @@ class Runner:
             while t.is_alive():
                 t.join(0.2)   # short joins: the main thread stays free for the interrupt handlers
         return {c.name: results[c.name] for c in conns}
+
+    def _play_starts(self, play: Play) -> None:
+        """Called by the barrier (holding its lock) as PLAY starts: its hosts (those still in
+        the run) take the slots in inventory order."""
+        order = {h: i for i, h in enumerate(self.order)}
+        out = self.barrier.out_of if self.barrier is not None else {}   # None: the barrier is being made
+        self.slots.begin_play(sorted((h for h in play.hosts if h not in out), key=lambda h: order.get(h, 0)))
+        if play.name:
+            self.emit("", protocol.play_event(play.index, play.name, play.hosts))
 
     def _leave(self, out: HostOutcome, attempted: Optional[int]) -> None:
         """A host that did not finish well is out of the plays it has not had: said per play."""
@@ -249,16 +317,3 @@ def run_on_hosts(conns: list, bundle: Bundle, request_for: Callable[[str], dict]
 def run_on_host(conn: Connection, bundle: Bundle, request: dict, options: RunOptions,
                 on_event: Callable[[str, dict], None]) -> HostOutcome:
     return run_on_hosts([conn], bundle, lambda h: request, options, on_event)[conn.name]
-
-
-def exit_code(results: dict, violated: bool = False) -> int:
-    """130 when interrupted, 2 when a host was unreachable (or bad input), 1 when one failed
-    or a check was violated, else 0: the one place that says so."""
-    statuses = {r.status for r in results.values()}
-    if INTERRUPTED in statuses:
-        return EXIT_INTERRUPTED
-    if UNREACHABLE in statuses:
-        return EXIT_BAD_INPUT
-    if FAILED in statuses or violated:
-        return EXIT_FAILED
-    return EXIT_OK

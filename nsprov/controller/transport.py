@@ -1,46 +1,30 @@
-"""The only module that imports fabric/paramiko: one SSH connection per host, one agent run on it.
+"""One agent run per host: one SSH connection, one command on it.
 
 A run is one exec on one connection: the bootstrap checks the cached bundle (and receives it
 on the same channel if missing), then becomes the agent, which reads the request and streams
 JSON-lines events back. So a host costs one connection and one command, whatever the number
-of tasks. Host keys are checked strictly: known_hosts from `nsprov_known_hosts` (or
+of tasks. How the connection is made is the host's `ansible_connection`: paramiko (the
+default; fabric where the ssh config needs a gateway: ssh_paramiko.py) or the OpenSSH client
+(`ssh`, or Ansible's `smart`: ssh_openssh.py). Each is imported only when a host uses it.
+Host keys are checked strictly either way: known_hosts from `nsprov_known_hosts` (or
 ~/.ssh/known_hosts); `accept_new` behaves like OpenSSH's StrictHostKeyChecking=accept-new.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
-import select
 import shlex
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Optional
 
-import paramiko
-from fabric import Connection as FabricConnection
-
 from nsprov.controller.bundle import REMOTE_CACHE, Bundle, bootstrap_code
+from nsprov.controller.exits import AgentFailed, Unreachable  # noqa: F401 (the runner's names for them)
 from nsprov.controller.inventory import Connection
 from nsprov.model.protocol import encode
 
-# paramiko logs a failed handshake with a traceback; with no handler Python's last resort would
-# print it on stderr beside nsprov's own one-line reason
-logging.getLogger("paramiko").addHandler(logging.NullHandler())
-
 SUDO_PROMPT = "[nsprov-sudo-password]"
-
-
-class Unreachable(Exception):
-    """The host could not be reached or authenticated; the message says why."""
-
-
-class AgentFailed(Exception):
-    """The agent could not run (bootstrap refused, crashed, or spoke garbage)."""
 
 
 @dataclass
@@ -54,85 +38,16 @@ class TransportStats:
     run_seconds: float = 0.0
 
     def as_dict(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in self.__dict__.items()}
 
 
-class PromptSocket:
-    """A TCP socket for SSH's many small request/reply messages: Nagle off, and ACKs sent at once.
-
-    Without both, each small message can sit behind a 40 ms delayed ACK (ours, or the server's
-    Nagle waiting for it). Measured on a lab host: connect 60-110 ms -> ~21 ms, the first
-    session's channel open 43 ms -> 2 ms. TCP_QUICKACK does not stick, so it is set again before
-    every read; everything else goes to the socket itself.
-    """
-
-    def __init__(self, sock: socket.socket):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # a host that dies mid-run sends no RST: notice within ~20 s instead of TCP's ~15 min,
-        # whether we were waiting for it (keepalive) or sending to it (user timeout)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for opt, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 3), ("TCP_KEEPCNT", 3),
-                           ("TCP_USER_TIMEOUT", 20000)):
-            if hasattr(socket, opt):
-                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, opt), value)
-        self._sock = sock
-
-    def recv(self, size: int) -> bytes:
-        if hasattr(socket, "TCP_QUICKACK"):
-            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-        return self._sock.recv(size)
-
-    def __getattr__(self, name: str):
-        return getattr(self._sock, name)
-
-
-class AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
-    """Like OpenSSH accept-new: remember an unknown host's key; a changed key still fails."""
-
-    def __init__(self, known_hosts: str):
-        self.known_hosts = known_hosts
-
-    def missing_host_key(self, client, hostname, key):
-        client.get_host_keys().add(hostname, key.get_name(), key)
-        Path(self.known_hosts).parent.mkdir(parents=True, exist_ok=True)
-        with open(self.known_hosts, "a") as f:
-            f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
-
-
-def fingerprint(key: paramiko.PKey) -> str:
-    """`ED25519 SHA256:...` as OpenSSH prints it (ssh-keygen -lf): the key's type and the
-    unpadded base64 of the sha256 of its wire form."""
-    import base64
-    import hashlib
-    digest = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
-    kind = key.get_name().replace("ssh-", "").split("-")[0].upper()
-    return f"{kind} SHA256:{digest}"
-
-
-def _known_hosts_file(conn: Connection) -> str:
-    return os.path.expanduser(conn.known_hosts or "~/.ssh/known_hosts")
-
-
-_known_lock = threading.Lock()
-_known_parsed: dict = {}   # path -> ((mtime_ns, size), paramiko.HostKeys)
-
-
-def _known_keys(path: str, name: str) -> dict:
-    """NAME's keys in the known_hosts file PATH, which is parsed once per process (again if it
-    changed, e.g. by accept-new). paramiko parses a whole file per client, each line checked
-    against all before it: 6 ms per host for 50 lines, growing with the square of the file,
-    and again for every host of a fan-out."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return {}
-    with _known_lock:
-        stamp, keys = _known_parsed.get(path, (None, None))
-        if stamp != (st.st_mtime_ns, st.st_size):
-            keys = paramiko.HostKeys(path)
-            _known_parsed[path] = ((st.st_mtime_ns, st.st_size), keys)
-        found = keys.lookup(name)
-        return dict(found) if found else {}
+def link_for(conn: Connection, connect_timeout: float, accept_new: bool):
+    """The connection CONN asks for, its module imported now."""
+    if conn.transport == "ssh":
+        from nsprov.controller.ssh_openssh import OpenSshLink
+        return OpenSshLink(conn, connect_timeout, accept_new)
+    from nsprov.controller.ssh_paramiko import ParamikoLink
+    return ParamikoLink(conn, connect_timeout, accept_new)
 
 
 @dataclass
@@ -143,7 +58,7 @@ class HostSession:
     become_password: Optional[str] = None
     silence_timeout: float = 20.0      # the agent beats every 2 s while it works
     stats: TransportStats = field(default_factory=TransportStats)
-    _fabric: Optional[FabricConnection] = None
+    _link: Optional[object] = None
     _chan: Optional[object] = None
     _reader: Optional["_ChannelReader"] = None
     _input_ended: bool = False
@@ -152,51 +67,17 @@ class HostSession:
 
     # ------------------------------------------------------------ connection
     def open(self) -> None:
-        c = self.conn
         began = time.monotonic()
-        connect_kwargs: dict = {"banner_timeout": self.connect_timeout, "auth_timeout": self.connect_timeout}
-        if c.key_file:
-            connect_kwargs["key_filename"] = os.path.expanduser(c.key_file)
-            connect_kwargs["look_for_keys"] = False
-        if c.password:
-            connect_kwargs["password"] = c.password
-        fab = FabricConnection(c.address, user=c.user, port=c.port, connect_timeout=self.connect_timeout,
-                               connect_kwargs=connect_kwargs)
-        client = paramiko.SSHClient()   # fabric's default client trusts any key (AutoAddPolicy): never that
-        known = _known_hosts_file(c)
-        name = fab.host if fab.port == 22 else f"[{fab.host}]:{fab.port}"   # how paramiko looks it up
-        for keytype, key in _known_keys(known, name).items():
-            client.get_host_keys().add(name, keytype, key)
-        client.set_missing_host_key_policy(AcceptNewPolicy(known) if self.accept_new_host_keys
-                                           else paramiko.RejectPolicy())
-        fab.client = client
-        try:
-            if fab.gateway is None and "proxycommand" not in fab.ssh_config:
-                sock = socket.create_connection((fab.host, fab.port), timeout=self.connect_timeout)
-                fab.connect_kwargs = {**fab.connect_kwargs, "sock": PromptSocket(sock)}
-            fab.open()
-        except paramiko.BadHostKeyException as exc:
-            raise Unreachable(f"host key for {c.address} CHANGED: expected {fingerprint(exc.expected_key)}, the host "
-                              f"offers {fingerprint(exc.key)}; refusing to connect; check {known}") from None
-        except paramiko.SSHException as exc:
-            msg = str(exc)
-            if "not found in known_hosts" in msg:
-                msg = (f"host key of {c.address} is not in {known}; add it (ssh-keyscan) or pass "
-                       f"--accept-new-host-keys")
-            elif "banner" in msg or msg == "No existing session":   # how paramiko says the greeting never came
-                msg = (f"{c.address}:{c.port or 22} accepted the connection but sent no SSH greeting within "
-                       f"{self.connect_timeout:g} s (-T/--timeout)")
-            raise Unreachable(msg) from None
-        except (OSError, socket.timeout, EOFError) as exc:
-            raise Unreachable(f"cannot connect to {c.address}:{c.port or 22}: {exc}") from None
-        self._fabric = fab
-        self.stats.connections += 1
+        link = link_for(self.conn, self.connect_timeout, self.accept_new_host_keys)
+        link.open()
+        self._link = link
+        self.stats.connections += 0 if getattr(link, "reused", False) else 1
         self.stats.connect_seconds += time.monotonic() - began
 
     def close(self) -> None:
-        if self._fabric is not None:
-            self._fabric.close()
-            self._fabric = None
+        if self._link is not None:
+            self._link.close()
+            self._link = None
 
     # ------------------------------------------------------------ the one command
     def agent_command(self, bundle: Bundle) -> str:
@@ -210,11 +91,9 @@ class HostSession:
     def start(self, bundle: Bundle, request: dict) -> None:
         """The one command: the bootstrap (bundle checked, sent if missing), then the request.
         The agent's stdin stays open for control lines (send) until end_input()."""
-        assert self._fabric is not None, "open() first"
+        assert self._link is not None, "open() first"
         self._began = time.monotonic()
-        chan = self._fabric.client.get_transport().open_session()
-        chan.settimeout(None)
-        chan.exec_command(self.agent_command(bundle))
+        chan = self._link.exec(self.agent_command(bundle))
         self.stats.commands += 1
         self._chan, self._reader = chan, _ChannelReader(chan)
         self._handshake(chan, self._reader, bundle)
@@ -231,7 +110,7 @@ class HostSession:
         with self._send_lock:
             if self._chan is None or self._input_ended:
                 return
-            self._chan.sendall(payload)
+            self._chan.send(payload)
             self.stats.bytes_sent += len(payload)
 
     def next_event(self) -> Optional[dict]:
@@ -259,7 +138,7 @@ class HostSession:
     def finish(self) -> int:
         """The agent's exit status, once its output ended; the channel is closed."""
         try:
-            return self._chan.recv_exit_status()
+            return self._chan.exit_status()
         finally:
             self.close_channel()
 
@@ -290,12 +169,12 @@ class HostSession:
                 raise AgentFailed("sudo asks for a password: give it with -K/--ask-become-pass "
                                   "or ansible_become_password")
             secret = self.become_password if self.become_password is not None else self.conn.become_password
-            chan.sendall((str(secret) + "\n").encode())   # on stdin, never on a command line
+            chan.send((str(secret) + "\n").encode())   # on stdin, never on a command line
             first = reader.first_line(prompt=SUDO_PROMPT, silence=self.silence_timeout)
             if first == SUDO_PROMPT:
                 raise AgentFailed("sudo refused the become password")
         if first == "NSPROV-NEED":
-            chan.sendall(bundle.data)
+            chan.send(bundle.data)
             self.stats.bundle_uploads += 1
             self.stats.bytes_sent += bundle.size
         elif first != "NSPROV-HAVE":
@@ -306,22 +185,18 @@ class HostSession:
 class _ChannelReader:
     """Lines from a channel's stdout, keeping its stderr (and spotting sudo's prompt there)."""
 
-    def __init__(self, chan: paramiko.Channel):
+    def __init__(self, chan):
         self.chan = chan
         self.buf = b""
         self.err = b""
 
     def _pump(self) -> bool:
         """Wait up to a second for output; read what is there. False once stdout is at EOF or
-        the connection is gone (a dead transport closes the channel without an EOF)."""
-        select.select([self.chan], [], [], 1.0)
-        while self.chan.recv_stderr_ready():
-            self.err += self.chan.recv_stderr(65536)
-        if self.chan.recv_ready():
-            self.buf += self.chan.recv(65536)
-            return True
-        transport = self.chan.get_transport()
-        return not (self.chan.eof_received or self.chan.closed or transport is None or not transport.is_active())
+        the connection is gone."""
+        out, err, alive = self.chan.pump(1.0)
+        self.err += err
+        self.buf += out
+        return alive
 
     def first_line(self, prompt: str, silence: float = 0) -> str:
         """The bootstrap's first line (or sudo's prompt). With SILENCE, give up when nothing
@@ -338,7 +213,7 @@ class _ChannelReader:
                 if b"\n" in self.buf:
                     break
                 raise AgentFailed(f"remote command ended before the agent started "
-                                  f"(exit {self.chan.recv_exit_status()}): {self.stderr_tail()}")
+                                  f"(exit {self.chan.exit_status()}): {self.stderr_tail()}")
         line, self.buf = self.buf.split(b"\n", 1)
         return line.decode(errors="replace")
 

@@ -27,8 +27,10 @@ KbdInteractiveAuthentication no
 UsePAM no
 UseDNS no
 MaxStartups 200:30:400
-# VERBOSE logs one "Starting session" line per command: tests count round trips with it
+# VERBOSE logs one "Starting session" line per command: tests count round trips with it;
+# and every connection forwarded through this host (ProxyJump), which sshd logs at debug only
 LogLevel VERBOSE
+LogVerbose serverloop.c:server_request_direct_tcpip():*
 MaxSessions 200
 LoginGraceTime 30
 PrintMotd no

@@ -8,7 +8,7 @@ import os
 
 import paramiko
 
-from nsprov.controller.transport import _known_keys
+from nsprov.controller.ssh_paramiko import _known_keys
 
 
 def test_plain_hashed_and_port_entries_are_found_and_others_are_not(tmp_path):
