@@ -6,13 +6,9 @@ import re
 from functools import lru_cache
 from typing import Any, Optional
 
-import jinja2
-from jinja2 import nodes
-
 from nsprov.controller.yamlsrc import MarkedDict, MarkedList
 from nsprov.model.errors import did_you_mean
 
-_env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 _WHOLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 
 
@@ -20,19 +16,31 @@ class TemplateError(ValueError):
     pass
 
 
+@lru_cache(maxsize=1)
+def _env():
+    """Jinja2, imported when the first template is met: a playbook without any pays nothing."""
+    import jinja2
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
+def _jinja():
+    import jinja2
+    return jinja2
+
+
 @lru_cache(maxsize=4096)
-def _template(source: str) -> jinja2.Template:
+def _template(source: str):
     """Compiling is the expensive part (~0.6 ms); a loop renders the same source many times."""
-    return _env.from_string(source)
+    return _env().from_string(source)
 
 
 @lru_cache(maxsize=4096)
 def _expression(source: str):
-    return _env.compile_expression(source, undefined_to_none=False)
+    return _env().compile_expression(source, undefined_to_none=False)
 
 
 def _defined(value: Any) -> Any:
-    if isinstance(value, jinja2.Undefined):
+    if isinstance(value, _jinja().Undefined):
         str(value)   # StrictUndefined raises here, naming the variable
     return value
 
@@ -40,7 +48,7 @@ def _defined(value: Any) -> Any:
 _UNDEFINED_NAME = re.compile(r"^'([A-Za-z_][A-Za-z0-9_]*)' is undefined$")
 
 
-def _undefined(exc: jinja2.UndefinedError, variables: dict) -> str:
+def _undefined(exc, variables: dict) -> str:
     """`undefined variable: 'inventroy_hostname' is undefined (did you mean inventory_hostname?)`"""
     m = _UNDEFINED_NAME.match(exc.message or "")
     return f"undefined variable: {exc.message}" + (did_you_mean(m.group(1), variables) if m else "")
@@ -51,6 +59,7 @@ def render(value: Any, variables: dict) -> Any:
     if isinstance(value, str):
         if "{{" not in value and "{%" not in value:
             return value
+        jinja2 = _jinja()
         try:
             m = _WHOLE.match(value)
             if m and "{{" not in m.group(1) and "}}" not in m.group(1):
@@ -75,6 +84,7 @@ def evaluate(expression: Any, variables: dict) -> Any:
     """A bare Jinja expression (as in `when:`), evaluated to a Python value."""
     if isinstance(expression, bool):
         return expression
+    jinja2 = _jinja()
     try:
         return _defined(_expression(str(expression))(**variables))
     except jinja2.UndefinedError as exc:
@@ -94,8 +104,9 @@ def _source_names(source: str) -> Optional[frozenset]:
     itself, and Jinja's globals such as range, are in it too; a variable that shadows a global
     is therefore never missed). Parsing only: an unknown test or filter (`is changed`) still
     gives the names, the error is left to rendering."""
+    jinja2 = _jinja()
     try:
-        return frozenset(n.name for n in _env.parse(source).find_all(nodes.Name) if n.ctx == "load")
+        return frozenset(n.name for n in _env().parse(source).find_all(jinja2.nodes.Name) if n.ctx == "load")
     except jinja2.TemplateSyntaxError:
         return None
 

@@ -5,7 +5,8 @@ Hosts work at once, so their lines arrive interleaved. Within a play the lines o
 host still working print as they come; the next host's wait until the hosts before it have
 finished the play, so the output reads host by host in inventory order, the same on every run.
 What each host is doing meanwhile shows in the live progress display (a terminal only: when
-stdout is not one, as in CI, there are plain lines and nothing else)."""
+stdout is not one, as in CI, there are plain lines and nothing else), and only once the run
+has lasted long enough to want one: a short run never draws it."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from collections import Counter
 from typing import Optional
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
+
+from nsprov.reporting.progress import LiveProgress
 
 STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan", "unreachable": "bold red",
          "interrupted": "bold yellow"}
@@ -70,7 +72,8 @@ def render_diff(ev: dict) -> Optional[Text]:
     return text
 
 
-def render_recap(results: dict) -> Table:
+def render_recap(results: dict):
+    from rich.table import Table
     table = Table(title="PLAY RECAP", title_justify="left", title_style="bold")
     table.add_column("host", style="bold")
     for col in ("ok", "changed", "unreachable", "failed", "skipped", "interrupted"):
@@ -103,37 +106,6 @@ class _Fold:
         self.key, self.events = None, []
 
 
-class _Progress:
-    """Live per-host progress on a terminal (rich's progress display): tasks done out of the
-    total, the current task, elapsed time; a host's row shows while its agent works. One more
-    row counts every host. Off the terminal it does nothing."""
-
-    def __init__(self, console: Console, hosts: list, totals: dict):
-        self.rows: dict = {}
-        self.live = None
-        if not console.is_terminal:
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-        self.live = Progress(TextColumn("[bold]{task.fields[host]}"), BarColumn(bar_width=24), MofNCompleteColumn(),
-                             TimeElapsedColumn(), TextColumn("{task.description}", markup=False),
-                             console=console, transient=True, refresh_per_second=8)
-        self.all = self.live.add_task("", total=sum(totals.values()) or 1, host=f"{len(hosts)} host(s)")
-        self.rows = {h: self.live.add_task("waiting", total=totals.get(h, 0) or 1, host=h, visible=False)
-                     for h in hosts}
-
-    @property
-    def console(self) -> Optional[Console]:
-        return self.live.console if self.live is not None else None
-
-    def update(self, host: str, state: str, advance: int = 0, visible: Optional[bool] = None) -> None:
-        if self.live is None or host not in self.rows:
-            return
-        self.live.update(self.rows[host], description=state, advance=advance,
-                         **({"visible": visible} if visible is not None else {}))
-        if advance:
-            self.live.update(self.all, advance=advance)
-
-
 class ConsoleReporter:
     """Subscribes to runner events (one at a time: the runner serialises them). TOTALS: tasks
     per host. SHOW: diff, verbose (at -v every item prints on its own line), title,
@@ -151,7 +123,7 @@ class ConsoleReporter:
         self.folds = {h: _Fold() for h in hosts}
         self.buffers: dict = {h: [] for h in hosts}
         self.play_hosts, self.finished, self.cursor = list(hosts), set(), 0
-        self.progress = _Progress(console, hosts, totals)
+        self.progress = LiveProgress(console, hosts, totals)
 
     # ------------------------------------------------------------ the order of lines
     def _out(self, host: str, *renderables) -> None:
@@ -236,18 +208,21 @@ class ConsoleReporter:
     def __enter__(self) -> "ConsoleReporter":
         if self.title:
             self.console.rule(Text(self.title, style="bold"))
-        if self.progress.live is not None:
-            self.progress.live.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         for host in self.order:
             self._flush_fold(host)
         self._end_section()
-        if self.progress.live is not None:
-            self.progress.live.__exit__(*exc)
+        self.progress.stop(*exc)
+
+    def tick(self) -> None:
+        """Time has passed (a timer calls this while the run lasts): the live display starts
+        once the run has taken long enough to want one."""
+        self.progress.maybe_start()
 
     def __call__(self, host: str, ev: dict) -> None:
+        self.progress.maybe_start()
         kind = ev.get("event")
         if kind == "task":
             self._task(host, ev)

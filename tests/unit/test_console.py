@@ -129,9 +129,80 @@ def test_a_host_out_of_a_play_does_not_hold_the_others_back():
     assert "UNREACHABLE  refused" in out
 
 
-def test_progress_shows_on_a_terminal_only():
+def test_progress_shows_on_a_terminal_only(monkeypatch):
+    from nsprov.reporting import progress
+    monkeypatch.setattr(progress, "DELAY", 0.0)
     plans = {h: plan(h, [(0, 0), (0, 1)]) for h in HOSTS}
     plain = render(stream(HOSTS, SIMPLE, 2), plans, terminal=False)
     assert "\x1b[" not in plain and "host(s)" not in plain
     on_tty = render(stream(HOSTS, SIMPLE, 2), plans, terminal=True)
     assert "3 host(s)" in on_tty      # the overall row of the live display was drawn
+
+
+def test_a_short_run_draws_no_live_display():
+    """Under progress.DELAY (0.5 s) a run ends before the display would be worth it."""
+    plans = {h: plan(h, [(0, 0), (0, 1)]) for h in HOSTS}
+    out = render(stream(HOSTS, SIMPLE, 2), plans, terminal=True)
+    assert "host(s)" not in out and lines_of(out) == ["web1", "web1", "web2", "web2", "db1", "db1"]
+
+
+def test_the_live_display_starts_once_the_run_has_lasted(monkeypatch):
+    from nsprov.reporting import progress
+    monkeypatch.setattr(progress, "DELAY", 0.05)
+    plans = {h: plan(h, [(0, 0), (0, 1)]) for h in HOSTS}
+    buf = io.StringIO()
+    console = Console(file=buf, width=200, force_terminal=True, color_system=None, highlight=False)
+    with ConsoleReporter(console, HOSTS, {h: 2 for h in HOSTS}, {}, loops=loop_keys(plans)) as reporter:
+        reporter("web1", {"event": "locked"})
+        assert reporter.progress.live is None
+        import time
+        time.sleep(0.06)
+        reporter.tick()
+        assert reporter.progress.live is not None
+        reporter("web1", task(0, "netns a"))
+    assert "netns a" in buf.getvalue()
+
+
+def test_deferred_reporter_keeps_the_order_of_what_came_before_it_was_made():
+    import threading
+    from nsprov.reporting.deferred import Deferred
+    seen, made = [], []
+    release = threading.Event()
+
+    class Sink:
+        def __call__(self, host, ev):
+            seen.append((host, ev["n"]))
+
+        def __exit__(self, *exc):
+            seen.append(("exit", None))
+
+    def make():
+        made.append(1)
+        release.wait(5)       # slow to make, as the first import of rich is
+        return Sink()
+    with Deferred(make) as d:
+        d("a", {"event": "host_start", "n": 1})
+        d("a", {"event": "locked", "n": 2})       # starts making it, in a thread
+        d("b", {"event": "locked", "n": 3})
+        release.set()
+        d("a", {"event": "task", "n": 4})
+    assert made == [1]
+    assert seen == [("a", 1), ("a", 2), ("b", 3), ("a", 4), ("exit", None)]
+
+
+def test_deferred_reporter_is_made_after_the_fallback_without_any_agent(monkeypatch):
+    import time
+    from nsprov.reporting import deferred
+    monkeypatch.setattr(deferred, "FALLBACK", 0.02)
+    made = []
+
+    class Sink:
+        def __call__(self, host, ev):
+            pass
+
+        def __exit__(self, *exc):
+            pass
+    with deferred.Deferred(lambda: made.append(time.monotonic()) or Sink()) as d:
+        d("a", {"event": "host_start"})
+        time.sleep(0.2)
+        assert made, "not made after the fallback"

@@ -1,0 +1,72 @@
+"""Live per-host progress on a terminal (rich's progress display): tasks done out of the total,
+the current task, elapsed time; a host's row shows while its agent works, one more row counts
+every host. It starts only once a run has lasted DELAY seconds: a short run (the common small
+lab) neither imports rich.progress nor redraws anything. Off a terminal it never starts."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+DELAY = 0.5      # seconds a run lasts before it is worth a live display
+
+
+class LiveProgress:
+    def __init__(self, console, hosts: list, totals: dict):
+        self.plain, self.hosts, self.totals = console, list(hosts), totals
+        self.enabled = console.is_terminal
+        self.began = time.monotonic()
+        self.state = {h: ["waiting", 0, False, None] for h in hosts}   # description, done, shown, since
+        self.live = None
+        self.rows: dict = {}
+
+    @property
+    def console(self):
+        """Where lines go: above the live display while it is up."""
+        return self.live.console if self.live is not None else self.plain
+
+    def update(self, host: str, state: str, advance: int = 0, visible: Optional[bool] = None) -> None:
+        if host not in self.state:
+            return
+        mine = self.state[host]
+        mine[0], mine[1] = state, mine[1] + advance
+        if visible is not None:
+            mine[2] = visible
+            if visible and mine[3] is None:
+                mine[3] = time.monotonic()
+                if self.live is not None:
+                    self.live.update(self.rows[host], since=mine[3])
+        if self.live is not None:
+            self.live.update(self.rows[host], description=state, advance=advance,
+                             **({"visible": visible} if visible is not None else {}))
+            if advance:
+                self.live.update(self.all, advance=advance)
+
+    def maybe_start(self) -> None:
+        if self.live is None and self.enabled and time.monotonic() - self.began >= DELAY:
+            self.start()
+
+    def start(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
+        from rich.text import Text
+
+        class Elapsed(ProgressColumn):
+            """Time since the row's host began (the whole run's for the first row)."""
+            def render(self, task):
+                since = task.fields.get("since")
+                return Text("" if since is None else f"{time.monotonic() - since:5.1f}s", style="progress.elapsed")
+        live = Progress(TextColumn("[bold]{task.fields[host]}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+                        Elapsed(), TextColumn("{task.description}", markup=False),
+                        console=self.plain, transient=True, refresh_per_second=8)
+        done = sum(s[1] for s in self.state.values())
+        self.all = live.add_task("", total=sum(self.totals.values()) or 1, completed=done,
+                                 host=f"{len(self.hosts)} host(s)", since=self.began)
+        self.rows = {h: live.add_task(s[0], total=self.totals.get(h, 0) or 1, completed=s[1], host=h, visible=s[2],
+                                      since=s[3]) for h, s in self.state.items()}
+        live.__enter__()
+        self.live = live
+
+    def stop(self, *exc) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+            self.live = None
