@@ -9,7 +9,7 @@ from typing import Optional
 
 import click
 
-from nsprov.controller.runner import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: F401 (re-exported)
+from nsprov.controller.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: F401 (re-exported)
 
 
 def console(stderr: bool = False):
@@ -253,11 +253,14 @@ def extra_vars(values: tuple) -> dict:
     return out
 
 
-def resolve_playbook(inventories, playbook, limit, extra, tags, skip_tags):
-    """(inventory, playbook, {host: HostPlan}); every problem of the input at once, exit 2."""
+def resolve_playbook(inventories, playbook, limit, extra, tags: tuple = ("", ""), tasks: bool = True):
+    """(inventory, playbook, {host: HostPlan}); every problem of the input at once, exit 2.
+    TAGS: (--tags, --skip-tags). Without TASKS only the plays each host is in (a destroy: its
+    work is in the ledgers)."""
+    tags, skip_tags = tags
     from nsprov.controller.listing import unmatched_tags
     from nsprov.controller.playbook import load_playbook_lenient
-    from nsprov.controller.resolve import resolve
+    from nsprov.controller.resolve import resolve, resolve_hosts
     from nsprov.controller.yamlsrc import InputError, Problem
     inv = load_inventory(inventories)
     problems: list = []
@@ -269,7 +272,8 @@ def resolve_playbook(inventories, playbook, limit, extra, tags, skip_tags):
             message = unmatched_tags(book, wanted)
             if message:
                 problems.append(Problem(option, 0, "", message))
-        plans = resolve(book, inv, limit=limit, extra_vars=extra_vars(extra), tags=only, skip_tags=skip)
+        plans = (resolve(book, inv, limit=limit, extra_vars=extra_vars(extra), tags=only, skip_tags=skip) if tasks
+                 else resolve_hosts(book, inv, limit=limit))
     except InputError as exc:
         problems = problems + exc.problems
     if problems:
@@ -297,18 +301,27 @@ class Interrupts:
     safe point (runner.interrupt); the second leaves at once, saying which hosts may still be
     working. The previous handlers come back afterwards."""
 
-    def __init__(self, runner, err):
-        self.runner, self.err, self.previous = runner, err, {}
+    def __init__(self, runner):
+        self.runner, self.previous = runner, {}
+
+    def _say(self, *parts) -> None:
+        """On stderr: a console there is made only when there is something to say (rich is
+        not imported at all by a --json run that is never interrupted)."""
+        if json_mode():
+            sys.stderr.write("".join(p if isinstance(p, str) else p[0] for p in parts) + "\n")
+            sys.stderr.flush()
+        else:
+            console(stderr=True).print(styled(*parts), soft_wrap=True)
 
     def _handle(self, signum, frame) -> None:
         import os
         if self.runner.interrupted:
             working = self.runner.working()
-            self.err.print(styled(("interrupted again: leaving now", "bold red"),
-                                  f"; still working: {', '.join(working)}" if working else ""), soft_wrap=True)
+            self._say(("interrupted again: leaving now", "bold red"),
+                      f"; still working: {', '.join(working)}" if working else "")
             os._exit(130)
-        self.err.print(styled(("interrupted", "bold red"), ": no new host starts; running hosts stop at their next "
-                                                          "safe point (again to leave at once)"), soft_wrap=True)
+        self._say(("interrupted", "bold red"), ": no new host starts; running hosts stop at their next "
+                                               "safe point (again to leave at once)")
         self.runner.interrupt()
 
     def __enter__(self) -> "Interrupts":
@@ -326,7 +339,7 @@ class Interrupts:
 def run_interruptible(conns, bundle, make_request, options, sink, plays) -> dict:
     from nsprov.controller.runner import Runner
     runner = Runner(bundle, options, sink)
-    with Interrupts(runner, console(stderr=True)):
+    with Interrupts(runner):
         return runner.run(conns, make_request, plays)
 
 
@@ -334,7 +347,7 @@ def drive(inv, plans: dict, make_request, options, report: dict) -> None:
     """Run one session per host, plays in order (report["plays"]), report, print the recap,
     exit with the right code. REPORT: as_json, diff, verbose, title, plays."""
     from nsprov.controller.bundle import load_bundle
-    from nsprov.controller.runner import exit_code
+    from nsprov.controller.exits import exit_code
     from nsprov.model.protocol import object_counts, recap_event
     conns = connections(inv, list(plans), {h: p.become for h, p in plans.items()})
     bundle = load_bundle()
@@ -346,11 +359,15 @@ def drive(inv, plans: dict, make_request, options, report: dict) -> None:
         sink.write(recap_event({h: r.counts for h, r in results.items()},
                                objects={h: object_counts(r.events) for h, r in results.items()}))
     else:
-        from nsprov.reporting.console import ConsoleReporter, loop_keys, render_recap
-        out = console()
+        from nsprov.reporting.deferred import Deferred
         totals = {h: len(plans[h].tasks) for h in plans}
+
+        def reporter():
+            from nsprov.reporting.console import ConsoleReporter, loop_keys
+            return ConsoleReporter(console(), list(plans), totals, report, loops=loop_keys(plans)).__enter__()
         startup_done()
-        with ConsoleReporter(out, list(plans), totals, report, loops=loop_keys(plans)) as reporter:
-            results = run_interruptible(conns, bundle, make_request, options, reporter, report.get("plays"))
-        out.print(render_recap(results))
+        with Deferred(reporter) as sink:
+            results = run_interruptible(conns, bundle, make_request, options, sink, report.get("plays"))
+        from nsprov.reporting.console import render_recap
+        console().print(render_recap(results))
     sys.exit(exit_code(results))

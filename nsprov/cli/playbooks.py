@@ -36,7 +36,7 @@ def run(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_t
     """Bring hosts to the state a playbook declares, and remove what its lab made there and no
     longer declares: plays in order across hosts, one connection and one command per host."""
     from nsprov.model.protocol import apply_request
-    inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
+    inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, (tags, skip_tags))
     name = lab_of(book, lab)
     list_and_exit(book, plans, listing, as_json)
     options = run_options(reach, fail_fast)
@@ -77,7 +77,8 @@ def destroy(inventories, lab, take_over, playbook, extra_vars, lock_timeout, fai
                                                "keep_logs": keep_logs, "lock_timeout": lock_timeout,
                                                "listing": listing}, (reach, fail_fast))
         return
-    inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, "", "")
+    # what to remove comes from the hosts' ledgers: the tasks are rendered only to be listed
+    inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, tasks=bool(listing))
     name = lab_of(book, lab)
     list_and_exit(book, plans, listing, as_json, reverse=True)
     options = run_options(reach, fail_fast)
@@ -142,7 +143,7 @@ def graph(inventories, playbook, output, extra_vars, limit, tags, skip_tags) -> 
         render = FORMATS.get(os.path.splitext(output)[1].lower())
         if render is None:
             fail(f"-o {output}: the extension picks the format, one of {', '.join(FORMATS)}")
-    inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
+    inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, (tags, skip_tags))
     hosts = topology(plans)
     title = f"{book.path}: {', '.join(p.name for p in book.plays)}"
     if render is None:
@@ -164,9 +165,9 @@ def verify(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, ski
     """Prove isolation on the hosts: the seed's experiments for every namespace set the playbook
     declares, and its verify tasks' reach/no_reach matrices. Exit 1 on any violation."""
     from nsprov.controller.bundle import load_bundle
-    from nsprov.controller.runner import exit_code
+    from nsprov.controller.exits import exit_code
     from nsprov.model.protocol import recap_event, verify_request
-    inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, tags, skip_tags)
+    inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, (tags, skip_tags))
     plans = {h: p for h, p in plans.items() if p.sets or p.assertions}
     if not plans:
         fail(f"{playbook} declares no namespace sets and no verify tasks: nothing to verify")

@@ -267,3 +267,23 @@ def resolve(book: Playbook, inv: Inventory, limit: Optional[str] = None, extra_v
     if problems:
         raise InputError(_unique(problems))
     return plans
+
+
+def resolve_hosts(book: Playbook, inv: Inventory, limit: Optional[str] = None) -> dict:
+    """{host: HostPlan} with only the plays each host is in (and whether it becomes root): what
+    a destroy needs, whose work comes from the hosts' ledgers. The playbook's shape and its
+    host patterns are checked; its tasks are not rendered (a destroy must not depend on them)."""
+    problems: list = []
+    try:
+        allowed = set(select_hosts(inv, limit)) if limit else None
+    except (PatternError, ValueError) as exc:
+        raise InputError([Problem("--limit", 0, "", str(exc))]) from None
+    plans: dict = {}
+    for i, play in enumerate(book.plays):
+        for host in _hosts_of(play, inv, allowed, f"play[{i}]", book, problems):
+            plan = plans.setdefault(host, HostPlan(host))
+            plan.become = plan.become or play.become
+            plan.plays.append(i)
+    if problems:
+        raise InputError(_unique(problems))
+    return plans
