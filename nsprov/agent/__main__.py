@@ -14,7 +14,6 @@ import os
 import sys
 import threading
 import time
-import traceback
 from typing import Optional
 
 from nsprov.model import protocol
@@ -156,6 +155,7 @@ def read_request(lines: Lines) -> tuple:
 
 
 def _error_event(exc: BaseException) -> dict:
+    import traceback   # ~5 ms to import: only a run that fails pays it
     tail = traceback.format_exception(type(exc), exc, exc.__traceback__)
     return protocol.error_event(type(exc).__name__, str(exc), "".join(tail)[-2000:])
 

@@ -76,7 +76,6 @@ else:
 # from that table: one read, one unmarshal, no compiling and no zip (35 -> 2x ms of imports).
 def compiled(path):
     import marshal
-    import zipfile
     table = path[:-4] + "." + (sys.implementation.cache_tag or "nocache") + ".code"
     try:
         with open(table, "rb") as f:
@@ -86,6 +85,7 @@ def compiled(path):
                 return marshal.loads(data)
     except (OSError, ValueError, EOFError):
         pass
+    import zipfile   # only to make the table: importing it costs ~10 ms of every run
     codes = {}
     with zipfile.ZipFile(path) as src:
         for name in src.namelist():

@@ -14,18 +14,33 @@ NEW_NETNS_DEFAULT = "(new netns default)"
 
 class Link:
     """A link as observed. ADDRESSES: "10.0.0.1/24", in kernel order; PEER_NETNS and PEER: a
-    veth's other end, when known. (Plain classes here: see nsprov.model.kinds.base.Kind.)"""
-    __slots__ = ("name", "kind", "up", "mtu", "master", "alias", "addresses", "index", "peer_netns", "peer")
+    veth's other end, when known. (Plain classes here: see nsprov.model.kinds.base.Kind.)
+    ADDRESSES may be read from the kernel only when first asked for (FILL: reads them for every
+    link of the namespace): a namespace that is only deleted never needs them."""
+    __slots__ = ("name", "kind", "up", "mtu", "master", "alias", "_addresses", "index", "peer_netns", "peer",
+                 "_fill")
     _DEFAULTS = (("up", False), ("mtu", None), ("master", None), ("alias", None), ("index", 0),
                  ("peer_netns", None), ("peer", None))
 
-    def __init__(self, name: str, kind: str, **fields):
-        self.name, self.kind = name, kind
-        self.addresses = fields.pop("addresses", None) or []
+    def __init__(self, name: str, kind: str, fill: Optional[Callable[[], None]] = None, **fields):
+        self.name, self.kind, self._fill = name, kind, fill
+        self._addresses = None if fill is not None and "addresses" not in fields else (
+            fields.pop("addresses", None) or [])
+        fields.pop("addresses", None)
         for key, default in self._DEFAULTS:
             setattr(self, key, fields.pop(key, default))
         if fields:
             raise TypeError(f"Link has no field {', '.join(fields)}")
+
+    @property
+    def addresses(self) -> list:
+        if self._addresses is None:
+            self._fill()
+        return self._addresses
+
+    @addresses.setter
+    def addresses(self, value: list) -> None:
+        self._addresses = value
 
     def summary(self) -> dict:
         return {"kind": self.kind, "up": self.up, "mtu": self.mtu, "master": self.master,
@@ -45,11 +60,25 @@ class Route:
 
 
 class Namespace:
-    __slots__ = ("links", "routes")
+    """LINKS: name -> Link; ROUTES: dst -> Route (main table, IPv4 and IPv6), given, or read when
+    first asked for (LOAD_ROUTES)."""
+    __slots__ = ("links", "_routes", "_load_routes")
 
-    def __init__(self, links: Optional[dict] = None, routes: Optional[dict] = None):
-        self.links = links if links is not None else {}      # name -> Link
-        self.routes = routes if routes is not None else {}   # dst -> Route (main table, IPv4 and IPv6)
+    def __init__(self, links: Optional[dict] = None, routes: Optional[dict] = None,
+                 load_routes: Optional[Callable[[], dict]] = None):
+        self.links = links if links is not None else {}
+        self._routes = routes if routes is not None or load_routes is not None else {}
+        self._load_routes = load_routes
+
+    @property
+    def routes(self) -> dict:
+        if self._routes is None:
+            self._routes = self._load_routes()
+        return self._routes
+
+    @routes.setter
+    def routes(self, value: dict) -> None:
+        self._routes = value
 
 
 def fresh_netns() -> Namespace:
