@@ -150,6 +150,12 @@ def _sim_delete_table(obs: Observed, a: Action) -> None:
     obs.set_rules(a.ns, a.args["table"], None)
 
 
+def _undo_delete_table(a: Action, obs: Observed) -> list:
+    """A table deleted with its last rules (RULES) comes back with them; an empty one cannot."""
+    rules = a.args.get("rules")
+    return [ADD_RULES(a.ns, a.name, "undo", table=a.args["table"], rules=rules)] if rules else []
+
+
 def _sim_nsset_create(obs: Observed, a: Action) -> None:
     spec = a.args["spec"]
     obs.set_nsset(a.name, {"kinds": list(spec["kinds"]), "alive": True, "hostname": spec.get("hostname"),
@@ -217,7 +223,7 @@ DELETE_ROUTE = Op("route.delete", "delete", "remove_route", (_sim_delete_route, 
 SET_SYSCTL = Op("sysctl.set", "set", "set_sysctl", (_sim_sysctl, _undo_sysctl), _named("sysctl"))
 ADD_RULES = Op("fw.add_rules", "add", "ensure_rules", (_sim_add_rules, _undo_add_rules), _table)
 DELETE_RULES = Op("fw.delete_rules", "delete", "remove_rules", (_sim_delete_rules, _undo("fw.add_rules")), _table)
-DELETE_TABLE = Op("fw.delete_table", "delete", "remove_table", (_sim_delete_table, _no_undo), _table)
+DELETE_TABLE = Op("fw.delete_table", "delete", "remove_table", (_sim_delete_table, _undo_delete_table), _table)
 CREATE_NSSET = Op("nsset.create", "create", "ensure_nsset", (_sim_nsset_create, _undo_by("nsset.delete")),
                   _named("namespace set"))
 DELETE_NSSET = Op("nsset.delete", "delete", "remove_nsset", (_sim_nsset_delete, _no_undo), _named("namespace set"))

@@ -37,7 +37,9 @@ def settle(run, planned: list, records: list, outcome: str, inodes: dict) -> boo
     there, forgotten if not; so after a stop. The ledger never lies."""
     ours = {object_key(r) for r in records}
     forgets = [e for p in planned if p.plan for e in p.plan.forgets if object_key(e) not in ours]
-    held = [e for e in forgets if run.ledger.find(e["kind"], e.get("netns", ""), e["name"]) is not None]
+    # the ledger's own entries (a forget names an object; its entry says how to check it)
+    held = [found for found in (run.ledger.find(e["kind"], e.get("netns", ""), e["name"]) for e in forgets)
+            if found is not None]
     if outcome in (FAILED, STOPPED):
         here, gone = _truth(run, records + held)
         run.ledger.mark_done(here)

@@ -137,3 +137,33 @@ def test_a_destroy_refused_by_a_foreign_link_keeps_every_record_and_a_later_one_
     del kernel.namespaces["red"]["links"]["intruder"]
     ok, events = apply(kernel, ledger, [], op="destroy")
     assert ok and ledger.owned_by("book") == [] and set(kernel.namespaces) == {""}
+
+
+def test_a_destroy_deletes_the_veth_ends_outside_a_netns_together_before_unpinning_it(ledger):
+    """The kernel frees an unpinned namespace later, its veths with it; nsprov deletes their
+    ends outside first, in one batch, so that it waits for nothing and leaves nothing."""
+    kernel = FakeKernel()
+    assert apply(kernel, ledger, LAB)[0]
+    ok, events = apply(kernel, ledger, [], op="destroy")
+    assert ok
+    order = [c[0] for c in kernel.calls[-6:]]
+    assert ("remove_links", "", "br0-red") in kernel.calls
+    assert order.index("remove_links") < order.index("remove_netns")
+
+
+def test_a_destroy_that_fails_keeps_a_true_ledger_firewall_records_too(ledger):
+    """A failing task rolls back what it can; the ledger is then read from the kernel again,
+    for every record the run would have removed, firewall rules included (their records say
+    which table to look in: a removal names only the rule)."""
+    kernel = FakeKernel()
+    assert apply(kernel, ledger, LAB)[0]
+    kernel.fail[("remove_netns", "red")] = 16      # EBUSY
+    ok, events = apply(kernel, ledger, [], op="destroy")
+    assert not ok
+    failed = [e for e in events if e["event"] == "task" and e["status"] == "failed"]
+    assert len(failed) == 1 and "red" in failed[0]["name"]
+    kinds = {(e["kind"], e["name"]) for e in ledger.owned_by("book")}
+    assert ("netns", "red") in kinds                       # still there, still recorded
+    for e in ledger.owned_by("book"):                      # every record left has its object
+        if e["kind"] == "fw_rule":
+            assert e["name"] in (kernel.rules.get(("", e["table"])) or {})

@@ -56,6 +56,14 @@ SCENARIOS = {
         addr("", "br0", "10.2.0.1/24", add=False), addr("", "br0", "10.2.0.1/24", add=False),
         ("remove_netns", dict(ns="", name="red")), ("remove_netns", dict(ns="", name="red")),
     ],
+    "links deleted together, in one batch; a link not named stays": [
+        ("ensure_netns", dict(ns="", name="ba")), ("ensure_netns", dict(ns="", name="bb")),
+        veth("", "va", "eth0", "ba"), veth("", "vb", "eth0", "bb"), veth("", "vk", "vk1", ""),
+        ("remove_links", dict(ns="", names=["va", "vb", "ghost0"])),   # both pairs go; ghost0 was never there
+        ("remove_links", dict(ns="", names=["va"])),                   # already gone: fine
+        ("remove_netns", dict(ns="", name="ba")), ("remove_netns", dict(ns="", name="bb")),
+        ("remove_link", dict(ns="", name="vk")),
+    ],
     "what the kernel refuses": [
         ("ensure_netns", dict(ns="", name="red")),
         ("ensure_netns", dict(ns="", name="red")),                      # EEXIST
@@ -68,6 +76,7 @@ SCENARIOS = {
         addr("", "ghost0", "10.3.0.1/24"),
         route("", "10.4.0.0/24", via="10.99.99.1"),                     # no such gateway
         route("", "10.4.0.0/24", remove=True),                          # absent: fine
+        route("", "10.5.0.0/24", dev="ghost0", remove=True),            # its device is gone: so is it
         ("remove_netns", dict(ns="", name="red")),                      # v1 goes with eth0
     ],
     "sysctls per namespace": [
@@ -82,7 +91,7 @@ SCENARIOS = {
         ("ensure_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"dnat b": DNAT})),
         ("remove_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"masquerade a": MASQ})),
         ("remove_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"masquerade a": MASQ})),
-        ("remove_table", dict(ns="", name="nsprov_c", table="nsprov_c")),
+        ("remove_table", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"dnat b": DNAT})),   # with its rule
         ("remove_table", dict(ns="", name="nsprov_c", table="nsprov_c")),
     ],
     "a namespace set and a process": [

@@ -21,7 +21,7 @@ import threading
 from typing import Optional
 
 from nsprov.agent.enter import nsenter_args
-from nsprov.agent.kernel import nft, netns, nsset, processes, rtdump, rtwrite
+from nsprov.agent.kernel import nft, netns, nsset, processes, rtdump, rtwrite, unlink
 from nsprov.agent.kernel.sockets import Sockets, observe_links
 from nsprov.agent.state import Link, Loaders, Namespace, Observed, Route
 
@@ -78,17 +78,30 @@ class Kernel:
                                                     nsset.observe, processes.observe), placeholders=empty)
 
     def observe_ns(self, ns: str) -> Namespace:
-        """One namespace in three dumps: links, addresses, routes."""
+        """One namespace in up to three dumps: its links now, their addresses and its routes
+        when a plan first asks for them (a namespace that is only deleted needs neither)."""
         sock = self.sockets.raw(ns)
-        links = {}
-        for x in observe_links(sock):
-            links[x["name"]] = Link(name=x["name"], kind=x["kind"], up=x["up"], mtu=x["mtu"], master=x["master"],
-                                    alias=x["alias"], addresses=x["addresses"], index=x["index"])
-        names = {link.index: link.name for link in links.values()}
-        routes = {}
-        for r in rtdump.routes(sock):
-            routes.setdefault(r["dst"], Route(r["dst"], r["via"], names.get(r["oif"]), r["metric"], r["proto"]))
-        return Namespace(links, routes)
+        links: dict = {}
+
+        def fill() -> None:
+            by_index: dict = {}
+            for index, cidr in rtdump.addresses(sock):
+                by_index.setdefault(index, []).append(cidr)
+            for link in links.values():
+                if link._addresses is None:
+                    link.addresses = by_index.get(link.index, [])
+
+        for x in observe_links(sock, addresses=False):
+            links[x["name"]] = Link(name=x["name"], kind=x["kind"], fill=fill, up=x["up"], mtu=x["mtu"],
+                                    master=x["master"], alias=x["alias"], index=x["index"])
+
+        def routes() -> dict:
+            names = {link.index: link.name for link in links.values()}
+            out: dict = {}
+            for r in rtdump.routes(sock):
+                out.setdefault(r["dst"], Route(r["dst"], r["via"], names.get(r["oif"]), r["metric"], r["proto"]))
+            return out
+        return Namespace(links, load_routes=routes)
 
     def read_sysctl(self, ns: str, key: str) -> Optional[str]:
         with netns.entered(ns):   # /proc/sys/net shows the namespace of whoever opens it
@@ -228,11 +241,37 @@ class Kernel:
                                         alias=None if alias is _UNSET else (alias or "")))
 
     def remove_link(self, ns: str, name: str) -> None:
+        """Deleted: gone from the kernel's lists (not yet freed: unlink.py)."""
         try:
-            self._send(ns, rtwrite.del_link(name))
+            unlink.delete_unlisted(self.sockets.raw(ns), ns, rtwrite.del_link(name), [name])
         except OSError as exc:
             if exc.errno != errno.ENODEV:   # already gone (its veth peer went first): nothing to do
                 raise
+
+    def begin_remove_links(self, ns: str, names: list):
+        """Begin deleting links NAMES of NS in one kernel batch; wait() on what this returns.
+        Each is put in a link group no link of NS is in, then the group is deleted with one
+        request: the kernel unregisters them together, and the agent waits only until they are
+        out of the kernel's lists, not until they are freed (unlink.py)."""
+        in_use = {x["group"] for x in rtdump.links(self.sockets.raw(ns))}
+        group = 0
+        while group == 0 or group in in_use:
+            group = 0x40000000 | int.from_bytes(os.urandom(3), "big")
+        tagged = []
+        for name in names:
+            try:
+                self._send(ns, rtwrite.set_link(name, group=group))
+                tagged.append(name)
+            except OSError as exc:
+                if exc.errno != errno.ENODEV:
+                    raise
+        if not tagged:
+            return unlink.Done()
+        return unlink.begin(self.sockets.raw(ns), ns, rtwrite.del_group(group), tagged)
+
+    def remove_links(self, ns: str, names: list) -> None:
+        """Delete links NAMES of NS in one kernel batch (begin_remove_links, waited for)."""
+        self.begin_remove_links(ns, names).wait()
 
     # ------------------------------------------------------------ addresses and routes
     def ensure_address(self, ns: str, name: str, dev: str, address: str) -> None:
@@ -254,11 +293,11 @@ class Kernel:
         self._send(ns, rtwrite.route("replace" if replace else "add", name, via, oif, metric))
 
     def remove_route(self, ns: str, name: str, via: Optional[str], dev: Optional[str], metric: Optional[int]) -> None:
-        oif = self._index(ns, dev) if dev else None
         try:
+            oif = self._index(ns, dev) if dev else None
             self._send(ns, rtwrite.route("delete", name, via, oif, metric))
         except OSError as exc:
-            if exc.errno != errno.ESRCH:    # no such route: already gone
+            if exc.errno not in (errno.ESRCH, errno.ENODEV):   # no such route, or its device went: gone
                 raise
 
     def set_sysctl(self, ns: str, name: str, value: str) -> None:
@@ -273,7 +312,8 @@ class Kernel:
     def remove_rules(self, ns: str, name: str, table: str, rules: dict) -> None:
         self.fw.delete_rules(ns, table, list(rules))
 
-    def remove_table(self, ns: str, name: str, table: str) -> None:
+    def remove_table(self, ns: str, name: str, table: str, rules: Optional[dict] = None) -> None:
+        """The table, with whatever rules it holds (RULES: those of ours it goes with)."""
         self.fw.delete_table(ns, table)
 
     # ------------------------------------------------------------ namespace sets, processes, commands

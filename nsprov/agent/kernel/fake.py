@@ -202,6 +202,17 @@ class FakeKernel:
         if alias is not _UNSET:
             link["alias"] = alias or None
 
+    def begin_remove_links(self, ns: str, names: list):
+        """Deleted at once (the fake has no kernel to wait for)."""
+        self.remove_links(ns, names)
+        from nsprov.agent.kernel.unlink import Done
+        return Done()
+
+    def remove_links(self, ns: str, names: list) -> None:
+        for name in [n for n in names if n in self._ns(ns)["links"]]:
+            self._call("remove_links", ns, name)
+            self._delete_link(ns, name)
+
     def remove_link(self, ns: str, name: str) -> None:
         self._call("remove_link", ns, name)
         if name in self._ns(ns)["links"]:
@@ -269,7 +280,7 @@ class FakeKernel:
         for key in rules:
             self.rules.get((ns, table), {}).pop(key, None)
 
-    def remove_table(self, ns: str, name: str, table: str) -> None:
+    def remove_table(self, ns: str, name: str, table: str, rules: Optional[dict] = None) -> None:
         self._call("remove_table", ns, name)
         self.rules.pop((ns, table), None)
 

@@ -14,7 +14,8 @@ import socket
 import struct
 from typing import Optional
 
-from nsprov.agent.kernel.nl import (IFA_ADDRESS, IFA_LOCAL, IFF_UP, IFLA_BR_STP_STATE, IFLA_IFALIAS, IFLA_IFNAME,
+from nsprov.agent.kernel.nl import (IFA_ADDRESS, IFA_LOCAL, IFF_UP, IFLA_BR_STP_STATE, IFLA_GROUP, IFLA_IFALIAS,
+                                   IFLA_IFNAME,
                                    IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU,
                                    IFLA_NET_NS_FD, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
                                    NLM_F_REQUEST, NLMSG_ERROR, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
@@ -103,10 +104,12 @@ def new_veth(name: str, peer: str, peer_ns_fd: int, mtu: Optional[int], master_i
 
 
 def set_link(name: str, up: Optional[bool] = None, mtu: Optional[int] = None,
-             master_index: Optional[int] = None, alias: Optional[str] = None) -> bytes:
+             master_index: Optional[int] = None, alias: Optional[str] = None, group: Optional[int] = None) -> bytes:
     """Change a link named NAME; master_index 0 releases it from its master."""
     flags, change = _up(up)
     body = ifinfo(0, flags, change) + attr(IFLA_IFNAME, _s(name))
+    if group is not None:
+        body += attr(IFLA_GROUP, _u32(group))
     if mtu:
         body += attr(IFLA_MTU, _u32(mtu))
     if master_index is not None:
@@ -118,6 +121,11 @@ def set_link(name: str, up: Optional[bool] = None, mtu: Optional[int] = None,
 
 def del_link(name: str) -> bytes:
     return message(RTM_DELLINK, 0, ifinfo() + attr(IFLA_IFNAME, _s(name)))
+
+
+def del_group(group: int) -> bytes:
+    """Delete every link of link group GROUP, in one kernel batch (`ip link delete group N`)."""
+    return message(RTM_DELLINK, 0, ifinfo() + attr(IFLA_GROUP, _u32(group)))
 
 
 # ------------------------------------------------------------------ addresses and routes
