@@ -11,7 +11,9 @@ the finished state. T(N): teardown. Tools take turns (A B A B ...) within each r
 report gives medians, min-max and ratios, as JSON and a markdown table (bench/results/).
 
 Tools:
-  nsprov   `nsprov run -i INV bench/workload.yml -e n=N` (and `nsprov destroy`)
+  nsprov   `nsprov run -i INV bench/workload.yml -e n=N` (and `nsprov destroy`) as a user runs it:
+           its console output on a terminal (a pseudo-terminal of 120x40 the harness reads)
+  nsprov-json  the same with --json, its output on a pipe
   ipbatch  one ssh call running `ip -batch` scripts (the fastest CLI way; `-force` on R)
   ansible  ansible-core in its own venv (bench/.venv-ansible), pipelining, command tasks with
            `creates` guards; N above --ansible-max is skipped (it takes minutes)
@@ -40,6 +42,37 @@ def sh(argv: list, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, **kw)
 
 
+def timed_on_terminal(argv: list) -> float:
+    """ARGV's wall time with its stdout and stderr on a pseudo-terminal (what a user's terminal
+    is), everything it prints read as it comes."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
+    env.pop("NO_COLOR", None)
+    began = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:   # EIO: every writer has closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    rc = proc.wait()
+    took = time.perf_counter() - began
+    os.close(master)
+    if rc != 0:
+        raise RuntimeError(f"{' '.join(map(str, argv))[:200]} exited {rc}:\n{out[-3000:].decode(errors='replace')}")
+    return took
+
+
 def timed(argv: list, stdin: str | None = None, env: dict | None = None) -> float:
     began = time.perf_counter()
     proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env)
@@ -52,14 +85,16 @@ def timed(argv: list, stdin: str | None = None, env: dict | None = None) -> floa
 
 # ------------------------------------------------------------------ the tools
 class Nsprov:
-    name = "nsprov"
+    """nsprov as a user runs it (console on a terminal), or with --json on a pipe (AS_JSON)."""
 
-    def __init__(self, lab: Path, limit: str = "lab1", forks: int = 10):
-        self.inv, self.limit, self.forks = str(lab / "inventory.yml"), limit, forks
+    def __init__(self, lab: Path, limit: str = "lab1", forks: int = 10, as_json: bool = False):
+        self.inv, self.limit, self.forks, self.as_json = str(lab / "inventory.yml"), limit, forks, as_json
+        self.name = "nsprov-json" if as_json else "nsprov"
 
     def _run(self, verb: str, n: int) -> float:
-        return timed([*NSPROV, verb, "-i", self.inv, str(HERE / "workload.yml"), "-e", f"n={n}", "--limit",
-                      self.limit, "--forks", str(self.forks), "--json"])
+        argv = [*NSPROV, verb, "-i", self.inv, str(HERE / "workload.yml"), "-e", f"n={n}", "--limit",
+                self.limit, "--forks", str(self.forks)]
+        return timed([*argv, "--json"]) if self.as_json else timed_on_terminal(argv)
 
     def W(self, n: int) -> float:
         return self._run("run", n)
@@ -298,7 +333,8 @@ def fanout(hosts: int, n: int, repeat: int) -> dict:
     lab = HERE / ".lab-fanout"
     sh([*NSPROV, "lab", "up", "--hosts", str(hosts), "--dir", str(lab)])
     try:
-        one, many, serial = Nsprov(lab, "lab1", hosts), Nsprov(lab, "lab", hosts), Nsprov(lab, "lab", 1)
+        one, many = Nsprov(lab, "lab1", hosts, as_json=True), Nsprov(lab, "lab", hosts, as_json=True)
+        serial = Nsprov(lab, "lab", 1, as_json=True)
         cases = {
             "nsprov 1 host": (lambda: one.W(n), lambda: one.T(n)),
             f"nsprov {hosts} hosts": (lambda: many.W(n), lambda: many.T(n)),
@@ -337,17 +373,19 @@ def fanout(hosts: int, n: int, repeat: int) -> dict:
 
 
 def markdown(matrix: dict, fan: dict | None) -> str:
-    tools = sorted({t for d in matrix.values() for t in d}, key=["nsprov", "ipbatch", "ansible"].index)
+    tools = sorted({t for d in matrix.values() for t in d}, key=["nsprov", "nsprov-json", "ipbatch", "ansible"].index)
     lines = ["| workload | " + " | ".join(f"{t} median (min-max) s" for t in tools) +
-             " | nsprov / ipbatch | ansible / nsprov |",
-             "|---|" + "---|" * (len(tools) + 2)]
+             " | nsprov / ipbatch | nsprov-json / ipbatch | ansible / nsprov |",
+             "|---|" + "---|" * (len(tools) + 3)]
     order = sorted(matrix, key=lambda k: (int(k[2:-1]), "WRT".index(k[0])))
     for key in order:
         d = matrix[key]
         cells = [f"{d[t]['median']} ({d[t]['min']}-{d[t]['max']})" if t in d else "-" for t in tools]
         ratio_ip = f"{d['nsprov']['median'] / d['ipbatch']['median']:.2f}" if {"nsprov", "ipbatch"} <= set(d) else "-"
+        ratio_js = (f"{d['nsprov-json']['median'] / d['ipbatch']['median']:.2f}" if {"nsprov-json", "ipbatch"} <= set(d)
+                    else "-")
         ratio_an = f"{d['ansible']['median'] / d['nsprov']['median']:.0f}x" if {"nsprov", "ansible"} <= set(d) else "-"
-        lines.append(f"| {key} | " + " | ".join(cells) + f" | {ratio_ip} | {ratio_an} |")
+        lines.append(f"| {key} | " + " | ".join(cells) + f" | {ratio_ip} | {ratio_js} | {ratio_an} |")
     if fan:
         lines += ["", f"| fan-out (W, 20 netns per host; {os.cpu_count()} cores) | median (min-max) s | "
                       "machine CPU s | floor = CPU / cores s | controller CPU s |", "|---|---|---|---|---|"]
@@ -370,7 +408,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10,100,500", help="'' for none (with --resume --fanout: fan-out only)")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--tools", default="nsprov,ipbatch,ansible")
+    ap.add_argument("--tools", default="nsprov,nsprov-json,ipbatch,ansible")
     ap.add_argument("--ansible-max", type=int, default=100)
     ap.add_argument("--fanout", action="store_true", help="also 50 hosts x 20 netns against 1 host x 20")
     ap.add_argument("--out", default=str(HERE / "results"))
@@ -393,8 +431,8 @@ def main() -> int:
     tools, ansible = [], None
     try:
         for name in args.tools.split(","):
-            if name == "nsprov":
-                tools.append(Nsprov(lab))
+            if name in ("nsprov", "nsprov-json"):
+                tools.append(Nsprov(lab, as_json=name == "nsprov-json"))
             elif name == "ipbatch":
                 tools.append(IpBatch(lab))
             elif name == "ansible":
