@@ -23,6 +23,7 @@ from nsprov.controller.exits import Unreachable
 
 DEFAULT_CONTROL_DIR = "~/.nsprov/cp"
 _CONTROL_OPTIONS = ("controlmaster", "controlpath", "controlpersist")
+_SUN_PATH_MAX = 107                      # a Unix socket's path, without its final NUL
 
 
 class OpenSshLink:
@@ -30,7 +31,7 @@ class OpenSshLink:
 
     def __init__(self, conn, connect_timeout: float, accept_new: bool):
         self.conn, self.connect_timeout, self.accept_new = conn, connect_timeout, accept_new
-        self.control = self._control_path()
+        self.control: Optional[str] = None     # the master's socket, once open() has chosen it
         self.reused = False
 
     # ------------------------------------------------------------ the command line
@@ -41,7 +42,11 @@ class OpenSshLink:
         """The master's socket: ours, unless the user's arguments manage control sockets themselves."""
         if any(o in a.lower() for a in self._user_args() for o in _CONTROL_OPTIONS):
             return None
-        directory = os.path.expanduser(self.conn.control_path_dir or DEFAULT_CONTROL_DIR)
+        directory = os.path.abspath(os.path.expanduser(self.conn.control_path_dir or DEFAULT_CONTROL_DIR))
+        # ssh binds DIR/%C plus a temporary suffix: a 40-character hash, then 17 more
+        if len(directory.encode()) + 1 + 40 + 17 > _SUN_PATH_MAX:
+            raise Unreachable(f"ansible_control_path_dir {directory} is too long for a control socket "
+                              f"(at most {_SUN_PATH_MAX - 58} characters): choose a shorter one")
         os.makedirs(directory, mode=0o700, exist_ok=True)
         return os.path.join(directory, "%C")
 
@@ -70,6 +75,7 @@ class OpenSshLink:
         if self.conn.password:
             raise Unreachable("ansible_connection: ssh takes no password from the inventory (BatchMode); "
                                    "use a key, or ansible_connection: paramiko")
+        self.control = self._control_path()
         if self.control is None:
             return          # the user's own control options: ssh connects when the command runs
         check = subprocess.run(self.argv("-O", "check", self.conn.address), capture_output=True, text=True)
