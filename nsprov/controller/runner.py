@@ -300,8 +300,8 @@ class Runner:
         if out.status == UNREACHABLE:
             self.emit(out.host, protocol.event("unreachable", error=out.error, error_type=out.error_type))
         if out.status != OK:
-            self.barrier.leave(out.host, f"it was {out.status} before" if out.status != FAILED
-                               else f"it failed before ({out.error})")
+            why = {UNREACHABLE: "it is unreachable", INTERRUPTED: "the run was interrupted"}
+            self.barrier.leave(out.host, why.get(out.status, f"it failed before ({out.error})"))
             for ev in out_events(self.barrier, out.host, attempted):
                 out.events.append(ev)
                 self.emit(out.host, ev)

@@ -124,6 +124,7 @@ class ConsoleReporter:
         self.buffers: dict = {h: [] for h in hosts}
         self.play_hosts, self.finished, self.cursor = list(hosts), set(), 0
         self.progress = LiveProgress(console, hosts, totals)
+        self.said: set = set()              # hosts whose unreachable error is already printed
 
     # ------------------------------------------------------------ the order of lines
     def _out(self, host: str, *renderables) -> None:
@@ -245,6 +246,10 @@ class ConsoleReporter:
             if ev.get("errors"):
                 msg += f"; could not undo: {'; '.join(ev['errors'])}"
             self._out(host, Text(msg, style="magenta"))
+        elif kind == "unreachable":        # said when it happens, before what follows from it
+            self._flush_fold(host)
+            self.said.add(host)
+            self._out(host, Text(f"{host:<{self.width}} UNREACHABLE  {ev.get('error')}", style="bold red"))
         elif kind == "host_out":
             self._out(host, Text(f"{host:<{self.width}} not in play '{ev.get('name')}': {ev.get('reason')}",
                                  style="yellow"))
@@ -265,7 +270,7 @@ class ConsoleReporter:
         self._flush_fold(host)
         status = ev.get("status")
         self.progress.update(host, status or "finished", visible=False)
-        if status in ("unreachable", "failed", "interrupted") and ev.get("error"):
+        if status in ("unreachable", "failed", "interrupted") and ev.get("error") and host not in self.said:
             self._out(host, Text(f"{host:<{self.width}} {status.upper()}  {ev.get('error')}",
                                  style="bold red" if status != "interrupted" else "bold yellow"))
         if self.verbose:

@@ -143,7 +143,10 @@ def _end(pid: int, started: Optional[int]) -> None:
     while _start_time(pid) == started and time.monotonic() < deadline:
         time.sleep(0.02)
     if _start_time(pid) == started:
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass                  # it ended between the look and the kill: what was wanted
 
 
 def stop(name: str) -> None:
