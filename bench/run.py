@@ -4,6 +4,7 @@
     sudo .venv/bin/python bench/run.py                       # N = 10, 100, 500; 3 rounds; all tools
     sudo .venv/bin/python bench/run.py --sizes 100 --repeat 5 --tools nsprov,ipbatch
     sudo .venv/bin/python bench/run.py --fanout              # + 50 hosts x 20 netns against 1 x 20
+    sudo .venv/bin/python bench/run.py --sizes '' --controller-cpu 50,200   # the controller's CPU a host
 
 Workload W(N): a bridge; N network namespaces, each with lo up, a veth on the bridge, an address
 and a default route; one nft masquerade rule; ip_forward. R(N): the same desired state again on
@@ -372,11 +373,53 @@ def fanout(hosts: int, n: int, repeat: int) -> dict:
         sh([*NSPROV, "lab", "down", "--dir", str(lab)])
 
 
-def markdown(matrix: dict, fan: dict | None) -> str:
+def _cpu_of(argv: list) -> tuple:
+    """(wall s, CPU s of the process and its children): ARGV run to its end."""
+    began = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - began
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(map(str, argv))[:200]} exited {os.waitstatus_to_exitcode(status)}: "
+                           f"{proc.stderr.read().decode()[-1500:]}")
+    proc.stderr.close()
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def controller_cpu(counts: list, n: int, repeat: int) -> dict:
+    """The controller's own CPU per host: nsprov --json --forks 1 (one host at a time, so the
+    lab hosts never compete with it for the cores) on 1 host and on each of COUNTS hosts, W, R
+    and T of N netns each; per host = (CPU at H hosts - CPU at 1) / (H - 1), medians of REPEAT.
+    The lab hosts' own work (sshd, the agent, the kernel) is theirs, not in these figures."""
+    lab = HERE / ".lab-cpu"
+    sh([*NSPROV, "lab", "up", "--hosts", str(max(counts)), "--dir", str(lab)])
+    out: dict = {}
+    try:
+        for hosts in [1, *counts]:
+            argv = lambda verb: [*NSPROV, verb, "-i", str(lab / "inventory.yml"), str(HERE / "workload.yml"),
+                                 "-e", f"n={n}", "--forks", "1", "--json", "--limit",
+                                 ",".join(f"lab{i}" for i in range(1, hosts + 1))]
+            runs: dict = {"W": [], "R": [], "T": []}
+            for _ in range(repeat):
+                for key, verb in (("W", "run"), ("R", "run"), ("T", "destroy")):
+                    runs[key].append(_cpu_of(argv(verb)))
+            out[hosts] = {k: {"wall": round(statistics.median(w for w, _ in v), 3),
+                              "cpu": round(statistics.median(c for _, c in v), 4)} for k, v in runs.items()}
+            print(f"  controller CPU, {hosts} host(s): " +
+                  ", ".join(f"{k} {v['cpu']:.3f} s" for k, v in out[hosts].items()), flush=True)
+        for hosts in counts:
+            for k in ("W", "R", "T"):
+                out[hosts][k]["per_host_ms"] = round((out[hosts][k]["cpu"] - out[1][k]["cpu"]) / (hosts - 1) * 1000, 2)
+        return {"n": n, "hosts": out}
+    finally:
+        sh([*NSPROV, "lab", "down", "--dir", str(lab)])
+
+
+def markdown(matrix: dict, fan: dict | None, cpu: dict | None = None) -> str:
     tools = sorted({t for d in matrix.values() for t in d}, key=["nsprov", "nsprov-json", "ipbatch", "ansible"].index)
     lines = ["| workload | " + " | ".join(f"{t} median (min-max) s" for t in tools) +
              " | nsprov / ipbatch | nsprov-json / ipbatch | ansible / nsprov |",
-             "|---|" + "---|" * (len(tools) + 3)]
+             "|---|" + "---|" * (len(tools) + 3)] if matrix else []
     order = sorted(matrix, key=lambda k: (int(k[2:-1]), "WRT".index(k[0])))
     for key in order:
         d = matrix[key]
@@ -401,6 +444,12 @@ def markdown(matrix: dict, fan: dict | None) -> str:
             # the hosts' kernel work alone (no SSH, no Python, no controller) against nsprov's whole
             # one-host run: no tool can fan out below this ratio on this machine
             lines.append(f"| kernel only, many / nsprov one | {floor[0]['median'] / one['median']:.2f} | | | |")
+    if cpu:
+        lines += ["", f"| controller CPU, --forks 1, {cpu['n']} netns a host | W s (ms/host) | R s (ms/host) | "
+                      "T s (ms/host) | wall W s |", "|---|---|---|---|---|"]
+        for hosts, v in cpu["hosts"].items():
+            cells = [f"{v[k]['cpu']}" + (f" ({v[k]['per_host_ms']})" if "per_host_ms" in v[k] else "") for k in "WRT"]
+            lines.append(f"| {hosts} host(s) | " + " | ".join(cells) + f" | {v['W']['wall']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -411,6 +460,8 @@ def main() -> int:
     ap.add_argument("--tools", default="nsprov,nsprov-json,ipbatch,ansible")
     ap.add_argument("--ansible-max", type=int, default=100)
     ap.add_argument("--fanout", action="store_true", help="also 50 hosts x 20 netns against 1 host x 20")
+    ap.add_argument("--controller-cpu", default="", metavar="H,H",
+                    help="also the controller's CPU per host at H lab hosts (--forks 1), e.g. 50,200")
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--resume", action="store_true", help="keep the samples of earlier runs (samples.jsonl)")
     args = ap.parse_args()
@@ -440,6 +491,8 @@ def main() -> int:
                 tools.append(ansible)
         run_matrix(tools, [int(s) for s in args.sizes.split(",") if s], args.repeat, args.ansible_max, samples)
         fan = fanout(50, 20, args.repeat) if args.fanout else None
+        cpu = (controller_cpu([int(h) for h in args.controller_cpu.split(",")], 20, args.repeat)
+               if args.controller_cpu else None)
     finally:
         if ansible:
             ansible.close(lab)
@@ -448,9 +501,9 @@ def main() -> int:
     if fan is None and (out / "bench.json").exists() and args.resume:
         fan = json.loads((out / "bench.json").read_text()).get("fanout")
     report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": os.uname().release, "cpus": os.cpu_count(),
-              "matrix": matrix, "fanout": fan}
+              "matrix": matrix, "fanout": fan, "controller_cpu": cpu}
     (out / "bench.json").write_text(json.dumps(report, indent=1))
-    table = markdown(matrix, fan)
+    table = markdown(matrix, fan, cpu)
     (out / "bench.md").write_text(table)
     print("\n" + table)
     return 0
