@@ -122,10 +122,13 @@ def child(argv: list) -> None:
     cli.main()
 
 
+PYTHON = Path(sys.executable)     # the interpreter the child runs in: main() sets the installed one
+
+
 def one_round(argv: list, console: bool) -> dict:
     from run import timed_on_terminal
     began = time.time()
-    cmd = [sys.executable, __file__, "--child", *argv]
+    cmd = [str(PYTHON), __file__, "--child", *argv]
     if console:
         log = HERE / ".profile-stderr"
         took = timed_on_terminal(["sh", "-c", f'exec "$@" 2>{log}', "sh", *cmd])
@@ -172,8 +175,9 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench/profile.py needs root (a lab host): sudo .venv/bin/python bench/profile.py", file=sys.stderr)
         return 2
-    import compileall
-    compileall.compile_dir(str(ROOT / "nsprov"), quiet=1)   # as pip installs it (see run.py)
+    import installed          # nsprov as pip installs it (installed.py says why)
+    global PYTHON
+    PYTHON = installed.install()
     lab = HERE / ".lab-profile"
     nsprov = [sys.executable, "-m", "nsprov.cli"]
     subprocess.run([*nsprov, "lab", "up", "--hosts", "1", "--dir", str(lab)], check=True, capture_output=True)

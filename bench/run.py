@@ -85,6 +85,9 @@ def timed(argv: list, stdin: str | None = None, env: dict | None = None) -> floa
 
 
 # ------------------------------------------------------------------ the tools
+TIMED = list(NSPROV)     # the nsprov that is timed: main() sets it to the installed one
+
+
 class Nsprov:
     """nsprov as a user runs it (console on a terminal), or with --json on a pipe (AS_JSON)."""
 
@@ -93,7 +96,7 @@ class Nsprov:
         self.name = "nsprov-json" if as_json else "nsprov"
 
     def _run(self, verb: str, n: int) -> float:
-        argv = [*NSPROV, verb, "-i", self.inv, str(HERE / "workload.yml"), "-e", f"n={n}", "--limit",
+        argv = [*TIMED, verb, "-i", self.inv, str(HERE / "workload.yml"), "-e", f"n={n}", "--limit",
                 self.limit, "--forks", str(self.forks)]
         return timed([*argv, "--json"]) if self.as_json else timed_on_terminal(argv)
 
@@ -396,7 +399,7 @@ def controller_cpu(counts: list, n: int, repeat: int) -> dict:
     out: dict = {}
     try:
         for hosts in [1, *counts]:
-            argv = lambda verb: [*NSPROV, verb, "-i", str(lab / "inventory.yml"), str(HERE / "workload.yml"),
+            argv = lambda verb: [*TIMED, verb, "-i", str(lab / "inventory.yml"), str(HERE / "workload.yml"),
                                  "-e", f"n={n}", "--forks", "1", "--json", "--limit",
                                  ",".join(f"lab{i}" for i in range(1, hosts + 1))]
             runs: dict = {"W": [], "R": [], "T": []}
@@ -468,10 +471,11 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench/run.py needs root (lab hosts): sudo .venv/bin/python bench/run.py", file=sys.stderr)
         return 2
-    # time nsprov as installed: pip byte-compiles a package, an editable checkout run with
-    # PYTHONDONTWRITEBYTECODE=1 (as here) would compile every changed module on every run
-    import compileall
-    compileall.compile_dir(str(ROOT / "nsprov"), quiet=1)
+    # time nsprov as a user installs it: pip install of this tree into the bench's own venv
+    # (byte-compiled, no editable import hook; installed.py says why)
+    import installed
+    global TIMED
+    TIMED = installed.command(installed.install())
     lab = HERE / ".lab"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
