@@ -363,14 +363,13 @@ def drive(inv, plans: dict, make_request, options, report: dict) -> None:
         totals = {h: len(plans[h].tasks) for h in plans}
 
         def reporter():
-            from nsprov.reporting.console import ConsoleReporter, loop_keys, warm
-            out = console()
-            made = ConsoleReporter(out, list(plans), totals, report, loops=loop_keys(plans)).__enter__()
-            warm(out)
-            return made
+            from nsprov.reporting.ansi import Console
+            from nsprov.reporting.console import ConsoleReporter, loop_keys
+            return ConsoleReporter(Console(), list(plans), totals, report, loops=loop_keys(plans)).__enter__()
         startup_done()
         with Deferred(reporter) as sink:
             results = run_interruptible(conns, bundle, make_request, options, sink, report.get("plays"))
+        from nsprov.reporting.ansi import Console
         from nsprov.reporting.console import render_recap
-        console().print(render_recap(results))
+        Console().print(*render_recap(results))
     sys.exit(exit_code(results))

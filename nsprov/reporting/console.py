@@ -14,9 +14,7 @@ import json
 from collections import Counter
 from typing import Optional
 
-from rich.console import Console
-from rich.text import Text
-
+from nsprov.reporting.ansi import Text, rule, table
 from nsprov.reporting.progress import LiveProgress
 
 STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan", "unreachable": "bold red",
@@ -72,34 +70,14 @@ def render_diff(ev: dict) -> Optional[Text]:
     return text
 
 
-def render_recap(results: dict):
-    from rich.table import Table
-    table = Table(title="PLAY RECAP", title_justify="left", title_style="bold")
-    table.add_column("host", style="bold")
-    for col in ("ok", "changed", "unreachable", "failed", "skipped", "interrupted"):
-        table.add_column(col, justify="right")
-    for host, r in results.items():
-        c = r.counts
-        row = [Text(host)]
-        for col in ("ok", "changed", "unreachable", "failed", "skipped", "interrupted"):
-            n = int(c.get(col, 0))
-            row.append(Text(str(n), style=STYLE[col] if n else "dim"))
-        table.add_row(*row)
-    return table
+RECAP_COLUMNS = ("ok", "changed", "unreachable", "failed", "skipped", "interrupted")
 
 
-class _Sample:
-    counts = {"ok": 1, "changed": 1, "unreachable": False, "failed": 0, "skipped": 0}
-
-
-def warm(console: Console) -> None:
-    """Render a recap once, to nowhere, like CONSOLE: rich's table code and its caches are
-    loaded while the hosts work (the reporter is made in a thread then), not after the last
-    host is done, where the recap would wait for them (~15 ms of a short run)."""
-    import io
-    scratch = Console(file=io.StringIO(), width=console.width, color_system=console.color_system,
-                      force_terminal=console.is_terminal, highlight=False, markup=False)
-    scratch.print(render_recap({"host": _Sample()}))
+def render_recap(results: dict) -> list:
+    """The recap table's lines (ansi.Text): a host a row, its counts coloured where not 0."""
+    rows = [[Text(host)] + [Text(str(int(r.counts.get(col, 0))), STYLE[col] if int(r.counts.get(col, 0)) else "dim")
+                            for col in RECAP_COLUMNS] for host, r in results.items()]
+    return table("PLAY RECAP", [("host", "left", "bold")] + [(col, "right", "") for col in RECAP_COLUMNS], rows)
 
 
 def loop_keys(plans: dict) -> dict:
@@ -126,7 +104,7 @@ class ConsoleReporter:
     fold_modules (fold consecutive objects of one module: destroy, whose tasks come from the
     ledger). LOOPS: {host: {task index: fold key}} (loop_keys)."""
 
-    def __init__(self, console: Console, hosts: list, totals: dict, show: Optional[dict] = None,
+    def __init__(self, console, hosts: list, totals: dict, show: Optional[dict] = None,
                  loops: Optional[dict] = None):
         show = show or {}
         self.console, self.diff, self.verbose = console, show.get("diff", False), show.get("verbose", 0)
@@ -172,8 +150,8 @@ class ConsoleReporter:
 
     def _new_play(self, ev: dict) -> None:
         self._end_section()
-        (self.progress.console or self.console).rule(Text(f"PLAY [{ev.get('name') or ev.get('play')}]",
-                                                          style="bold"), align="left")
+        rule(self.progress.console or self.console, Text(f"PLAY [{ev.get('name') or ev.get('play')}]", style="bold"),
+             align="left")
         chosen = set(ev.get("hosts") or self.order)
         self.play_hosts, self.finished, self.cursor = [h for h in self.order if h in chosen], set(), 0
 
@@ -222,7 +200,7 @@ class ConsoleReporter:
     # ------------------------------------------------------------ events
     def __enter__(self) -> "ConsoleReporter":
         if self.title:
-            self.console.rule(Text(self.title, style="bold"))
+            rule(self.console, Text(self.title, style="bold"))
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,8 +1,7 @@
-"""A reporter made while the hosts work, not before: the console's imports (rich, ~25 ms) are
-paid in a thread once the first agent is at work, while the controller only waits for it,
-instead of ahead of the run. Events that come before it is ready wait in order and are shown
-first; after FALLBACK seconds it is made anyway (a host slow to connect still gets the title
-and the live display on time)."""
+"""A reporter made once the hosts are at work, not before: events that come before it is
+ready wait in order and are shown first; after FALLBACK seconds it is made anyway (a host slow
+to connect still gets the title and the live display on time). It also gives the reporter its
+clock (tick, for the live display to start on time), under the same lock as the events."""
 
 from __future__ import annotations
 

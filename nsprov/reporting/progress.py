@@ -1,7 +1,7 @@
 """Live per-host progress on a terminal (rich's progress display): tasks done out of the total,
 the current task, elapsed time; a host's row shows while its agent works, one more row counts
 every host. It starts only once a run has lasted DELAY seconds: a short run (the common small
-lab) neither imports rich.progress nor redraws anything. Off a terminal it never starts."""
+lab) neither imports rich nor redraws anything. Off a terminal it never starts."""
 
 from __future__ import annotations
 
@@ -55,9 +55,13 @@ class LiveProgress:
             def render(self, task):
                 since = task.fields.get("since")
                 return Text("" if since is None else f"{time.monotonic() - since:5.1f}s", style="progress.elapsed")
+        console = self.plain
+        if getattr(console, "lite", False):    # the run's own lines were written without rich so far
+            from rich.console import Console
+            console = Console(file=self.plain.file, highlight=False, markup=False)
         live = Progress(TextColumn("[bold]{task.fields[host]}"), BarColumn(bar_width=24), MofNCompleteColumn(),
                         Elapsed(), TextColumn("{task.description}", markup=False),
-                        console=self.plain, transient=True, refresh_per_second=8)
+                        console=console, transient=True, refresh_per_second=8)
         done = sum(s[1] for s in self.state.values())
         self.all = live.add_task("", total=sum(self.totals.values()) or 1, completed=done,
                                  host=f"{len(self.hosts)} host(s)", since=self.began)

@@ -156,16 +156,16 @@ def test_control_the_same_extra_arguments_first_would_have_connected(lab3, tmp_p
 
 
 def test_become_through_sudo_over_openssh(lab3, tmp_path, control_dir):
-    add_sudo_user(lab3, "lab3", "carol", "c4rol-pw")
+    add_sudo_user(lab3, "lab3", "olivia", "0livia-pw")   # a user of its own: others set their own passwords
     inv = write_inventory(tmp_path / "inv.yml", {"lab3": ssh_entry(
-        lab3, "lab3", control_dir, ansible_user="carol", ansible_become=True, ansible_become_password="c4rol-pw")})
+        lab3, "lab3", control_dir, ansible_user="olivia", ansible_become=True, ansible_become_password="0livia-pw")})
     book = tmp_path / "book.yml"
     book.write_text(BOOK)
     try:
         proc, events = run(inv, book)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "c4rol-pw" not in proc.stdout + proc.stderr
-        assert any("Accepted publickey for carol" in x for x in sshd_log(lab3, "lab3"))
+        assert "0livia-pw" not in proc.stdout + proc.stderr
+        assert any("Accepted publickey for olivia" in x for x in sshd_log(lab3, "lab3"))
         assert "ossh-lab3" in netns(lab3, "lab3")                 # made as root: only root can
         owner = lab3.ssh("lab3", "stat", "-c", "%U", "/run/netns/ossh-lab3").stdout.strip()
         assert owner == "root"
