@@ -14,6 +14,11 @@ import shutil
 import sys
 from typing import Optional
 
+from nsprov.reporting.output import write
+
+# box drawing where the output's encoding has none (LANG=en_US.ISO-8859-1), as rich substitutes
+_ASCII = str.maketrans({"─": "-", "━": "=", "│": "|", "┃": "|", "┏": "+", "┳": "+", "┓": "+", "┡": "+", "╇": "+",
+                        "┩": "+", "└": "+", "┴": "+", "┘": "+"})
 _SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "magenta": "35", "cyan": "36",
         "bright_green": "92"}
 
@@ -71,6 +76,8 @@ class Console:
         self.color = self.is_terminal and not env.get("NO_COLOR") and env.get("TERM", "") not in ("dumb", "unknown")
         self.color_system = "standard" if self.color else None
         self.width = self._width()
+        self.encoding = getattr(self.file, "encoding", None) or "utf-8"
+        self.unicode = self.encoding.lower().replace("-", "").replace("_", "").startswith("utf")
 
     def _width(self) -> int:
         columns = os.environ.get("COLUMNS", "")
@@ -84,10 +91,12 @@ class Console:
         return 80
 
     def print(self, *items, soft_wrap: bool = True) -> None:
-        """Each item (a Text, or anything str() prints) on its own line, never wrapped."""
-        for item in items:
-            self.file.write((item.render(self.color) if isinstance(item, Text) else str(item)) + "\n")
-        self.file.flush()
+        """Each item (a Text, or anything str() prints) on its own line, never wrapped; in an
+        encoding without box drawing, ASCII for it and `?` for what else it cannot hold."""
+        text = "".join((item.render(self.color) if isinstance(item, Text) else str(item)) + "\n" for item in items)
+        if not self.unicode:
+            text = text.translate(_ASCII).encode(self.encoding, "replace").decode(self.encoding)
+        write(self.file, text)
 
     def rule(self, title: Text, align: str = "center") -> None:
         """A horizontal line with TITLE in it, across the width, as rich's rule draws it."""

@@ -22,6 +22,7 @@ class Deferred:
         self._thread: Optional[threading.Thread] = None
         self._timers: list = []
         self._closed = False
+        self._error: Optional[BaseException] = None
 
     def __enter__(self) -> "Deferred":
         self._after(FALLBACK, self._begin)
@@ -50,7 +51,11 @@ class Deferred:
             self._thread.start()
 
     def _build(self) -> None:
-        reporter = self._make()
+        try:
+            reporter = self._make()
+        except BaseException as exc:      # raised again where the run ends, not lost in a thread
+            self._error = exc
+            return
         with self._lock:
             for host, ev in self._queue:
                 reporter(host, ev)
@@ -78,4 +83,6 @@ class Deferred:
             thread.join()
         for timer in self._timers:
             timer.cancel()
+        if self._reporter is None:
+            raise self._error or RuntimeError("the console reporter was never made")
         self._reporter.__exit__(*exc)

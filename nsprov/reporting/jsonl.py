@@ -6,6 +6,8 @@ import json
 import sys
 from typing import IO, Optional
 
+from nsprov.reporting.output import write
+
 
 class JsonLines:
     """REGISTERS: {host: {task index: name}}: a task with `register: NAME` has its event say so."""
@@ -22,5 +24,4 @@ class JsonLines:
         self.write({**ev, "host": host} if host else ev)   # a play starting is the run's, not a host's
 
     def write(self, obj: dict) -> None:
-        self.stream.write(json.dumps(obj, sort_keys=False, default=str) + "\n")
-        self.stream.flush()
+        write(self.stream, json.dumps(obj, sort_keys=False, default=str) + "\n")   # a reader gone: the run goes on

@@ -202,3 +202,35 @@ def test_console_lines_come_host_by_host_with_loops_folded(lab3, book):
         assert host_column(again, "base") == ["lab1"] * 6 + ["lab2"] * 6 + ["lab3"] * 6, again
     finally:
         nsprov("destroy", "-i", str(lab3.inventory), str(book), check=False)
+
+
+PIPED = textwrap.dedent("""\
+    - hosts: lab1
+      lab: piped
+      tasks:
+        - netns: {name: "pp-{{ item }}"}
+          loop: "{{ range(30) | list }}"
+    """)
+
+
+@pytest.mark.parametrize("mode", [[], ["--json"]])
+def test_a_reader_that_goes_away_does_not_stop_the_run(lab3, tmp_path, mode):
+    """`nsprov run ... | head -1`: the pipe closes after the first line while the agent works;
+    the run still ends whole on the host, with its exit status and no traceback."""
+    import json
+    import subprocess
+    import sys
+    book = tmp_path / "piped.yml"
+    book.write_text(PIPED)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "nsprov.cli", "run", "-i", str(lab3.inventory), str(book),
+                                 "-v", *mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        assert proc.stdout.readline()          # the first line, then the reader is gone
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 0, err
+        assert "Traceback" not in err and "BrokenPipe" not in err
+        names = {n["name"] for n in json.loads(lab3.ssh("lab1", "ip", "-j", "netns", "list").stdout or "[]")}
+        assert {f"pp-{i}" for i in range(30)} <= names
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(book), check=False)
