@@ -9,7 +9,7 @@ from typing import Optional
 
 import click
 
-from nsprov.controller.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: F401 (re-exported)
+from nsprov.controller.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK  # noqa: F401 (re-exported)
 
 
 def console(stderr: bool = False):
@@ -253,6 +253,12 @@ def extra_vars(values: tuple) -> dict:
     return out
 
 
+def host_settings(inv, host: str, lock_timeout: float, **more) -> dict:
+    """What every request to HOST carries beside its work: the host's firewall backend
+    (`nsprov_firewall`) and how long to wait for another run's lock."""
+    return {"firewall": inv.host_vars(host).get("nsprov_firewall"), "lock_timeout": lock_timeout, **more}
+
+
 def resolve_playbook(inventories, playbook, limit, extra, tags: tuple = ("", ""), tasks: bool = True):
     """(inventory, playbook, {host: HostPlan}); every problem of the input at once, exit 2.
     TAGS: (--tags, --skip-tags). Without TASKS only the plays each host is in (a destroy: its
@@ -319,7 +325,7 @@ class Interrupts:
             working = self.runner.working()
             self._say(("interrupted again: leaving now", "bold red"),
                       f"; still working: {', '.join(working)}" if working else "")
-            os._exit(130)
+            os._exit(EXIT_INTERRUPTED)
         self._say(("interrupted", "bold red"), ": no new host starts; running hosts stop at their next "
                                                "safe point (again to leave at once)")
         self.runner.interrupt()

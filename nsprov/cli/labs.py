@@ -10,9 +10,9 @@ import sys
 import click
 
 from nsprov.cli import cli
-from nsprov.cli.common import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, connection_options, connections, console,
-                               inventory_options, lab_of, lab_options, list_and_exit, listing_options, load_inventory,
-                               playbook_options, plays_of, resolve_playbook, run_interruptible, run_options, select, startup_done, styled)
+from nsprov.cli.common import (connection_options, connections, console, host_settings, inventory_options, lab_of,
+                               lab_options, list_and_exit, listing_options, load_inventory, playbook_options, plays_of,
+                               resolve_playbook, run_interruptible, run_options, select, startup_done, styled)
 
 
 def _differences(events: list) -> list:
@@ -43,6 +43,7 @@ def drift(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip
     changed, what the lab made and no longer declares, and what the lab's namespaces hold that
     nsprov did not make. Exit 0 in sync, 1 drift, 2 bad input or unreachable."""
     from nsprov.controller.bundle import load_bundle
+    from nsprov.controller.exits import exit_code
     from nsprov.model.protocol import apply_request, recap_event
     inv, book, plans = resolve_playbook(inventories, playbook, limit, extra_vars, (tags, skip_tags))
     name = lab_of(book, lab)
@@ -52,8 +53,8 @@ def drift(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip
     prune = {"enabled": not (tags or skip_tags), "why": "--tags/--skip-tags select a part of the playbook"}
 
     def request(host: str) -> dict:
-        return apply_request(name, plans[host].phases("tasks"), drift=True, claim=book.claim, take_over=take_over,
-                             prune=prune, firewall=inv.host_vars(host).get("nsprov_firewall"))
+        return apply_request(name, plans[host].phases("tasks"), **host_settings(
+            inv, host, lock_timeout, drift=True, claim=book.claim, take_over=take_over, prune=prune))
     sink = None
     if as_json:
         from nsprov.reporting.jsonl import JsonLines
@@ -66,9 +67,7 @@ def drift(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip
         sink.write(recap_event({h: r.counts for h, r in results.items()}, drift={h: len(d) for h, d in found.items()}))
     else:
         _print_drift(results, found, name)
-    statuses = {r.status for r in results.values()}
-    sys.exit(130 if "interrupted" in statuses else EXIT_BAD_INPUT if "unreachable" in statuses else
-             EXIT_FAILED if any(found.values()) or "failed" in statuses else EXIT_OK)
+    sys.exit(exit_code(results, violated=any(found.values())))
 
 
 def _print_drift(results: dict, found: dict, lab: str) -> None:

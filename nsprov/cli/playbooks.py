@@ -11,14 +11,10 @@ import click
 from nsprov.cli import cli
 from typing import Optional
 
-from nsprov.cli.common import (connection_options, connections, console, drive, fail, inventory_options, lab_of,
-                               lab_options, limit_option, list_and_exit, listing_options, load_inventory,
+from nsprov.cli.common import (connection_options, connections, console, drive, fail, host_settings, inventory_options,
+                               lab_of, lab_options, limit_option, list_and_exit, listing_options, load_inventory,
                                playbook_options, plays_of, resolve_playbook, run_interruptible, run_options, select,
                                selection_options, startup_done, styled)
-
-
-def _settings(inv, host: str, lock_timeout: float, **more) -> dict:
-    return {"firewall": inv.host_vars(host).get("nsprov_firewall"), "lock_timeout": lock_timeout, **more}
 
 
 @cli.command()
@@ -45,7 +41,7 @@ def run(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_t
     prune = {"enabled": not why, "why": why}
 
     def request(host: str) -> dict:
-        return apply_request(name, plans[host].phases("tasks"), **_settings(
+        return apply_request(name, plans[host].phases("tasks"), **host_settings(
             inv, host, lock_timeout, check=check, diff=diff, claim=book.claim, take_over=take_over, prune=prune))
     title = f"{'CHECK ' if check else ''}{book.path} (lab {name})"
     drive(inv, plans, request, options, {"as_json": as_json, "diff": diff, "verbose": verbose, "title": title,
@@ -84,7 +80,7 @@ def destroy(inventories, lab, take_over, playbook, extra_vars, lock_timeout, fai
     options = run_options(reach, fail_fast)
 
     def request(host: str) -> dict:
-        return destroy_request(name, [phase(k) for k in reversed(plans[host].plays)], **_settings(
+        return destroy_request(name, [phase(k) for k in reversed(plans[host].plays)], **host_settings(
             inv, host, lock_timeout, check=check, claim=book.claim, take_over=take_over, keep_logs=keep_logs))
     drive(inv, plans, request, options, {"as_json": as_json, "diff": False, "verbose": verbose,
                                          "title": f"DESTROY lab {name} ({book.path})", "fold_modules": True,
@@ -111,7 +107,7 @@ def _destroy_lab(inventories, lab: Optional[str], limit, report: dict, reach: tu
     options = run_options(*reach)
 
     def request(host: str) -> dict:
-        return destroy_request(lab, [phase(0)], **_settings(inv, host, report["lock_timeout"], check=report["check"],
+        return destroy_request(lab, [phase(0)], **host_settings(inv, host, report["lock_timeout"], check=report["check"],
                                                             keep_logs=report["keep_logs"]))
     drive(inv, plans, request, options, {"as_json": report["as_json"], "diff": False, "verbose": report["verbose"],
                                          "title": f"DESTROY lab {lab} (from the hosts' ledgers)", "fold_modules": True})
