@@ -177,6 +177,8 @@ def ssh_config(address: str) -> dict:
 class ParamikoLink:
     """One paramiko connection to a host. CONN: the inventory's connection."""
 
+    reused = False          # a new connection every run (OpenSshLink may reuse its master)
+
     def __init__(self, conn, connect_timeout: float, accept_new: bool):
         self.conn, self.connect_timeout, self.accept_new = conn, connect_timeout, accept_new
         self.client: Optional[paramiko.SSHClient] = None
@@ -196,8 +198,9 @@ class ParamikoLink:
                         "timeout": self.connect_timeout}
         keys = [os.path.expanduser(c.key_file)] if c.key_file else [os.path.expanduser(k) for k in
                                                                      config.get("identityfile", [])]
-        if len(keys) == 1 and not c.password and _private_key(keys[0]) is not None:
-            kwargs["pkey"] = _private_key(keys[0])       # read once for every host that uses it
+        pkey = _private_key(keys[0]) if len(keys) == 1 and not c.password else None
+        if pkey is not None:
+            kwargs["pkey"] = pkey                        # read once for every host that uses it
             kwargs["look_for_keys"] = False
         elif keys:
             kwargs["key_filename"] = keys

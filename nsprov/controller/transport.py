@@ -71,7 +71,7 @@ class HostSession:
         link = link_for(self.conn, self.connect_timeout, self.accept_new_host_keys)
         link.open()
         self._link = link
-        self.stats.connections += 0 if getattr(link, "reused", False) else 1
+        self.stats.connections += 0 if link.reused else 1
         self.stats.connect_seconds += time.monotonic() - began
 
     def close(self) -> None:
