@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -107,8 +108,14 @@ class Slots:
             self.expected = list(hosts)
             self._grant()
 
-    def held(self, host: str) -> "_Held":
-        return _Held(self, host)
+    @contextmanager
+    def held(self, host: str):
+        """HOST's slot for the block: waited for in turn, given back after."""
+        self.acquire(host)
+        try:
+            yield
+        finally:
+            self.release()
 
     def acquire(self, host: str) -> None:
         with self._lock:
@@ -133,17 +140,6 @@ class Slots:
             if host in self.expected and host not in self._turns:
                 self.expected.remove(host)
                 self._grant()
-
-
-class _Held:
-    def __init__(self, slots: Slots, host: str):
-        self.slots, self.host = slots, host
-
-    def __enter__(self) -> None:
-        self.slots.acquire(self.host)
-
-    def __exit__(self, *exc) -> None:
-        self.slots.release()
 
 
 class Runner:
