@@ -283,13 +283,19 @@ def _busy_cpu() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def _children_cpu() -> float:
+    """CPU seconds of our waited-for children, to the microsecond (os.times counts 10 ms ticks)."""
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _metered(fn) -> dict:
     """Run FN; its wall time, the machine's busy CPU during it, and our children's CPU."""
-    busy0, kids0 = _busy_cpu(), os.times()
+    busy0, kids0 = _busy_cpu(), _children_cpu()
     wall = fn()
-    busy1, kids1 = _busy_cpu(), os.times()
-    return {"wall": wall, "machine_cpu": busy1 - busy0,
-            "controller_cpu": (kids1.children_user - kids0.children_user) + (kids1.children_system - kids0.children_system)}
+    busy1, kids1 = _busy_cpu(), _children_cpu()
+    return {"wall": wall, "machine_cpu": busy1 - busy0, "controller_cpu": kids1 - kids0}
 
 
 def _ipbatch_fan(lab: Path, hosts: int, n: int, verb: str, local: bool = False) -> float:
@@ -376,19 +382,6 @@ def fanout(hosts: int, n: int, repeat: int) -> dict:
         sh([*NSPROV, "lab", "down", "--dir", str(lab)])
 
 
-def _cpu_of(argv: list) -> tuple:
-    """(wall s, CPU s of the process and its children): ARGV run to its end."""
-    began = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(map(str, argv))[:200]} exited {os.waitstatus_to_exitcode(status)}: "
-                           f"{proc.stderr.read().decode()[-1500:]}")
-    proc.stderr.close()
-    return wall, usage.ru_utime + usage.ru_stime
-
-
 def controller_cpu(counts: list, n: int, repeat: int) -> dict:
     """The controller's own CPU per host: nsprov --json --forks 1 (one host at a time, so the
     lab hosts never compete with it for the cores) on 1 host and on each of COUNTS hosts, W, R
@@ -405,9 +398,10 @@ def controller_cpu(counts: list, n: int, repeat: int) -> dict:
             runs: dict = {"W": [], "R": [], "T": []}
             for _ in range(repeat):
                 for key, verb in (("W", "run"), ("R", "run"), ("T", "destroy")):
-                    runs[key].append(_cpu_of(argv(verb)))
-            out[hosts] = {k: {"wall": round(statistics.median(w for w, _ in v), 3),
-                              "cpu": round(statistics.median(c for _, c in v), 4)} for k, v in runs.items()}
+                    runs[key].append(_metered(lambda: timed(argv(verb))))
+            out[hosts] = {k: {"wall": round(statistics.median(x["wall"] for x in v), 3),
+                              "cpu": round(statistics.median(x["controller_cpu"] for x in v), 4)}
+                          for k, v in runs.items()}
             print(f"  controller CPU, {hosts} host(s): " +
                   ", ".join(f"{k} {v['cpu']:.3f} s" for k, v in out[hosts].items()), flush=True)
         for hosts in counts:
