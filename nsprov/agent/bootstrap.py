@@ -7,13 +7,16 @@
 # user site) and -S (no site module, so no .pth file and no sitecustomize) mean nothing of the
 # login user's (their home is sshd's and sudo's working directory) is imported as root: only
 # the standard library, then the verified bundle. The working directory is / from here on.
+# Mode "ro" (drift, facts, labs) writes nothing on the host: a bundle that is not cached
+# already is received and run from memory, and nothing is compiled to disk.
 import os, sys
 os.chdir("/")
 import hashlib, stat, time
 os.environ["NSPROV_T0"] = repr(time.time())
 # the SSH connection as the host sees it (client address and port, host address and port),
 # expanded by the login shell before sudo drops it: the agent refuses tasks that would cut it
-os.environ["NSPROV_SSH_CONNECTION"] = sys.argv[4] if len(sys.argv) > 4 else ""
+os.environ["NSPROV_SSH_CONNECTION"] = sys.argv[5] if len(sys.argv) > 5 else ""
+read_only = len(sys.argv) > 4 and sys.argv[4] == "ro"
 def fail(msg):
     os.write(1, ("NSPROV-ERROR " + msg + "\n").encode())
     sys.exit(3)
@@ -23,10 +26,15 @@ if sys.version_info < (3, 9):
 cache = sys.argv[3]
 for d in (os.path.dirname(cache), cache):
     try:
+        if read_only:
+            raise FileExistsError
         os.mkdir(d, 0o700)
     except FileExistsError:
         pass
-    st = os.lstat(d)
+    try:
+        st = os.lstat(d)
+    except FileNotFoundError:
+        break    # read-only and never made: nothing cached to trust or to check
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
         fail("refusing %s: it must be a directory owned by uid %d with mode 0700" % (d, os.geteuid()))
 path = os.path.join(cache, sha + ".pyz")
@@ -40,6 +48,7 @@ try:
     have = digest(path) == sha
 except OSError:
     have = False
+received = None
 if have:
     os.write(1, b"NSPROV-HAVE\n")
 else:
@@ -52,6 +61,9 @@ else:
         buf += chunk
     if hashlib.sha256(buf).hexdigest() != sha:
         fail("uploaded bundle does not match its sha256; nothing was run")
+    received = bytes(buf)
+if received is not None and not read_only:
+    buf = received
     tmp = "%s.%d.tmp" % (path, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -74,10 +86,12 @@ else:
 # verified bundle once into a companion: one marshalled table {module: (is package, code)},
 # its hash kept beside it and checked like the bundle's. The agent's modules are then served
 # from that table: one read, one unmarshal, no compiling and no zip (35 -> 2x ms of imports).
-def compiled(path):
+def compiled(path, received):
     import marshal
     table = path[:-4] + "." + (sys.implementation.cache_tag or "nocache") + ".code"
     try:
+        if received is not None:
+            raise OSError
         with open(table, "rb") as f:
             data = f.read()
         with open(table + ".sha256") as f:
@@ -87,13 +101,19 @@ def compiled(path):
         pass
     import zipfile   # only to make the table: importing it costs ~10 ms of every run
     codes = {}
-    with zipfile.ZipFile(path) as src:
+    source = path
+    if received is not None:
+        import io
+        source = io.BytesIO(received)
+    with zipfile.ZipFile(source) as src:
         for name in src.namelist():
             if name.endswith(".py") and name.startswith("nsprov/"):
                 module = name[:-3].replace("/", ".")
                 package = module.endswith(".__init__")
                 module = module[:-len(".__init__")] if package else module
                 codes[module] = (package, compile(src.read(name), path + "/" + name, "exec", dont_inherit=True))
+    if read_only:
+        return codes
     data = marshal.dumps(codes)
     tmp = "%s.%d.tmp" % (table, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -124,9 +144,11 @@ class Compiled:
     def exec_module(self, module):
         exec(self.codes[module.__name__][1], module.__dict__)
 try:
-    sys.meta_path.insert(0, Compiled(compiled(path), path))
+    sys.meta_path.insert(0, Compiled(compiled(path, received), path))
 except Exception:
-    pass   # no companion: run from the sources in the bundle, just slower
+    if received is not None and read_only:
+        fail("could not load the agent bundle from memory")
+    # no companion: run from the sources in the bundle, just slower
 # become the agent in this same interpreter (started with -I -S): one Python start-up, not two
 sys.argv = [path]
 sys.path.insert(1, path)

@@ -228,7 +228,7 @@ def extra_vars(values: tuple) -> dict:
     import shlex
     from pathlib import Path
 
-    from nsprov.controller.yamlsrc import InputError, load_yaml, plain
+    from nsprov.controller.yamlsrc import MAX_NESTING, InputError, load_yaml, nesting, plain
     out: dict = {}
     for v in values:
         if v.startswith("@"):
@@ -241,9 +241,15 @@ def extra_vars(values: tuple) -> dict:
             out.update(plain(data))
         elif v.lstrip().startswith("{"):
             try:
-                out.update(json.loads(v))
-            except ValueError as exc:
-                fail(f"-e {v!r}: {exc}")
+                data = json.loads(v)
+            except (ValueError, RecursionError) as exc:
+                fail(f"-e {v[:60]!r}: {exc}")
+            if not isinstance(data, dict):
+                fail(f"-e {v[:60]!r}: must be a JSON object")
+            if nesting(data) > MAX_NESTING:
+                fail(f"-e {v[:60]!r}: lists and mappings are nested more than {MAX_NESTING} levels deep; "
+                     f"nsprov reads at most {MAX_NESTING}")
+            out.update(data)
         else:
             for pair in shlex.split(v):
                 if "=" not in pair:

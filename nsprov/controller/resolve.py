@@ -180,6 +180,9 @@ class _Selection:
     memo: Optional[Outcomes] = None
 
 
+MAX_LOOP_ITEMS = 10_000      # items of one task's loop (README: "What input is refused")
+
+
 def _items(r: HostResolver, task: Task, variables: dict, where: str, quiet: bool) -> Optional[list]:
     """The loop's items ([None] without a loop); None when it does not give a list (a problem,
     unless QUIET: a task not selected by --tags reports nothing)."""
@@ -195,6 +198,12 @@ def _items(r: HostResolver, task: Task, variables: dict, where: str, quiet: bool
         if not quiet:
             r.problems.append(Problem(r.book.path, task.line_of("loop"), f"{where}.loop",
                                       f"loop must give a list, not {type(items).__name__}"))
+        return None
+    if len(items) > MAX_LOOP_ITEMS:
+        if not quiet:
+            r.problems.append(Problem(r.book.path, task.line_of("loop"), f"{where}.loop",
+                                      f"loop gives {len(items)} items; nsprov takes at most {MAX_LOOP_ITEMS} "
+                                      f"in one loop (split it into several tasks)"))
         return None
     return items
 

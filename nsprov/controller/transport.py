@@ -22,7 +22,7 @@ from typing import Callable, Optional
 from nsprov.controller.bundle import REMOTE_CACHE, Bundle, bootstrap_code
 from nsprov.controller.exits import AgentFailed, Unreachable  # noqa: F401 (the runner's names for them)
 from nsprov.controller.inventory import Connection
-from nsprov.model.protocol import encode
+from nsprov.model.protocol import encode, read_only
 
 SUDO_PROMPT = "[nsprov-sudo-password]"
 
@@ -80,8 +80,10 @@ class HostSession:
             self._link = None
 
     # ------------------------------------------------------------ the one command
-    def agent_command(self, bundle: Bundle) -> str:
-        argv = [self.conn.python, "-I", "-S", "-c", bootstrap_code(), bundle.sha256, str(bundle.size), REMOTE_CACHE]
+    def agent_command(self, bundle: Bundle, writes: bool = True) -> str:
+        """The bootstrap's command line; WRITES false: a read-only run, which caches nothing."""
+        argv = [self.conn.python, "-I", "-S", "-c", bootstrap_code(), bundle.sha256, str(bundle.size), REMOTE_CACHE,
+                "rw" if writes else "ro"]
         # the agent needs root: a non-root login always goes through sudo
         if self.conn.become or self.conn.user not in (None, "root"):
             argv = ["sudo", "-S", "-p", SUDO_PROMPT, "-u", self.conn.become_user, "-H", "--", *argv]
@@ -93,7 +95,7 @@ class HostSession:
         The agent's stdin stays open for control lines (send) until end_input()."""
         assert self._link is not None, "open() first"
         self._began = time.monotonic()
-        chan = self._link.exec(self.agent_command(bundle))
+        chan = self._link.exec(self.agent_command(bundle, writes=not read_only(request)))
         self.stats.commands += 1
         self._chan, self._reader = chan, _ChannelReader(chan)
         self._handshake(chan, self._reader, bundle)

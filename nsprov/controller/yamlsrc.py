@@ -96,6 +96,7 @@ for _loader in (_Loader, _FastLoader):
 
 MAX_INPUT_BYTES = 8 * 1024 * 1024     # one playbook, inventory or vars file (README: "Limits")
 MAX_ALIAS_NODES = 1_000_000           # nodes YAML aliases may add to a document when expanded
+MAX_NESTING = 100                     # lists and mappings inside each other (a playbook needs ~10)
 
 
 def read_input(path: Path) -> str:
@@ -119,11 +120,17 @@ def read_input(path: Path) -> str:
         raise InputError([Problem(str(path), 0, "", f"cannot read: {exc}")]) from None
 
 
-def _expanded_size(root: yaml.Node) -> tuple:
+def _too_deep(path: Path, line: int) -> InputError:
+    return InputError([Problem(str(path), line, "", f"lists and mappings are nested more than {MAX_NESTING} "
+                                                    f"levels deep here; nsprov reads at most {MAX_NESTING}")])
+
+
+def _expanded_size(root: yaml.Node, path: Path) -> tuple:
     """(nodes the document holds, nodes it holds once every alias is expanded, a node that
     refers to itself or None, the innermost node whose expansion alone passes MAX_ALIAS_NODES or
     None). An alias is the very node it names, so the graph is walked with a memo: linear in the
-    document, whatever the expansion (a 'billion laughs' costs nothing to measure)."""
+    document, whatever the expansion (a 'billion laughs' costs nothing to measure). Nesting
+    past MAX_NESTING is an InputError (every later step walks values recursively)."""
     memo: dict = {}
     nodes: dict = {}
     active: set = set()
@@ -137,6 +144,8 @@ def _expanded_size(root: yaml.Node) -> tuple:
         if key in active:
             cycle.append(node)
             return 1
+        if len(active) >= MAX_NESTING:
+            raise _too_deep(path, node.start_mark.line + 1)
         unique[0] += 1
         nodes[key] = node
         active.add(key)
@@ -161,7 +170,7 @@ def _parse(loader_class, text: str, path: Path, explain_duplicate: Optional[Call
         node = loader.get_single_node()
         if node is None:
             return None
-        unique, expanded, loop, culprit = _expanded_size(node)
+        unique, expanded, loop, culprit = _expanded_size(node, path)
         if loop is not None:
             raise InputError([Problem(str(path), loop.start_mark.line + 1, "",
                                       "a YAML alias refers to the node that contains it (a recursive anchor)")])
@@ -175,9 +184,41 @@ def _parse(loader_class, text: str, path: Path, explain_duplicate: Optional[Call
         loader.dispose()
 
 
+def nesting(value: Any) -> int:
+    """How deep lists and mappings are nested in VALUE (walked without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_NESTING:
+                stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _deepest_line(text: str) -> int:
+    """Where nesting first passes MAX_NESTING, found from the parser's events (no recursion);
+    0 when the parser gives up first."""
+    depth = 0
+    try:
+        for ev in yaml.parse(text, Loader=_FastLoader):
+            if isinstance(ev, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    return ev.start_mark.line + 1
+            elif isinstance(ev, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        return exc.problem_mark.line + 1 if exc.problem_mark else 0
+    except yaml.YAMLError:
+        pass
+    return 0
+
+
 def load_yaml(path: Path, text: Optional[str] = None, explain_duplicate: Optional[Callable] = None) -> Any:
     """Parse one YAML document with line marks; a syntax error becomes an InputError, and so do
-    a file over MAX_INPUT_BYTES and aliases that would expand past MAX_ALIAS_NODES.
+    a file over MAX_INPUT_BYTES, aliases that would expand past MAX_ALIAS_NODES and nesting past
+    MAX_NESTING (libyaml stops at 1000 levels itself; the pure-Python parser recurses).
     EXPLAIN_DUPLICATE(mapping so far, key) adds to the message of a duplicate key what the
     caller knows it likely means."""
     try:
@@ -189,7 +230,10 @@ def load_yaml(path: Path, text: Optional[str] = None, explain_duplicate: Optiona
             return _parse(_FastLoader, text, path, explain_duplicate)
         except yaml.YAMLError:
             pass   # parse again with the pure-Python parser, whose message is the clearer one
-        return _parse(_Loader, text, path, explain_duplicate)
+        try:
+            return _parse(_Loader, text, path, explain_duplicate)
+        except RecursionError:
+            raise _too_deep(path, _deepest_line(text)) from None
     except yaml.MarkedYAMLError as exc:
         # the context mark is where the broken construct starts (an unclosed `{` say); the
         # problem mark is where the parser gave up, often the end of the file

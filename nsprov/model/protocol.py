@@ -93,6 +93,12 @@ def verify_request(phases: list) -> dict:
     return {"protocol": PROTOCOL_VERSION, "op": "verify", "phases": phases}
 
 
+def read_only(request: dict) -> bool:
+    """Whether REQUEST only reads the host (facts, labs, drift): its run writes nothing there,
+    not even the agent's cache."""
+    return request.get("op") in ("facts", "labs") or (request.get("op") == "apply" and bool(request.get("drift")))
+
+
 def exec_request(namespace: str, command: list) -> dict:
     return {"protocol": PROTOCOL_VERSION, "op": "exec", "namespace": namespace, "command": command}
 

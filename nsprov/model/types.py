@@ -35,12 +35,15 @@ class Type:
 
 # ------------------------------------------------------------------ names
 def ifname(value: Any) -> str:
-    """The kernel's dev_valid_name(): 1..15 bytes, not '.' or '..', no '/', ':' or whitespace."""
+    """The kernel's dev_valid_name() (1..15 bytes, not '.' or '..', no '/', ':' or whitespace), and
+    no '%': the kernel numbers `br%d` itself (br0, br1...), a link nsprov would never record."""
     if not isinstance(value, str) or not value:
         raise ValueError(f"interface name must be a non-empty string, not {value!r}")
     size = len(value.encode())
     if size >= IFNAMSIZ:
         raise ValueError(f"interface name {value!r} is {size} bytes; the kernel allows {IFNAMSIZ - 1}")
+    if "%" in value:
+        raise ValueError(f"interface name {value!r} holds '%': the kernel would number it itself (br%d becomes br0)")
     if value in (".", "..") or any(c in value for c in "/:") or any(c.isspace() for c in value):
         raise ValueError(f"interface name {value!r} is not allowed: no '/', ':', whitespace, '.' or '..'")
     if not value.isprintable():
@@ -350,7 +353,7 @@ _S_REACH = {"type": "array", "items": {"type": "object", "additionalProperties":
                                        "properties": {"from": {"type": "string"}, "to": _S_IP, "port": _S_INT}}}
 
 IFNAME = Type("interface name (1-15 bytes)", ifname, {"type": "string", "minLength": 1, "maxLength": 15,
-                                                      "pattern": r"^[^/:\s]+$"}, "veth0")
+                                                      "pattern": r"^[^/:%\s]+$"}, "veth0")
 NETNS = Type("namespace name, or empty for the host's own", netns_name,
              {"type": "string", "pattern": r"^$|" + _NAME.pattern}, "red")
 OWN_NAME = Type("name", own_name, _S_NAME, "red")
