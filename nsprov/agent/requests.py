@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from nsprov.agent import converge
 from nsprov.agent.engine import CONTAINERS, Emit, _new_run, run_tasks
-from nsprov.agent.ledger import Ledger
+from nsprov.agent.ledger import LabClaimed, Ledger
 from nsprov.agent.phases import phases_of, run_phases
 from nsprov.agent.resources import RESOURCES, module_of
 from nsprov.model import protocol
@@ -14,9 +14,21 @@ from nsprov.model.kinds import MODULES, object_name
 
 
 def claim(run, req: dict, ledger: Ledger) -> None:
-    """The lab is this playbook's (ledger.claim refuses another's, naming both)."""
-    if req.get("claim") is not None:
-        ledger.claim(run.ctx.lab, req["claim"], bool(req.get("take_over")))
+    """The lab is this playbook's (ledger.claim refuses another's, naming both). Check mode and
+    drift change nothing, so a copy of the playbook may look: they say once that a real run
+    would be refused, and show what it would change with --take-over."""
+    if req.get("claim") is None:
+        return
+    take_over = bool(req.get("take_over"))
+    if run.check and not take_over:
+        try:
+            ledger.claim(run.ctx.lab, req["claim"])
+            return
+        except LabClaimed as exc:
+            run.emit(protocol.event("claimed", lab=run.ctx.lab, message=f"a real run would be refused: {exc}; "
+                                                                        f"shown is what it would change with --take-over"))
+            take_over = True
+    ledger.claim(run.ctx.lab, req["claim"], take_over)
 
 
 def _converging(run, req: dict, phases: list) -> list:
@@ -49,7 +61,11 @@ def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel, control=None) -
     pruned = _converging(run, req, phases)
 
     def phase(ph: dict) -> bool:
+        # check mode records nothing: what earlier plays would have recorded stays pending, or
+        # a later play (and the findings) would take their simulated objects for foreign ones
+        simulated = run.ctx.pending if run.check else []
         run.ctx.reset()
+        run.ctx.add_pending(simulated)
         run.ctx.play = ph["play"]
         tasks = ph["tasks"] or []
         if ph is phases[0] and pruned:

@@ -147,16 +147,22 @@ def selection_options(f):
 def lab_options(f):
     """Which lab a command works on, and whose it is."""
     f = click.option("--lab", "lab", default=None,
-                     help="the lab's name (default: the plays' `lab:`, else the playbook's file name)")(f)
+                     help="the lab's name, for a playbook whose plays name none (default: the "
+                          "playbook's file name); a play's own `lab:` that differs is refused")(f)
     f = click.option("--take-over", is_flag=True,
                      help="claim the lab on its hosts for this playbook, though another playbook made it")(f)
     return f
 
 
 def lab_of(book, lab: Optional[str]) -> str:
-    """The lab a run builds: --lab, else the plays' `lab:`, else the playbook's stem."""
+    """The lab a run builds: the plays' `lab:`, else --lab, else the playbook's stem. A --lab
+    that contradicts the plays' own is refused: which of the two labs was meant is not ours to
+    guess (one of them may hold objects the other would prune)."""
     from nsprov.model.types import lab_name
-    name = lab or book.lab
+    if lab and book.named_lab and lab != book.named_lab:
+        fail(f"--lab {lab} contradicts the plays' own `lab: {book.named_lab}` in {book.path}; "
+             f"drop --lab, or change the plays' lab:")
+    name = book.named_lab or lab or book.lab
     try:
         return lab_name(name)
     except ValueError as exc:

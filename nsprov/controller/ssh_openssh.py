@@ -17,6 +17,7 @@ import os
 import select
 import shlex
 import subprocess
+import time
 from typing import Optional
 
 from nsprov.controller.exits import Unreachable
@@ -84,12 +85,13 @@ class OpenSshLink:
             return
         # -f: into the background once authenticated; -N: no command; the master then serves
         # the agent's session and stays ControlPersist after it
+        began = time.monotonic()
         proc = subprocess.run(self.argv("-M", "-N", "-f", self.conn.address), capture_output=True, text=True,
                               stdin=subprocess.DEVNULL, timeout=self.connect_timeout + 30)
         if proc.returncode != 0:
-            raise Unreachable(self._why(proc.stderr))
+            raise Unreachable(self._why(proc.stderr, time.monotonic() - began))
 
-    def _why(self, stderr: str) -> str:
+    def _why(self, stderr: str, took: float = 0.0) -> str:
         c = self.conn
         lines = [x for x in stderr.strip().splitlines() if x and not x.startswith("Warning: Permanently added")]
         text = "; ".join(lines[-3:]) or "ssh exited 255"
@@ -100,8 +102,8 @@ class OpenSshLink:
             return (f"host key of {c.address} is not in {known}; add it (ssh-keyscan) or pass "
                     f"--accept-new-host-keys")
         if "timed out" in stderr:
-            return f"cannot connect to {c.address}:{c.port or 22}: {text} (-T/--timeout)"
-        return f"cannot connect to {c.address}:{c.port or 22}: {text}"
+            return f"cannot connect to {c.address}:{c.port or 22}: {text} (within {self.connect_timeout:g} s, -T/--timeout)"
+        return f"cannot connect to {c.address}:{c.port or 22} (ssh gave up after {took:.2f} s): {text}"
 
     def exec(self, command: str) -> "OpenSshChannel":
         proc = subprocess.Popen(self.argv("-T", self.conn.address, command), stdin=subprocess.PIPE,

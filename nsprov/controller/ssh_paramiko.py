@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import types
 from pathlib import Path
 from typing import Optional
@@ -216,6 +217,7 @@ class ParamikoLink:
         port = c.port or int(config.get("port", 22))
         known = os.path.expanduser(c.known_hosts or "~/.ssh/known_hosts")
         client = self._client(host, port, known)
+        began = time.monotonic()
         try:
             if "proxyjump" in config or "proxycommand" in config:
                 self._open_with_fabric(client, config)
@@ -232,11 +234,11 @@ class ParamikoLink:
                 msg = (f"host key of {c.address} is not in {known}; add it (ssh-keyscan) or pass "
                        f"--accept-new-host-keys")
             elif "banner" in msg or msg == "No existing session":   # how paramiko says the greeting never came
-                msg = (f"{c.address}:{port} accepted the connection but sent no SSH greeting within "
-                       f"{self.connect_timeout:g} s (-T/--timeout)")
+                msg = no_greeting(f"{c.address}:{port}", time.monotonic() - began, self.connect_timeout)
             raise Unreachable(msg) from None
         except (OSError, socket.timeout, EOFError) as exc:
-            raise Unreachable(f"cannot connect to {c.address}:{port}: {exc}") from None
+            raise Unreachable(not_connected(f"{c.address}:{port}", exc, time.monotonic() - began,
+                                            self.connect_timeout)) from None
         self.client = client
 
     def _open_with_fabric(self, client, config: dict) -> None:
@@ -261,6 +263,26 @@ class ParamikoLink:
         elif self.client is not None:
             self.client.close()
         self.client = self._fabric = None
+
+
+def no_greeting(where: str, took: float, timeout: float) -> str:
+    """What became of a connection that never brought an SSH greeting, and when: a server that
+    closes at once (sshd over MaxStartups, a service that is not SSH) is not a silent one."""
+    if took < timeout * 0.9:
+        return (f"{where} accepted the connection and closed it after {took:.2f} s without an SSH greeting "
+                f"(not an SSH server there, or sshd refusing new connections: MaxStartups)")
+    return f"{where} accepted the connection but sent no SSH greeting within {timeout:g} s (-T/--timeout)"
+
+
+def not_connected(where: str, exc: BaseException, took: float, timeout: float) -> str:
+    """A TCP connection that failed, said as what happened and after how long."""
+    if isinstance(exc, ConnectionRefusedError):
+        return f"{where} refused the connection after {took:.2f} s (nothing listens on that port)"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return f"no answer from {where} within {timeout:g} s (-T/--timeout): host down, or packets dropped"
+    if isinstance(exc, EOFError):
+        return f"{where} closed the connection after {took:.2f} s, during the SSH handshake"
+    return f"cannot connect to {where} after {took:.2f} s: {exc}"
 
 
 class ParamikoChannel:

@@ -228,8 +228,10 @@ def load_yaml(path: Path, text: Optional[str] = None, explain_duplicate: Optiona
             raise InputError([Problem(str(path), 1, "", f"is over {MAX_INPUT_BYTES // (1024 * 1024)} MiB")])
         try:
             return _parse(_FastLoader, text, path, explain_duplicate)
-        except yaml.YAMLError:
-            pass   # parse again with the pure-Python parser, whose message is the clearer one
+        except yaml.YAMLError as exc:
+            if "maximum nesting depth" in str(exc):    # libyaml's own limit (1000 levels)
+                raise _too_deep(path, _deepest_line(text)) from None
+            # otherwise parse again with the pure-Python parser, whose message is the clearer one
         try:
             return _parse(_Loader, text, path, explain_duplicate)
         except RecursionError:

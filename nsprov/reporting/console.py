@@ -29,6 +29,8 @@ def _note(ev: dict) -> str:
     if ev["event"] == "healed":
         verb = "dropped the records of" if ev.get("dropped") else "would drop the records of"
         return f"{verb} {len(ev['records'])} object(s) gone from the kernel: {', '.join(ev['records'])}"
+    if ev["event"] == "claimed":
+        return ev["message"]
     return f"not nsprov's, left alone: {ev['what']}"
 
 
@@ -248,11 +250,12 @@ class ConsoleReporter:
             if ev.get("play") is not None and host in self.play_hosts:
                 self.finished.add(host)
                 self._drain()
-        elif kind in ("prune", "healed", "drift"):
+        elif kind in ("prune", "healed", "drift", "claimed"):
             self._flush_fold(host)
             self._out(host, Text(f"{host:<{self.width}} {_note(ev)}", style="yellow"))
         elif kind == "error":
             self._flush_fold(host)
+            self.said.add(host)            # the host's end (host_done) repeats it: said once
             self._out(host, Text(f"{host:<{self.width}} agent error: {ev.get('type')}: {ev.get('message')}",
                                  style="bold red"))
             if self.verbose and ev.get("traceback"):

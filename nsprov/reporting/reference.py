@@ -45,5 +45,6 @@ def render_module(name: str) -> str:
             lines.append(f"      example: {p['name']}: {example_value(p['example'])}")
     if ref["absent"]:
         lines += ["", "STATE: ABSENT", _wrap(ref["absent"], "  ")]
-    lines += ["", "EXAMPLE", f"  - {ref['example']}"]
+    first, *rest = ref["example"].splitlines()
+    lines += ["", "EXAMPLE", f"  - {first}", *(f"    {line}" for line in rest)]
     return "\n".join(lines) + "\n"

@@ -147,3 +147,112 @@ def test_a_yaml_error_is_worded_by_the_pure_python_parser(tmp_path):
     with pytest.raises(InputError) as exc:
         yamlsrc.load_yaml(path, "- hosts: all\n  tasks:\n\t- netns: {name: a}\n")
     assert "found character '\\t' that cannot start any token" in str(exc.value)
+
+
+# ------------------------------------------------------------------ hostile input as a class
+# Whatever a playbook, inventory or -e holds (nesting hundreds of levels deep, ranges of a
+# billion, templates that loop for ever or make gigabytes, names the kernel would rewrite,
+# values of any type), `nsprov graph` (which loads, validates and renders everything and
+# touches no host) ends with exit 0 or 2 within 5 s, the test process's peak memory never
+# grows by 300 MB, and never with a traceback. A fixed seed: CI runs the same examples every time.
+import resource
+import time as _time
+
+from click.testing import CliRunner
+from hypothesis import seed
+
+from nsprov.cli import cli
+
+LIMIT_SECONDS, LIMIT_BYTES = 5.0, 300 * 1024 * 1024
+HOSTILE = settings(max_examples=120, deadline=None, derandomize=True,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+big = st.sampled_from([10, 1000, 100_000, 100_001, 10 ** 6, 10 ** 9, 10 ** 18])
+templates = st.one_of(
+    big.map(lambda n: f"{{{{ range({n}) | list }}}}"),
+    big.map(lambda n: f"{{{{ 'a' * {n} }}}}"),
+    big.map(lambda n: f"{{{{ [1] * {n} }}}}"),
+    big.map(lambda n: f"{{{{ 'a' | center({n}) }}}}"),
+    big.map(lambda n: f"{{{{ {n} ** {n} }}}}"),
+    big.map(lambda n: f"{{% for i in range({n}) %}}{{% for j in range({n}) %}}x{{% endfor %}}{{% endfor %}}"),
+    st.just("{% for a in x %}{% for b in x %}{% for c in x %}{% endfor %}{% endfor %}{% endfor %}"),
+    st.just("{{ ''.__class__.__mro__[1].__subclasses__() }}"),
+    st.just("{{ lipsum(1000000) }}"),
+    st.just("{{ x | map('string') | join(',') }}"),
+)
+odd_names = st.one_of(st.sampled_from(["br%d", "a/b", "a b", ".", "..", "x" * 16, "é" * 8, "a:b", "\t", "",
+                                       "-", "%s%n", "a\nb"]), st.text(max_size=20))
+odd_values = st.one_of(scalars, templates, odd_names, st.floats(allow_nan=True), st.lists(scalars, max_size=3),
+                       st.dictionaries(st.text(max_size=5), scalars, max_size=3))
+
+
+def _deep(depth: int, flow: bool) -> str:
+    return ("[" * depth + "]" * depth) if flow else "".join("  " * i + "-\n" for i in range(depth))
+
+
+def _max_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+BASELINE_RSS = _max_rss()
+
+
+def _graph(files: dict, *extra: str):
+    """`nsprov graph` in-process on FILES (name -> text): (result, seconds, how far the process's
+    peak memory has grown past what it was when this module loaded)."""
+    with tempfile.TemporaryDirectory() as d:
+        for name, text in files.items():
+            (Path(d) / name).write_text(text)
+        began = _time.monotonic()
+        result = CliRunner().invoke(cli, ["graph", "-i", str(Path(d) / "inv.yml"), str(Path(d) / "book.yml"),
+                                          *extra])
+        took = _time.monotonic() - began
+    return result, took, _max_rss() - BASELINE_RSS
+
+
+def _ended_cleanly(result, took: float, peak: int) -> None:
+    assert result.exit_code in (0, 2), (result.exit_code, result.output[-2000:], result.exc_info)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    assert "Traceback" not in result.output
+    assert took < LIMIT_SECONDS, f"took {took:.1f} s"
+    assert peak < LIMIT_BYTES, f"{peak / 1e6:.0f} MB"
+    if result.exit_code == 2:
+        assert "book.yml" in result.output or "inv.yml" in result.output or "-e" in result.output, result.output
+
+
+@HOSTILE
+@given(st.integers(1, 3000), st.booleans(), st.sampled_from(["book.yml", "inv.yml"]))
+def test_nesting_of_any_depth_ends_in_exit_0_or_2(depth, flow, where):
+    files = {"inv.yml": INVENTORY, "book.yml": "- hosts: all\n  tasks:\n    - netns: {name: a}\n"}
+    files[where] = _deep(depth, flow)
+    _ended_cleanly(*_graph(files))
+
+
+@HOSTILE
+@given(st.lists(st.tuples(st.sampled_from([*MODULES]), st.sampled_from(["name", "peer", "bridge", "netns", "command",
+                                                                       "address", "to", "source", "hostname"]),
+                          odd_values), min_size=1, max_size=4),
+       st.one_of(st.none(), templates))
+def test_hostile_templates_names_and_types_end_in_exit_0_or_2(tasks, loop):
+    body = [{module: {param: value}} for module, param, value in tasks]
+    if loop is not None:
+        body[0]["loop"] = loop
+    book = yaml.safe_dump([{"hosts": "all", "vars": {"x": "{{ range(100000) | list }}"}, "tasks": body}])
+    _ended_cleanly(*_graph({"inv.yml": INVENTORY, "book.yml": book}))
+
+
+@HOSTILE
+@given(st.dictionaries(st.sampled_from(["ansible_host", "ansible_port", "ansible_user", "nsprov_x", "x"]),
+                       odd_values, max_size=4), odd_names)
+def test_hostile_inventories_end_in_exit_0_or_2(hostvars, hostname):
+    inv = yaml.safe_dump({"all": {"hosts": {"h1": hostvars, str(hostname) or "h2": None}}})
+    book = "- hosts: all\n  tasks:\n    - netns: {name: 'n{{ x | default(1) }}'}\n"
+    _ended_cleanly(*_graph({"inv.yml": inv, "book.yml": book}))
+
+
+@HOSTILE
+@given(st.one_of(templates, st.integers(1, 400).map(lambda d: '{"a": ' + "[" * d + "]" * d + "}")))
+def test_hostile_extra_vars_end_in_exit_0_or_2(value):
+    book = "- hosts: all\n  tasks:\n    - netns: {name: 'n{{ y | length }}'}\n"
+    extra = value if value.startswith("{\"") else f"y={value}"
+    _ended_cleanly(*_graph({"inv.yml": INVENTORY, "book.yml": book}, "-e", extra))

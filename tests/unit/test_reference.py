@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import jsonschema
@@ -176,7 +177,34 @@ def test_doc_of_a_module_gives_every_parameter_its_type_default_need_and_example
         assert f"example: {name}: " in block
         assert param.doc.split(" ")[0] in block
     assert ("STATE: ABSENT" in out) == ("state" in kind.params)
-    assert kind.example in out
+    assert yaml.safe_load(_pasted_example(out))[0] == yaml.safe_load(kind.example)
+
+
+def _pasted_example(out: str) -> str:
+    """The EXAMPLE block of `nsprov doc MODULE` as a user copies it: every line, as printed."""
+    return textwrap.dedent(out.split("\nEXAMPLE\n", 1)[1])
+
+
+# what the examples refer to, declared first (a veth into netns red needs a netns red)
+EXAMPLE_PREAMBLE = [{"netns": {"name": "red"}}, {"netns": {"name": "netns1"}}, {"bridge": {"name": "br0"}},
+                    {"namespace": {"name": "box1", "kinds": ["uts", "net"]}}]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
+def test_the_example_of_nsprov_doc_pasted_into_a_playbook_loads_and_resolves(kind, tmp_path):
+    code, out = doc(kind.name)
+    assert code == 0
+    tasks = yaml.safe_load(_pasted_example(out))
+    preamble = [t for t in EXAMPLE_PREAMBLE if kind.name not in t]     # the example may declare it itself
+    book = tmp_path / "pasted.yml"
+    book.write_text(yaml.safe_dump([{"hosts": "h1", "tasks": preamble}]) + "\n" +
+                    "- hosts: h1\n  tasks:\n" + textwrap.indent(textwrap.dedent(out.split("\nEXAMPLE\n", 1)[1]),
+                                                                 "    "))
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all: {hosts: {h1: {ansible_host: 192.0.2.1}}}\n")
+    result = CliRunner().invoke(cli, ["graph", "-i", str(inventory), str(book)])
+    assert result.exit_code == 0, result.output
+    assert len(tasks) == 1 and kind.name in tasks[0]
 
 
 def test_doc_json_is_the_reference_as_data():

@@ -14,7 +14,6 @@ import random
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from typing import Optional
 
@@ -22,6 +21,8 @@ from nsprov.agent.kernel import netns, nsset
 from nsprov.agent.kernel.processes import environment
 
 REACH_GRACE = 10.0    # seconds a `reach` TCP check waits for a refused port to open
+PING_GRACE = 5.0      # seconds a `reach` ping keeps trying (a neighbour entry still stale, a
+                      # route just made: the first echo may be lost where the next one is not)
 
 
 def _check(check: str, subject: str, expected, observed, passed: bool) -> dict:
@@ -126,25 +127,35 @@ def check_pid(name: str, kinds: list) -> list:
     return out
 
 
+def _scratch_inside(prefix: list, then: str) -> tuple:
+    """(the directory made inside the set under its own /tmp, whatever /tmp is there: the host's
+    or a private one; the output of THEN, a shell line run there with $d set to it)."""
+    proc = _run([*prefix, "sh", "-c", 'd=$(mktemp -d /tmp/nsprov-verify-XXXXXX) && echo "$d" && ' + then])
+    lines = proc.stdout.splitlines()
+    return (lines[0] if lines and lines[0].startswith("/tmp/nsprov-verify-") else None), lines[1:], proc
+
+
 def check_mnt(name: str, kinds: list) -> list:
-    d = tempfile.mkdtemp(prefix="nsprov-verify-", dir="/tmp")
+    """A tmpfs mounted inside, on a directory made inside (a set may have its own /tmp), is in the
+    set's mountinfo and not in the host's."""
+    prefix = _enter(name, kinds, "mnt")
+    d, _, made = _scratch_inside(prefix, 'mount -t tmpfs nsprov-verify "$d"')
+    info = nsset.info(name) or {}
     try:
-        prefix = _enter(name, kinds, "mnt")
-        made = _run([*prefix, "mount", "-t", "tmpfs", "nsprov-verify", d])
-        info = nsset.info(name) or {}
         with open("/proc/self/mountinfo") as f:
-            on_host = any(line.split()[4] == d for line in f)
+            on_host = d is not None and any(line.split()[4] == d for line in f)
         try:
             with open(f"/proc/{info.get('pid')}/mountinfo") as f:
-                inside = any(line.split()[4] == d for line in f)
+                inside = d is not None and any(line.split()[4] == d for line in f)
         except OSError:
             inside = False
-        _run([*prefix, "umount", d])
         return [_check("mnt: a mount made inside is absent on the host", name, f"{d} mounted inside only",
-                       f"inside: {'yes' if inside else 'no'}, host: {'yes' if on_host else 'no'}",
+                       f"inside: {'yes' if inside else 'no'}, host: {'yes' if on_host else 'no'}"
+                       + ("" if made.returncode == 0 else f" ({made.stderr.strip()[-200:]})"),
                        made.returncode == 0 and inside and not on_host)]
     finally:
-        os.rmdir(d)
+        if d is not None:
+            _run([*prefix, "sh", "-c", 'umount "$1" 2>/dev/null; rmdir "$1"', "-", d])
 
 
 def _uid_map(name: str) -> list:
@@ -157,19 +168,23 @@ def _uid_map(name: str) -> list:
 
 
 def check_file_owner(name: str, kinds: list, outside: Optional[int]) -> list:
-    """uid 0 inside, and a file it creates belongs to `outside` on the host."""
-    d = tempfile.mkdtemp(prefix="nsprov-verify-", dir="/tmp")
+    """uid 0 inside, and a file it creates (under its own /tmp) belongs to `outside` on the host:
+    seen from the host through the set's root (/proc/INIT/root), whatever the set mounts."""
+    prefix = _enter(name, kinds, "mnt")
+    d, said, _ = _scratch_inside(prefix, 'touch "$d/made-inside" && id -u')
+    info = nsset.info(name) or {}
     try:
-        os.chmod(d, 0o777)
-        f = os.path.join(d, "made-inside")
-        who = _run([*_enter(name, kinds, "mnt"), "sh", "-c", f"id -u && touch {f}"])
-        owner = os.stat(f).st_uid if os.path.exists(f) else None
-        first = who.stdout.strip().split("\n")[0] if who.stdout.strip() else "?"
+        try:
+            owner = os.stat(f"/proc/{info.get('pid')}/root{d}/made-inside").st_uid if d else None
+        except OSError:
+            owner = None
+        first = said[0].strip() if said else "?"
         return [_check("user: uid 0 inside", name, "0", first, first == "0"),
                 _check("user: a file made inside belongs to the mapped uid", name, outside, owner,
                        owner is not None and owner == outside and owner != 0)]
     finally:
-        shutil.rmtree(d, ignore_errors=True)
+        if d is not None:
+            _run([*prefix, "rm", "-rf", "--", d])
 
 
 def check_user(name: str, kinds: list, uid_map: Optional[list]) -> list:
@@ -217,10 +232,18 @@ def check_net(name: str, kinds: list, sockets) -> list:
 
 
 # ------------------------------------------------------------------ reachability
-def _ping(ns: str, address: str) -> bool:
+def _ping(ns: str, address: str, grace: float = 0.0) -> bool:
+    """One echo answered within 2 s; with GRACE, keep asking (one echo a second) until then."""
     prefix = ["nsenter", f"--net={netns.netns_path(ns)}", "--"] if ns else []
     flag = "-6" if ":" in address else "-4"
-    return _run([*prefix, "ping", flag, "-c", "1", "-W", "2", address]).returncode == 0
+    deadline = time.monotonic() + grace
+    while True:
+        began = time.monotonic()
+        if _run([*prefix, "ping", flag, "-c", "1", "-W", "1" if grace else "2", address]).returncode == 0:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - began)))
 
 
 def _tcp(ns: str, address: str, port: int, grace: float = 0.0) -> bool:
@@ -249,7 +272,8 @@ def check_reach(entry: dict, expect: bool) -> dict:
     how = f"tcp/{port}" if port else "ping"
     try:
         # a refused port that must be reached gets REACH_GRACE seconds; one that must not, none
-        ok = _tcp(src, dst, port, REACH_GRACE if expect else 0.0) if port else _ping(src, dst)
+        ok = _tcp(src, dst, port, REACH_GRACE if expect else 0.0) if port else _ping(src, dst, PING_GRACE if expect
+                                                                                       else 0.0)
         observed = "reached" if ok else "no answer"
     except OSError as exc:
         ok, observed = False, f"error: {exc}"
