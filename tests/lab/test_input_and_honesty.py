@@ -162,9 +162,15 @@ SETS = textwrap.dedent("""\
             gid_map: [{inside: 0, outside: 100000, count: 65536}]
             mounts: [{type: tmpfs, target: /tmp}]
         - namespace: {name: pt-root, kinds: [mnt, pid], mounts: [{type: tmpfs, target: /tmp}]}
+        - namespace:
+            name: pt-ro
+            kinds: [pid, mnt, user]
+            uid_map: [{inside: 0, outside: 100000, count: 65536}]
+            gid_map: [{inside: 0, outside: 100000, count: 65536}]
+            mounts: [{type: tmpfs, target: /tmp, options: ro}]
         - verify:
-            mount_isolated: [pt-user, pt-root]
-            uid_map: [{namespace: pt-user, inside: 0, outside: 100000}]
+            mount_isolated: [pt-user, pt-root, pt-ro]
+            uid_map: [{namespace: pt-user, inside: 0, outside: 100000}, {namespace: pt-ro, inside: 0, outside: 100000}]
 """)
 
 
@@ -175,7 +181,7 @@ def test_verify_is_right_for_namespace_sets_with_a_private_tmp(lab3, tmp_path):
         nsprov("run", "-i", str(lab3.inventory), str(book))
         # the control: /tmp inside each set really is its own (a file made in the host's /tmp is not there)
         lab3.ssh("lab2", "touch", "/tmp/host-marker")
-        for name in ("pt-user", "pt-root"):
+        for name in ("pt-user", "pt-root", "pt-ro"):
             pid = json.loads(lab3.ssh("lab2", "cat", f"/run/nsprov/ns/{name}/init.json").stdout)["pid"]
             inside = lab3.ssh("lab2", "ls", f"/proc/{pid}/root/tmp").stdout
             assert "host-marker" not in inside

@@ -127,12 +127,16 @@ def check_pid(name: str, kinds: list) -> list:
     return out
 
 
+_SCRATCH = "for b in /tmp /var/tmp /dev/shm /run; do d=$(mktemp -d $b/nsprov-verify-XXXXXX 2>/dev/null) && break; done; "
+
+
 def _scratch_inside(prefix: list, then: str) -> tuple:
-    """(the directory made inside the set under its own /tmp, whatever /tmp is there: the host's
-    or a private one; the output of THEN, a shell line run there with $d set to it)."""
-    proc = _run([*prefix, "sh", "-c", 'd=$(mktemp -d /tmp/nsprov-verify-XXXXXX) && echo "$d" && ' + then])
+    """(a directory made inside the set, in the first of its /tmp, /var/tmp, /dev/shm, /run it
+    may write to, whatever the set mounts there; the lines THEN printed, a shell line run there
+    with $d set to it; the process)."""
+    proc = _run([*prefix, "sh", "-c", _SCRATCH + '[ -n "$d" ] && echo "$d" && ' + then])
     lines = proc.stdout.splitlines()
-    return (lines[0] if lines and lines[0].startswith("/tmp/nsprov-verify-") else None), lines[1:], proc
+    return (lines[0] if lines and "/nsprov-verify-" in lines[0] else None), lines[1:], proc
 
 
 def check_mnt(name: str, kinds: list) -> list:
