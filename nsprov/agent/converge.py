@@ -56,13 +56,15 @@ def heal(ledger, obs: Observed, entries: list, write: bool) -> tuple:
     return gone, [e for e in entries if e not in gone], event
 
 
-def findings(obs: Observed, ctx: Context) -> list:
+def findings(obs: Observed, ctx: Context, deep: bool = False) -> list:
     """What the lab's own namespaces hold that nsprov did not record, and marked links that no
-    record names: reported, never touched."""
+    record names: reported, never touched. DEEP (drift) also looks at what else the lab's
+    namespaces hold (nft tables, routes in other tables, policy rules) and at addresses someone
+    added to the lab's links."""
     lab_netns = sorted({e["name"] for e in ctx.ledger.owned_by(ctx.lab) if e["kind"] == "netns"} |
                        {e["name"] for e in ctx.ledger.owned_by(ctx.lab)
                         if e["kind"] == "nsset" and "net" in (e.get("kinds") or [])})
-    out = []
+    out = _deep_findings(obs, ctx, lab_netns) if deep else []
     for ns in lab_netns:
         if not obs.exists(ns):
             continue
@@ -86,6 +88,33 @@ def findings(obs: Observed, ctx: Context) -> list:
                 if not ctx.owns("fw_rule", ns, key):
                     out.append(_finding("rule", ns, key, f"rule '{key}' in the lab's table {ctx.table} was not "
                                                          f"made by nsprov"))
+    return out
+
+
+def foreign_in(obs: Observed, ctx: Context, ns: str) -> list:
+    """What netns NS (the lab's) holds that nsprov did not make, beside links: [(kind, name, what)]."""
+    found = obs.survey(ns)
+    out = [("nft_table", f"{family} {name}", f"nft table {family} {name}")
+           for family, name in found["tables"] if (family, name) != ("ip", ctx.table)]
+    out += [("route", f"{dst} table {table}", f"route {dst} in table {table}") for table, dst in found["routes"]]
+    out += [("policy_rule", rule, f"policy rule {rule}") for rule in found["rules"]]
+    return out
+
+
+def _deep_findings(obs: Observed, ctx: Context, lab_netns: list) -> list:
+    out = []
+    for ns in lab_netns:
+        if obs.exists(ns):
+            out += [_finding(kind, ns, name, f"{what} in netns {ns} was not made by nsprov")
+                    for kind, name, what in foreign_in(obs, ctx, ns)]
+    for e in ctx.ledger.owned_by(ctx.lab):
+        ns, mine = e.get("netns", ""), e.get("addresses")
+        link = obs.link(ns, e["name"]) if e["kind"] == "link" and mine is not None else None
+        for a in link.addresses if link is not None else ():
+            if not a.startswith("fe80:") and a not in mine and not ctx.owns("address", ns, f"{e['name']}/{a}"):
+                where = f" in netns {ns}" if ns else ""
+                out.append(_finding("address", ns, f"{e['name']}/{a}", f"address {a} on {e['name']}{where} was not "
+                                                                      f"made by nsprov"))
     return out
 
 

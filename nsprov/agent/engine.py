@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 from nsprov.agent import ops
 from nsprov.agent.ledger import Ledger
-from nsprov.agent.planning import Context, PlanError, TaskPlan
+from nsprov.agent.planning import Context, Management, PlanError, TaskPlan
 from nsprov.agent.settle import DONE, FAILED, STOPPED, VIOLATED, settle
 from nsprov.agent.resources import INTERNAL, RESOURCES
 from nsprov.agent.state import Observed
@@ -57,14 +57,20 @@ class Run:
         return self.control is not None and self.control.stopping
 
 
-def management() -> Optional[str]:
-    """The controller's address as this host sees it: the first word of sshd's SSH_CONNECTION,
-    which the bootstrap passes on (absent when the agent is run by hand)."""
+def management() -> Optional[Management]:
+    """The SSH connection as this host sees it: sshd's SSH_CONNECTION (controller address and
+    port, this host's address and port), which the bootstrap passes on (absent when the agent
+    is run by hand)."""
     words = os.environ.get("NSPROV_SSH_CONNECTION", "").split()
     try:
-        return str(ipaddress.ip_address(words[0])) if words else None
+        controller = str(ipaddress.ip_address(words[0])) if words else None
     except ValueError:
         return None
+    try:
+        host, port = str(ipaddress.ip_address(words[2])), int(words[3])
+    except (IndexError, ValueError):
+        host, port = None, None
+    return Management(controller, host, port) if controller else None
 
 
 # ------------------------------------------------------------------ planning
@@ -272,7 +278,9 @@ def apply_planned(run: Run, planned: list, inodes: Optional[dict] = None) -> str
 
 # ------------------------------------------------------------------ the requests
 def _new_run(req: dict, emit: Emit, ledger: Ledger, kernel, control) -> Run:
-    run = Run(emit, ledger, kernel, Context(req["lab"], ledger, management()), kernel.observed())
+    ssh = management()
+    run = Run(emit, ledger, kernel, Context(req["lab"], ledger, ssh.controller if ssh else None, ssh),
+              kernel.observed())
     run.check = bool(req.get("check") or req.get("drift"))
     run.diff, run.control = bool(req.get("diff")), control
     return run

@@ -23,8 +23,8 @@ class Context:
     the records earlier tasks of this run will make, and MANAGEMENT, the controller's address as
     this host sees it (SSH_CONNECTION)."""
 
-    def __init__(self, lab: str, ledger, management: Optional[str] = None):
-        self.lab, self.ledger, self.management = lab, ledger, management
+    def __init__(self, lab: str, ledger, management: Optional[str] = None, ssh: Optional["Management"] = None):
+        self.lab, self.ledger, self.management, self.ssh = lab, ledger, management, ssh
         self.play = 0                    # the play whose tasks are planned: its records say so
         self.reset()
 
@@ -153,6 +153,51 @@ class Claim:
 
     def __init__(self, what: str, net: str, dev: Optional[str], via: Optional[str] = None):
         self.what, self.net, self.dev, self.via = what, net, dev, via
+
+
+class Management:
+    """The SSH connection nsprov runs over, as this host sees it: the CONTROLLER's address, and
+    this HOST's address and PORT the connection came in at."""
+    __slots__ = ("controller", "host", "port")
+
+    def __init__(self, controller: str, host: Optional[str], port: Optional[int]):
+        self.controller, self.host, self.port = controller, host, port
+
+    def interface(self, obs: Observed) -> Optional[str]:
+        """The host's link that holds the address the connection came in at."""
+        for name, link in obs.ns("").links.items():
+            if any(a.split("/")[0] == self.host for a in link.addresses):
+                return name
+        return None
+
+
+def guard_management_port(ctx: Context, obs: Observed, p: dict, what: str) -> None:
+    """Refuse a forward (P: protocol, port, in_interface) in the host's own namespace that would
+    redirect new connections to the port the controller logs in at (a DNAT of tcp/22): this run
+    would finish, and every later one find the host unreachable for good."""
+    ssh, port, iif = ctx.ssh, p["port"], p.get("in_interface")
+    if p["netns"] or ssh is None or ssh.port is None or p.get("allow_management_overlap"):
+        return
+    if p["protocol"] != "tcp" or port != ssh.port or (iif is not None and iif != ssh.interface(obs)):
+        return
+    raise PlanError(f"{what} would redirect tcp port {port} of {ssh.host}, where the controller ({ssh.controller}) "
+                    f"logs in: every later connection would reach the forward's target instead, and nsprov would be "
+                    f"cut off from this host. Refused; set allow_management_overlap: true on the task to do it anyway")
+
+
+def guard_management_source(ctx: Context, obs: Observed, p: dict, what: str) -> None:
+    """Refuse a masquerade (P: source, out_interface) in the host's own namespace that would
+    rewrite the packets this host sends the controller out of the management link."""
+    ssh, source, oif = ctx.ssh, p["source"], p["out_interface"]
+    if p["netns"] or ssh is None or ssh.host is None or p.get("allow_management_overlap"):
+        return
+    host = ipaddress.ip_address(ssh.host)
+    network = ipaddress.ip_network(source, strict=False)
+    if network.version != host.version or host not in network or oif != ssh.interface(obs):
+        return
+    raise PlanError(f"{what} would masquerade packets from {ssh.host} out of {oif}, the link the controller "
+                    f"({ssh.controller}) reaches this host through: the host's own connections to it would change "
+                    f"source. Refused; set allow_management_overlap: true on the task to do it anyway")
 
 
 def guard_management(ctx: Context, obs: Observed, p: dict, ns: str, claim: Claim) -> None:

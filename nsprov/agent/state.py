@@ -106,12 +106,14 @@ class Loaders:
     """How Observed reads each thing from the kernel, when a plan first asks for it: NS a
     namespace's links and routes; SYSCTL (ns, key) -> value, None if there is none; RULES (ns,
     table) -> {key: ...}, None if there is no table; NSSET a namespace set; PROCESS a process
-    nsprov started."""
-    __slots__ = ("ns", "sysctl", "rules", "nsset", "process")
+    nsprov started; SURVEY what else a namespace holds: {tables, routes, rules} (kernel/survey.py)."""
+    __slots__ = ("ns", "sysctl", "rules", "nsset", "process", "survey")
 
     def __init__(self, ns: Callable[[str], Namespace], sysctl: Callable[[str, str], Optional[str]],
-                 rules: Callable[[str, str], Optional[dict]], nsset: Callable = _nothing, process: Callable = _nothing):
+                 rules: Callable[[str, str], Optional[dict]], nsset: Callable = _nothing, process: Callable = _nothing,
+                 survey: Callable = _nothing):
         self.ns, self.sysctl, self.rules, self.nsset, self.process = ns, sysctl, rules, nsset, process
+        self.survey = survey
 
 
 class Observed:
@@ -155,6 +157,13 @@ class Observed:
             loadable = self.exists(ns) and ns not in self.created
             self._rules[(ns, table)] = self._load.rules(ns, table) if loadable else None
         return self._rules[(ns, table)]
+
+    def survey(self, ns: str) -> dict:
+        """What NS holds beyond links and main-table routes: {tables: [(family, name)], routes:
+        [(table, dst)], rules: [text]}; empty for a netns this plan makes or none (not cached:
+        it is read once, for drift or a netns about to go)."""
+        found = self._load.survey(ns) if self.exists(ns) and ns not in self.created else None
+        return found or {"tables": [], "routes": [], "rules": []}
 
     def nsset(self, name: str) -> Optional[dict]:
         """A namespace set: {kinds, alive, hostname, domainname, uid_map, gid_map}, or None."""

@@ -75,7 +75,12 @@ class Kernel:
         names = netns.named_netns()
         empty = netns.placeholders(names)
         return Observed(set(names) - empty, Loaders(self.observe_ns, self.read_sysctl, self.fw.list_rules,
-                                                    nsset.observe, processes.observe), placeholders=empty)
+                                                    nsset.observe, processes.observe, self.survey),
+                        placeholders=empty)
+
+    def survey(self, ns: str) -> dict:
+        from nsprov.agent.kernel import survey
+        return survey.survey(ns, self.sockets.raw(ns))
 
     def observe_ns(self, ns: str) -> Namespace:
         """One namespace in up to three dumps: its links now, their addresses and its routes
@@ -281,11 +286,36 @@ class Kernel:
             pass   # the very address on the very link: what was asked
 
     def remove_address(self, ns: str, name: str, dev: str, address: str) -> None:
+        """Deleting a link's primary IPv4 address deletes every secondary one in its subnet with
+        it (promote_secondaries is off by default), someone else's included: the link promotes
+        them instead for the time of the delete, and its setting is put back."""
+        knob = f"/proc/sys/net/ipv4/conf/{dev}/promote_secondaries"
+        was = None
         try:
+            if ":" not in address:
+                with netns.entered(ns):
+                    with open(knob) as f:
+                        was = f.read().strip()
+                    if was == "0":
+                        with open(knob, "w") as f:
+                            f.write("1")
             self._send(ns, rtwrite.address(False, self._index(ns, dev), address))
         except OSError as exc:
-            if exc.errno not in (errno.EADDRNOTAVAIL, errno.ENODEV):
+            if exc.errno not in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
                 raise
+        finally:
+            if was == "0":
+                self._restore_knob(ns, knob)
+
+    @staticmethod
+    def _restore_knob(ns: str, knob: str) -> None:
+        """Write 0 back to a link's promote_secondaries, unless the link went meanwhile."""
+        try:
+            with netns.entered(ns):
+                with open(knob, "w") as f:
+                    f.write("0")
+        except OSError:
+            pass
 
     def ensure_route(self, ns: str, name: str, via: Optional[str], dev: Optional[str], metric: Optional[int],
                      replace: bool = False) -> None:

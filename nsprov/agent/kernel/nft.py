@@ -76,7 +76,9 @@ class Nft:
     name = "nftables"
 
     def list_rules(self, ns: str, table: str) -> Optional[dict]:
-        """{key: handle} of the table's rules, or None when the table does not exist."""
+        """{key: {chain, handle}} of the table's rules, or None when the table does not exist.
+        What nsprov never adds is listed too, under keys no record can have: a rule without a
+        comment as `(rule in CHAIN handle N)`, a chain of another name as `(chain NAME)`."""
         argv = ["nft", "-j", "-a", "list", "table", "ip", table]
         proc = _run(ns, argv)
         if proc.returncode != 0:
@@ -85,9 +87,12 @@ class Nft:
             raise _fail(argv, proc)
         out = {}
         for item in json.loads(proc.stdout).get("nftables", []):
-            rule = item.get("rule")
-            if rule and rule.get("comment"):
-                out[rule["comment"]] = {"chain": rule["chain"], "handle": rule["handle"]}
+            rule, chain = item.get("rule"), item.get("chain")
+            if rule:
+                key = rule.get("comment") or f"(rule in {rule['chain']} handle {rule['handle']})"
+                out[key] = {"chain": rule["chain"], "handle": rule["handle"]}
+            elif chain and chain.get("name") not in _CHAINS:
+                out[f"(chain {chain['name']})"] = {"chain": chain["name"], "handle": chain.get("handle")}
         return out
 
     def add_rules(self, ns: str, table: str, rules: dict) -> None:

@@ -28,9 +28,9 @@ def own_link(obs: Observed, ctx: Context, ns: str, name: str, kind: str) -> bool
     return True
 
 
-def reconcile_link(tp: TaskPlan, obs: Observed, ns: str, name: str, want: dict, mark: str) -> None:
+def reconcile_link(tp: TaskPlan, obs: Observed, ctx: Context, ns: str, name: str, want: dict) -> None:
     """Bring link NAME to WANT: {up, mtu, addresses, and master when it is checked}."""
-    link = obs.link(ns, name)
+    link, mark = obs.link(ns, name), ctx.mark
     changes, why = {}, []
     if link.alias != mark:
         changes["alias"] = mark
@@ -46,13 +46,30 @@ def reconcile_link(tp: TaskPlan, obs: Observed, ns: str, name: str, want: dict, 
         why.append(f"master {link.master or '-'}→{want['master'] or '-'}")
     if changes:
         tp.act(ops.SET_LINK, ns, name, f"{name}: " + ", ".join(why), **changes)
-    have = [a for a in link.addresses if not a.startswith("fe80:")]
-    for a in want["addresses"]:
+    reconcile_addresses(tp, obs, ctx, ns, name, want["addresses"])
+
+
+def reconcile_addresses(tp: TaskPlan, obs: Observed, ctx: Context, ns: str, name: str, want: list) -> None:
+    """The addresses of our link NAME: what WANT lacks is added; of the rest, only those nsprov
+    put there (its record's `addresses`) are deleted: someone else's stay (drift names them).
+    While a change is under way the record holds both old and new (a rollback may bring either
+    back); a run with nothing left to change trims it to WANT."""
+    record = ctx.entry("link", ns, name) or {}
+    mine = record.get("addresses")        # None: a record from before nsprov kept them: all are ours
+    have = [a for a in obs.link(ns, name).addresses if not a.startswith("fe80:")]
+    acted = False
+    for a in want:
         if a not in have:
             tp.act(ops.ADD_ADDRESS, ns, name, f"{name}: +{a}", dev=name, address=a)
+            acted = True
     for a in have:
-        if a not in want["addresses"]:
-            tp.act(ops.DELETE_ADDRESS, ns, name, f"{name}: -{a} (not declared)", dev=name, address=a)
+        if a in want or ctx.owns("address", ns, f"{name}/{a}") or (mine is not None and a not in mine):
+            continue
+        tp.act(ops.DELETE_ADDRESS, ns, name, f"{name}: -{a} (not declared)", dev=name, address=a)
+        acted = True
+    keep = sorted(set(want) | (set(mine if mine is not None else have) if acted else set()))
+    if record and mine != keep and record.get("lab") == ctx.lab:
+        tp.records.append({k: v for k, v in record.items() if k != "state"} | {"addresses": keep})
 
 
 def require_bridge(obs: Observed, ns: str, bridge: Optional[str]) -> None:

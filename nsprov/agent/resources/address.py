@@ -37,8 +37,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         else:
             guard_management(ctx, obs, p, ns, Claim(f"address {addr} on '{dev}'", addr, dev))
             tp.act(ops.ADD_ADDRESS, ns, dev, f"{dev}: +{addr}", dev=dev, address=addr)
-            if not ctx.owns("link", ns, dev):
-                tp.records.append(ctx.record("address", ns, key, MODULE, dev=dev, address=addr))
+            tp.records.append(ctx.record("address", ns, key, MODULE, dev=dev, address=addr))
         return tp
     if present:
         tp.act(ops.DELETE_ADDRESS, ns, dev, f"{dev}: -{addr}", dev=dev, address=addr)

@@ -32,11 +32,11 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     if not exists:
         tp.act(ops.ADD_BRIDGE, ns, name, f"created bridge {name}", mtu=p["mtu"], stp=p["stp"], up=p["up"],
                alias=ctx.mark)
-        tp.records.append(ctx.record("link", ns, name, MODULE))
+        tp.records.append(ctx.record("link", ns, name, MODULE, addresses=p["addresses"]))
         for a in p["addresses"]:
             tp.act(ops.ADD_ADDRESS, ns, name, f"{name}: +{a}", dev=name, address=a)
     else:
-        reconcile_link(tp, obs, ns, name, {"up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"]}, ctx.mark)
+        reconcile_link(tp, obs, ctx, ns, name, {"up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"]})
         if not tp.actions:
             tp.reasons.append("exists as declared")
     tp.after = {"kind": "bridge", "up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nsprov.agent.planning import Context, TaskPlan
+from nsprov.agent.planning import Context, TaskPlan, guard_management_source
 from nsprov.agent.resources._firewall import plan_rules, rule_exists
 from nsprov.agent.state import Observed
 from nsprov.model.kinds import object_name
@@ -17,6 +17,8 @@ def _rules(p: dict) -> dict:
 
 
 def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
+    if p["state"] == "present":
+        guard_management_source(ctx, obs, p, object_name(MODULE, p))
     return plan_rules(obs, ctx, p, _rules(p), MODULE, object_name(MODULE, p))
 
 

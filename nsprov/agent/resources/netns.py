@@ -30,6 +30,19 @@ def foreign_links(ctx: Context, obs: Observed, name: str) -> list:
     return sorted(n for n in obs.ns(name).links if n != "lo" and not ctx.owns("link", name, n))
 
 
+def taken_down(ctx: Context, obs: Observed, name: str) -> list:
+    """What netns NAME holds that nsprov did not make and that goes with it: nft tables (the
+    lab's own table's foreign rules among them), routes, policy rules."""
+    from nsprov.agent.converge import foreign_in
+    out = [what for _, _, what in foreign_in(obs, ctx, name)]
+    out += [f"route {dst}" for dst, r in sorted(obs.ns(name).routes.items())
+            if r.proto != "kernel" and ctx.entry("route", name, dst) is None]
+    if ctx.owns("fw_table", name, ctx.table):
+        out += [f"rule '{k}' in table {ctx.table}" for k in sorted(obs.rules(name, ctx.table) or {})
+                if not ctx.owns("fw_rule", name, k)]
+    return out
+
+
 def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp, name = TaskPlan(), p["name"]
     exists = name in obs.netns
@@ -59,8 +72,10 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
             raise PlanError(f"netns '{name}' holds links nsprov did not create ({', '.join(foreign)}); "
                             f"not deleting it")
         tp.forgets, tp.awaits = contents(ctx, obs, name)
+        others = taken_down(ctx, obs, name)
         tp.act(ops.DELETE_NETNS, "", name, "deleted" + (f" with the {len(tp.forgets)} object(s) inside"
-                                                        if tp.forgets else ""))
+                                                        if tp.forgets else "") +
+               (f"; it took down what nsprov did not make: {', '.join(others)}" if others else ""))
     elif empty_pin:
         tp.act(ops.DELETE_NETNS, "", name, "removed the empty pin a killed run left")
     else:

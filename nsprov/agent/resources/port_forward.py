@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from nsprov.agent.planning import Context, TaskPlan
+from nsprov.agent.planning import Context, TaskPlan, guard_management_port
 from nsprov.agent.resources._firewall import plan_rules, rule_exists
 from nsprov.agent.state import Observed
 from nsprov.model.kinds import object_name
@@ -36,6 +36,8 @@ def rules_of(p: dict, obs: Observed) -> dict:
 
 
 def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
+    if p["state"] == "present":
+        guard_management_port(ctx, obs, p, object_name(MODULE, p))
     return plan_rules(obs, ctx, p, rules_of(p, obs), MODULE, object_name(MODULE, p))
 
 

@@ -33,8 +33,9 @@ def _create(tp: TaskPlan, p: dict, ctx: Context) -> None:
     where = f"{pns}/" if pns else "host/"
     tp.act(ops.ADD_VETH, ns, name, f"created veth {name} <-> {where}{peer}", peer=peer, peer_netns=pns,
            link={"mtu": p["mtu"], "master": p["bridge"], "up": p["up"], "alias": ctx.mark})
-    tp.records += [ctx.record("link", ns, name, MODULE, peer_netns=pns, peer=peer),
-                   ctx.record("link", pns, peer, MODULE, peer_netns=ns, peer=name, end="peer")]
+    tp.records += [ctx.record("link", ns, name, MODULE, peer_netns=pns, peer=peer, addresses=p["addresses"]),
+                   ctx.record("link", pns, peer, MODULE, peer_netns=ns, peer=name, end="peer",
+                              addresses=p["peer_addresses"])]
     if p["peer_bridge"]:
         tp.act(ops.SET_LINK, pns, peer, f"{peer}: master {p['peer_bridge']}", master=p["peer_bridge"])
     for dev, s, addrs in ((name, ns, p["addresses"]), (peer, pns, p["peer_addresses"])):
@@ -65,8 +66,8 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     else:
         for s, dev, master, addrs in ((ns, name, p["bridge"], p["addresses"]),
                                       (pns, peer, p["peer_bridge"], p["peer_addresses"])):
-            reconcile_link(tp, obs, s, dev, {"up": p["up"], "mtu": p["mtu"], "master": master, "addresses": addrs},
-                           ctx.mark)
+            reconcile_link(tp, obs, ctx, s, dev, {"up": p["up"], "mtu": p["mtu"], "master": master,
+                                                  "addresses": addrs})
         if not tp.actions:
             tp.reasons.append("exists as declared")
     tp.after = {"end": {"up": p["up"], "master": p["bridge"], "addresses": p["addresses"]},

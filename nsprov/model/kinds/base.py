@@ -42,6 +42,11 @@ class Declares:
         self.sets_made = sets_made
 
 
+RULE_OVERLAP_DOC = ("allow a rule in the host's own namespace that would catch the connection the controller logs in "
+                    "through (a forward of its SSH port, a masquerade of its source); refused otherwise, since the "
+                    "host would be cut off")
+
+
 class Kind:
     """A module kind: one subclass per kind (nsprov/model/kinds/KIND.py), its attributes the
     reference and its methods what the controller asks of a task of that kind. Plain classes

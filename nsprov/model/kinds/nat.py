@@ -1,7 +1,7 @@
 """nat: masquerade a source prefix out of an interface."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import STATE_DOC, Declares, Kind, Param, in_ns
+from nsprov.model.kinds.base import RULE_OVERLAP_DOC, STATE_DOC, Declares, Kind, Param, in_ns
 
 
 def _draw(p: dict, topo) -> None:
@@ -21,6 +21,7 @@ class Nat(Kind):
         "source": Param(t.NETWORK, "the source prefix to masquerade", required=True),
         "out_interface": Param(t.IFNAME, "the interface packets leave by", required=True, example="uplink0"),
         "netns": Param(t.NETNS, "its netns; empty: the host's own", default=""),
+        "allow_management_overlap": Param(t.BOOL, RULE_OVERLAP_DOC, default=False),
         "state": Param(t.STATE, STATE_DOC, default="present"),
     }
 
