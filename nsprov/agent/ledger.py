@@ -139,8 +139,8 @@ class Ledger:
         return self._by_key.get(f"{kind}:{netns}:{name}")
 
     def owned_by(self, lab: str) -> list[dict]:
-        """What lab LAB recorded on this host."""
-        return [o for o in self.objects if o.get("lab") == lab]
+        """What lab LAB recorded on this host (a value several labs declare is each one's)."""
+        return [o for o in self.objects if o.get("lab") == lab or lab in o.get("labs", ())]
 
     # ------------------------------------------------------------ writing
     def record_intents(self, objs: Iterable[dict]) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from nsprov.agent import engine, requests
-from nsprov.agent.planning import Context, PlanError
+from nsprov.agent.planning import Context, Management, PlanError
 from nsprov.agent.resources import INTERNAL, RESOURCES
 from nsprov.agent.state import Link, Loaders, Namespace, Observed, Route
 from nsprov.model.kinds import validate_params
@@ -31,7 +31,7 @@ class FakeLedger:
         return next((e for e in self.entries if (e["kind"], e.get("netns", ""), e["name"]) == (kind, ns, name)), None)
 
     def owned_by(self, lab):
-        return [e for e in self.entries if e.get("lab") == lab]
+        return [e for e in self.entries if e.get("lab") == lab or lab in e.get("labs", ())]
 
 
 def strict_observed(case: dict) -> Observed:
@@ -78,7 +78,9 @@ def _destroy(case: dict, ctx: Context) -> None:
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_plan_case(path):
     case = json.loads(path.read_text())
-    ctx = Context(case["lab"], FakeLedger(case["ledger"]), management=case.get("management"))
+    ssh = Management(**case["ssh"]) if "ssh" in case else None
+    ctx = Context(case["lab"], FakeLedger(case["ledger"]), management=case.get("management") or (ssh and ssh.controller),
+                  ssh=ssh)
     if case.get("destroy"):
         _destroy(case, ctx)
         return

@@ -213,11 +213,13 @@ class Kernel:
     # ------------------------------------------------------------ links
     def ensure_bridge(self, ns: str, name: str, mtu: Optional[int], stp: bool, up: bool, alias: str) -> None:
         try:
-            self._send(ns, rtwrite.new_bridge(name, mtu, bool(stp), bool(up)))
+            self._send(ns, rtwrite.new_bridge(name, None, bool(stp), bool(up)))
         except FileExistsError:
             _exists_as(self._link(ns, name), "bridge", alias, f"link '{name}'")
             return
-        self._send(ns, rtwrite.set_link(name, alias=alias))
+        # an MTU given at creation is not "set by the user" for the bridge: the first port that
+        # joins takes it back to the ports' smallest. Set after creation (a change), it holds.
+        self._send(ns, rtwrite.set_link(name, alias=alias, mtu=mtu))
 
     def ensure_veth(self, ns: str, name: str, peer: str, peer_netns: str, link: dict) -> None:
         """A pair NAME in NS <-> PEER in PEER_NETNS; LINK: {mtu, master, up, alias} of both ends

@@ -43,7 +43,8 @@ def plan_rules(obs: Observed, ctx: Context, p: dict, rules: dict, module: str, l
         missing = {k: r for k, r in rules.items() if k not in current}
         if missing:
             tp.act(ops.ADD_RULES, ns, table, "added " + "; ".join(missing), table=table, rules=missing)
-            if not ctx.owns("fw_table", ns, table):
+            # a table this run deletes first (its last rules pruned) is made again: recorded anew
+            if not ctx.owns("fw_table", ns, table) or obs.rules(ns, table) is None:
                 tp.records.append(ctx.record("fw_table", ns, table, TABLE_MODULE))
             tp.records += [ctx.record("fw_rule", ns, k, module, table=table, rule=r, task=label, params=p)
                            for k, r in missing.items()]

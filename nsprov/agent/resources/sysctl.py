@@ -1,4 +1,8 @@
-"""sysctl: plan a sysctl, remembering the value nsprov found, and put a recorded one back."""
+"""sysctl: plan a sysctl, remembering the value nsprov found, and put a recorded one back.
+
+A host-wide value may be declared by several labs (net.ipv4.ip_forward, say): its one record
+lists them (`labs`), the first to set it remembers what it found, and only the last to go puts
+that back."""
 
 from __future__ import annotations
 
@@ -29,25 +33,39 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
             tp.reasons.append("not changed by nsprov")
         return tp
     entry = ctx.entry("sysctl", ns, key)
+    sharers = list(entry.get("labs") or [entry["lab"]]) if entry is not None else []
     tp.before = {key: cur}
     if p["state"] == "present":
         if cur == p["value"]:
             tp.reasons.append(f"already {cur}")
         else:
             tp.act(ops.SET_SYSCTL, ns, key, f"{cur}→{p['value']}", value=p["value"])
-            if entry is None:
-                tp.records.append(ctx.record("sysctl", ns, key, MODULE, previous=cur))
+        if entry is None and cur != p["value"]:
+            tp.records.append(ctx.record("sysctl", ns, key, MODULE, previous=cur, labs=[ctx.lab]))
+        elif entry is not None and ctx.lab not in sharers:     # another lab set it first: shared now
+            tp.records.append(_shared(entry, sharers + [ctx.lab]))
+            tp.reasons.append(f"shared with lab {', '.join(sharers)}")
         tp.after = {key: p["value"]}
-    elif entry is not None and entry.get("lab") == ctx.lab:
-        if cur != entry["previous"]:
-            tp.act(ops.SET_SYSCTL, ns, key, f"restored {cur}→{entry['previous']}", value=entry["previous"])
+    elif ctx.lab in sharers:
+        others = [lab for lab in sharers if lab != ctx.lab]
+        if others:     # the value stays while another lab declares it; the last one puts it back
+            tp.records.append(_shared(entry, others))
+            tp.reasons.append(f"kept at {cur}: lab {', '.join(others)} still declares it")
         else:
-            tp.reasons.append(f"already back at {cur}")
-        tp.forgets.append({"kind": "sysctl", "netns": ns, "name": key})
-        tp.after = {key: entry["previous"]}
+            if cur != entry["previous"]:
+                tp.act(ops.SET_SYSCTL, ns, key, f"restored {cur}→{entry['previous']}", value=entry["previous"])
+            else:
+                tp.reasons.append(f"already back at {cur}")
+            tp.forgets.append({"kind": "sysctl", "netns": ns, "name": key})
+            tp.after = {key: entry["previous"]}
     else:
         tp.reasons.append("not changed by nsprov")
     return tp
+
+
+def _shared(entry: dict, labs: list) -> dict:
+    """ENTRY held by LABS (the first owns it: it is in that lab's ledger share)."""
+    return {k: v for k, v in entry.items() if k != "state"} | {"lab": labs[0], "labs": labs}
 
 
 def absent(record: dict) -> dict:
