@@ -172,6 +172,17 @@ def _sim_nsset_delete(obs: Observed, a: Action) -> None:
         obs.drop_netns(a.name)
 
 
+def _sim_nsset_replace(obs: Observed, a: Action) -> None:
+    """The set made again: a fresh netns if it has one (the links that went with the old one
+    gone from where they were), and every process in it to be started again (obs.remade)."""
+    for ns, link in a.args.get("goes_with") or ():
+        if obs.exists(ns) and ns != a.name:
+            obs.ns(ns).links.pop(link, None)
+    _sim_nsset_delete(obs, a)
+    _sim_nsset_create(obs, a)
+    obs.remade.add(a.name)
+
+
 def _sim_hostname(obs: Observed, a: Action) -> None:
     obs.nsset(a.name).update(hostname=a.args.get("hostname"), domainname=a.args.get("domainname") or "")
 
@@ -227,6 +238,8 @@ DELETE_TABLE = Op("fw.delete_table", "delete", "remove_table", (_sim_delete_tabl
 CREATE_NSSET = Op("nsset.create", "create", "ensure_nsset", (_sim_nsset_create, _undo_by("nsset.delete")),
                   _named("namespace set"))
 DELETE_NSSET = Op("nsset.delete", "delete", "remove_nsset", (_sim_nsset_delete, _no_undo), _named("namespace set"))
+REPLACE_NSSET = Op("nsset.replace", "make again", "replace_nsset", (_sim_nsset_replace, _no_undo),
+                   _named("namespace set"))
 SET_HOSTNAME = Op("nsset.set_hostname", "set the hostname of", "set_hostname", (_sim_hostname, _undo_hostname),
                   _named("namespace set"))
 START_PROCESS = Op("process.start", "start", "ensure_process", (_sim_process_start, _undo_by("process.stop")),
@@ -238,7 +251,7 @@ RUN_CHECKS = Op("verify.run", "run the checks of", "run_checks", (_sim_nothing, 
 OPS: dict = {op.name: op for op in (
     CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, SET_LINK, DELETE_LINK, ADD_ADDRESS, DELETE_ADDRESS,
     ADD_ROUTE, REPLACE_ROUTE, DELETE_ROUTE, SET_SYSCTL, ADD_RULES, DELETE_RULES, DELETE_TABLE, CREATE_NSSET,
-    DELETE_NSSET, SET_HOSTNAME, START_PROCESS, STOP_PROCESS, RUN_COMMAND, RUN_CHECKS)}
+    DELETE_NSSET, REPLACE_NSSET, SET_HOSTNAME, START_PROCESS, STOP_PROCESS, RUN_COMMAND, RUN_CHECKS)}
 
 
 def carry_out(kernel, a: Action) -> Optional[dict]:

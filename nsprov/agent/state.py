@@ -125,6 +125,7 @@ class Observed:
         self.placeholders = set(placeholders or ())   # names in /run/netns with no namespace behind
         self.created: set = set()        # ... of which this plan creates (nothing to read there yet)
         self.removed: set = set()        # ... and those it deletes
+        self.remade: set = set()         # namespace sets this plan makes again (what ran inside must restart)
         self._ns: dict = {}
         self._sysctl: dict = {}
         self._rules: dict = {}           # (ns, table) -> {key: spec}; None when the table is absent

@@ -18,6 +18,7 @@ import errno
 import os
 import sys
 import threading
+import time
 from typing import Optional
 
 from nsprov.agent.enter import nsenter_args
@@ -31,7 +32,8 @@ _UNSET = object()
 
 PRIMITIVES = ("ensure_netns", "remove_netns", "ensure_bridge", "ensure_veth", "set_link", "remove_link",
               "ensure_address", "remove_address", "ensure_route", "remove_route", "set_sysctl", "ensure_rules",
-              "remove_rules", "remove_table", "ensure_nsset", "remove_nsset", "set_hostname", "ensure_process",
+              "remove_rules", "remove_table", "ensure_nsset", "remove_nsset", "replace_nsset", "set_hostname",
+              "ensure_process",
               "remove_process", "run_command", "run_checks")
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -290,34 +292,13 @@ class Kernel:
     def remove_address(self, ns: str, name: str, dev: str, address: str) -> None:
         """Deleting a link's primary IPv4 address deletes every secondary one in its subnet with
         it (promote_secondaries is off by default), someone else's included: the link promotes
-        them instead for the time of the delete, and its setting is put back."""
-        knob = f"/proc/sys/net/ipv4/conf/{dev}/promote_secondaries"
-        was = None
+        them instead for the time of the delete (netns.promoting)."""
         try:
-            if ":" not in address:
-                with netns.entered(ns):
-                    with open(knob) as f:
-                        was = f.read().strip()
-                    if was == "0":
-                        with open(knob, "w") as f:
-                            f.write("1")
-            self._send(ns, rtwrite.address(False, self._index(ns, dev), address))
+            with netns.promoting(ns, dev, ":" not in address):
+                self._send(ns, rtwrite.address(False, self._index(ns, dev), address))
         except OSError as exc:
             if exc.errno not in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
                 raise
-        finally:
-            if was == "0":
-                self._restore_knob(ns, knob)
-
-    @staticmethod
-    def _restore_knob(ns: str, knob: str) -> None:
-        """Write 0 back to a link's promote_secondaries, unless the link went meanwhile."""
-        try:
-            with netns.entered(ns):
-                with open(knob, "w") as f:
-                    f.write("0")
-        except OSError:
-            pass
 
     def ensure_route(self, ns: str, name: str, via: Optional[str], dev: Optional[str], metric: Optional[int],
                      replace: bool = False) -> None:
@@ -355,6 +336,16 @@ class Kernel:
     def remove_nsset(self, ns: str, name: str) -> None:
         self.sockets.drop(name)
         nsset.delete(name)
+
+    def replace_nsset(self, ns: str, name: str, spec: dict, goes_with: tuple = ()) -> None:
+        """Set NAME made again with SPEC (nsset.replace: the old one stays if the new one cannot be
+        made); returns once GOES_WITH, the links elsewhere that died with its netns, are unlisted."""
+        self.sockets.drop(name)
+        nsset.replace(name, spec)
+        deadline = time.monotonic() + 10
+        while goes_with and time.monotonic() < deadline:
+            goes_with = [(n, link) for n, link in goes_with if link in self.links_present(n)]
+            time.sleep(0.01 if goes_with else 0)
 
     def set_hostname(self, ns: str, name: str, hostname: str, domainname: Optional[str], kinds: list) -> None:
         enter = nsenter_args(name, [k for k in ("user", "uts") if k in kinds])

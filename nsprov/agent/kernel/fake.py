@@ -303,6 +303,15 @@ class FakeKernel:
         if gone and "net" in gone["kinds"]:
             self.remove_netns("", name)
 
+    def replace_nsset(self, ns: str, name: str, spec: dict, goes_with: tuple = ()) -> None:
+        self._call("replace_nsset", ns, name)
+        if name not in self.sets:
+            raise _err(errno.ENOENT)
+        calls = list(self.calls)
+        self.remove_nsset(ns, name)
+        self.ensure_nsset(ns, name, spec)
+        self.calls = calls
+
     def set_hostname(self, ns: str, name: str, hostname: str, domainname: Optional[str], kinds: list) -> None:
         self._call("set_hostname", ns, name)
         if name not in self.sets:

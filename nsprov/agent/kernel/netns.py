@@ -103,3 +103,28 @@ def entered(name: str) -> Iterator[None]:
             setns(own, CLONE_NEWNET)
     finally:
         os.close(own)
+
+
+@contextmanager
+def promoting(ns: str, dev: str, ipv4: bool = True):
+    """Link DEV in NS promotes secondary IPv4 addresses while in the block, and keeps what it
+    did before after it (the setting put back unless the link went meanwhile)."""
+    knob = f"/proc/sys/net/ipv4/conf/{dev}/promote_secondaries"
+    was = None
+    if ipv4:
+        with entered(ns):
+            with open(knob) as f:
+                was = f.read().strip()
+            if was == "0":
+                with open(knob, "w") as f:
+                    f.write("1")
+    try:
+        yield
+    finally:
+        if was == "0":
+            try:
+                with entered(ns):
+                    with open(knob, "w") as f:
+                        f.write("0")
+            except OSError:
+                pass

@@ -234,7 +234,7 @@ def _create_once(name: str, spec: dict, cpu: Optional[int], cpus: list) -> dict:
             line = _read_line(proc.stdout, proc, "ready")
         if line != "ready":
             raise OSError(errno.EIO, f"namespace init said {line!r}")
-        info = {"pid": pid, "started": _start_time(pid), "kinds": spec["kinds"]}
+        info = {"pid": pid, "started": _start_time(pid), "kinds": spec["kinds"], "mounts": spec.get("mounts") or []}
         with open(os.path.join(d, "init.json"), "w") as f:   # first: a killed agent leaves a findable init
             json.dump(info, f)
         for kind in spec["kinds"]:
@@ -263,6 +263,47 @@ def _create_once(name: str, spec: dict, cpu: Optional[int], cpus: list) -> dict:
         for s in (proc.stdin, proc.stdout):
             if s:
                 s.close()
+
+
+def replace(name: str, spec: dict) -> None:
+    """Set NAME made again with SPEC, make before break: the new set is made in full first (its
+    maps written, its mounts made) under a name no task can give, so a spec the kernel refuses
+    leaves the old set, what lives in it and its pins as they were; then the old one goes and
+    the new one is pinned under NAME."""
+    staged = f".{name}.new"
+    new = create(staged, spec)
+    delete(name)
+    try:
+        os.makedirs(set_dir(name), mode=0o700)
+        for kind in spec["kinds"]:
+            target = pin_path(name, kind)
+            os.close(os.open(target, os.O_RDONLY | os.O_CREAT, 0o600))
+            _mount(pin_path(staged, kind), target, None, MS_BIND)
+        if "net" in spec["kinds"]:
+            path = netns.netns_path(name)
+            os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+            _mount(pin_path(staged, "net"), path, None, MS_BIND)
+        with open(os.path.join(set_dir(name), "init.json"), "w") as f:
+            json.dump(new, f)
+    finally:
+        _unpin(staged)
+
+
+def _unpin(name: str) -> None:
+    """Unpin set NAME without stopping its init (its namespaces live on in the pins made from them)."""
+    for path in [netns.netns_path(name)] + [pin_path(name, k) for k in KINDS]:
+        if os.path.exists(path):
+            _libc.umount2(path.encode(), MNT_DETACH)
+            os.unlink(path)
+    for leftover in ("init.json",):
+        try:
+            os.unlink(os.path.join(set_dir(name), leftover))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(set_dir(name))
+    except FileNotFoundError:
+        pass
 
 
 def info(name: str) -> Optional[dict]:
@@ -332,7 +373,7 @@ def observe(name: str) -> Optional[dict]:
                 "hostname": None, "domainname": None, "uid_map": None, "gid_map": None}
     kinds = [k for k in KINDS if os.path.exists(pin_path(name, k))]
     out = {"kinds": kinds, "alive": alive(i), "pid": i["pid"], "hostname": None, "domainname": None,
-           "uid_map": None, "gid_map": None}
+           "uid_map": None, "gid_map": None, "mounts": i.get("mounts")}
     if "uts" in kinds:
         proc = subprocess.run(["nsenter", f"--uts={pin_path(name, 'uts')}", "--", "cat",
                                "/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname"],

@@ -19,7 +19,7 @@ def _spec(p: dict) -> dict:
 
 
 def _summary(cur: dict) -> dict:
-    return {k: cur.get(k) for k in ("kinds", "hostname", "domainname", "uid_map", "gid_map")}
+    return {k: cur.get(k) for k in ("kinds", "hostname", "domainname", "uid_map", "gid_map", "mounts")}
 
 
 def _absent(tp: TaskPlan, cur, obs: Observed, ctx: Context, name: str) -> TaskPlan:
@@ -43,6 +43,8 @@ def _why_remake(p: dict, cur: dict) -> list:
         why.append(f"kinds {' '.join(cur['kinds'])}→{' '.join(p['kinds'])}")
     if "user" in p["kinds"] and (cur.get("uid_map") != p["uid_map"] or cur.get("gid_map") != p["gid_map"]):
         why.append("uid/gid maps changed (they cannot be rewritten)")
+    if "mnt" in p["kinds"] and cur.get("mounts") is not None and cur["mounts"] != p["mounts"]:
+        why.append("its mounts changed")
     if not cur.get("alive") and (cur.get("pid") is None or "pid" in p["kinds"] or "user" in p["kinds"]):
         why.append("its init died or it was left half made")
     return why
@@ -65,9 +67,15 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         tp.records.append(ctx.record("nsset", "", name, MODULE, kinds=p["kinds"]))
         return tp
     why = _why_remake(p, cur)
-    if why:
-        tp.act(ops.DELETE_NSSET, "", name, "recreating: " + "; ".join(why))
-        tp.act(ops.CREATE_NSSET, "", name, f"created ({', '.join(p['kinds'])})", spec=spec)
+    if why:   # made again, before the old one goes: links into it and processes in it follow
+        goes_with = ()
+        if "net" in cur["kinds"] and name in obs.netns:
+            forgets, awaits = netns_resource.contents(ctx, obs, name)
+            tp.forgets = [e for e in forgets if e["kind"] != "nsset"]
+            goes_with = tuple((ns, link) for ns, link, _ in awaits)
+        tp.act(ops.REPLACE_NSSET, "", name, f"made again ({', '.join(p['kinds'])}): " + "; ".join(why) +
+               ("; what is inside it and the links into it are made again with it" if goes_with or "net" in
+                cur["kinds"] else ""), spec=spec, goes_with=goes_with)
         return tp
     if "uts" in p["kinds"]:
         want_host, want_dn = p["hostname"] or cur["hostname"], p["domainname"] or ""

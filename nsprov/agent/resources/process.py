@@ -33,6 +33,9 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         tp.records.append(ctx.record("process", "", name, MODULE))
     elif not cur["alive"]:
         tp.act(ops.START_PROCESS, "", name, f"restarted (pid {cur.get('pid')} had died)", **how)
+    elif (p["namespace"] or p["netns"]) in obs.remade:   # it lives in the namespaces that went
+        tp.act(ops.STOP_PROCESS, "", name, f"stopped: namespace set '{p['namespace'] or p['netns']}' is made again")
+        tp.act(ops.START_PROCESS, "", name, "started in the new one", **how)
     elif cur.get("argv") != argv or cur.get("cwd", "/") != cwd:
         tp.act(ops.STOP_PROCESS, "", name, "stopped: its command changed")
         tp.act(ops.START_PROCESS, "", name, "started", **how)
