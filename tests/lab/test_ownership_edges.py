@@ -285,3 +285,76 @@ def test_control_a_bridge_given_its_mtu_at_creation_drops_when_a_port_joins(lab3
         assert ip_j(lab3, "lab3", "link", "show", "ctlmtu")[0]["mtu"] == 1500
     finally:
         lab3.ssh("lab3", "sh", "-c", "ip link del ctlp0; ip link del ctlmtu", check=False)
+
+
+# ------------------------------------------------------------------ 7, 8. a set made again
+SET = """\
+    - hosts: lab2
+      lab: remade
+      tasks:
+        - namespace:
+            name: rm1
+            kinds: [uts, pid, mnt, user, net]
+            hostname: rm1
+            uid_map: [{inside: 0, outside: OUT, count: 65536}]
+            gid_map: [{inside: 0, outside: OUT, count: 65536}]
+            mounts: MOUNTS
+        - veth: {name: rmv0, peer: eth0, peer_netns: rm1, addresses: [10.87.1.1/24], peer_addresses: [10.87.1.2/24]}
+        - process: {name: rmsleep, namespace: rm1, command: [sleep, "3600"]}
+"""
+
+
+def _set_state(lab) -> dict:
+    """The set as the host shows it: its init's user namespace, uid map and mounts; the veth's
+    ends; the process nsprov started (its uid on the host and its user namespace)."""
+    init = json.loads(lab.ssh("lab2", "cat", "/run/nsprov/ns/rm1/init.json").stdout)["pid"]
+    userns = lab.ssh("lab2", "readlink", f"/proc/{init}/ns/user").stdout.strip()
+    sleeper = [line.split()[0] for line in lab.ssh("lab2", "ps", "-eo", "pid=,args=").stdout.splitlines()
+               if line.split()[1:] == ["sleep", "3600"]]
+    return {"userns": userns,
+            "uid_map": lab.ssh("lab2", "cat", f"/proc/{init}/uid_map").stdout.split(),
+            "mounts": sorted({line.split()[4] for line in lab.ssh("lab2", "cat", f"/proc/{init}/mountinfo").stdout
+                             .splitlines() if line.split()[4] in ("/tmp", "/srv")}),
+            "host_end": [x["ifindex"] for x in ip_j(lab, "lab2", "link", "show", "rmv0")],
+            "inside": addresses(lab, "lab2", "eth0", "rm1"),
+            "sleepers": [(lab.ssh("lab2", "stat", "-c", "%u", f"/proc/{p}").stdout.strip(),
+                          lab.ssh("lab2", "readlink", f"/proc/{p}/ns/user").stdout.strip()) for p in sleeper]}
+
+
+def test_a_set_whose_maps_or_mounts_change_is_made_again_with_its_links_and_processes(lab3, tmp_path):
+    book = tmp_path / "remade.yml"
+    write_set = lambda out, mounts: book.write_text(textwrap.dedent(SET).replace("OUT", out)   # noqa: E731
+                                                    .replace("MOUNTS", mounts))
+    write_set("100000", "[{type: tmpfs, target: /tmp}]")
+    try:
+        run(lab3, book)
+        first = _set_state(lab3)
+        assert first["uid_map"] == ["0", "100000", "65536"] and first["sleepers"][0][0] == "100000"
+        # a new map: drift names it, --diff shows it, one run makes it all again
+        write_set("200000", "[{type: tmpfs, target: /tmp}]")
+        proc = nsprov("drift", "-i", str(lab3.inventory), str(book), "--json", check=False)
+        assert proc.returncode == 1 and "uid/gid maps changed" in proc.stdout
+        proc, events = run(lab3, book, "--diff")
+        task = next(e for e in events if e["event"] == "task" and e["module"] == "namespace")
+        assert "made again" in task["reason"] and task["diff"]["after"]["uid_map"][0]["outside"] == 200000
+        second = _set_state(lab3)
+        assert second["uid_map"] == ["0", "200000", "65536"] and second["userns"] != first["userns"]
+        assert second["inside"] == ["10.87.1.2/24"] and second["host_end"] != first["host_end"]
+        assert second["sleepers"] == [("200000", second["userns"])]       # restarted, in the new set
+        assert changed(run(lab3, book)[1]) == 0
+        assert _set_state(lab3) == second
+        # a new mount: the same, in one run
+        write_set("200000", "[{type: tmpfs, target: /tmp}, {type: tmpfs, target: /srv}]")
+        run(lab3, book)
+        third = _set_state(lab3)
+        assert third["mounts"] == ["/srv", "/tmp"] and third["sleepers"] == [("200000", third["userns"])]
+        assert changed(run(lab3, book)[1]) == 0
+        # a set the kernel cannot make: the run fails, and the old set, its veth and process stay as they were
+        write_set("300000", "[{type: bind, source: /nonexistent-nsprov, target: /srv}]")
+        proc, events = run(lab3, book, check=False)
+        assert proc.returncode == 1
+        assert _set_state(lab3) == third
+        assert ".rm1.new" not in lab3.ssh("lab2", "ls", "-a", "/run/nsprov/ns").stdout
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(book), check=False)
+    assert "rm1" not in lab3.ssh("lab2", "ls", "/run/nsprov/ns").stdout
