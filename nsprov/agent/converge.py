@@ -108,7 +108,8 @@ def _deep_findings(obs: Observed, ctx: Context, lab_netns: list) -> list:
             out += [_finding(kind, ns, name, f"{what} in netns {ns} was not made by nsprov")
                     for kind, name, what in foreign_in(obs, ctx, ns)]
     for e in ctx.ledger.owned_by(ctx.lab):
-        ns, mine = e.get("netns", ""), e.get("addresses")
+        ns = e.get("netns", "")
+        mine = (ctx.latest(e["kind"], ns, e["name"]) or e).get("addresses")
         link = obs.link(ns, e["name"]) if e["kind"] == "link" and mine is not None else None
         for a in link.addresses if link is not None else ():
             if not a.startswith("fe80:") and a not in mine and not ctx.owns("address", ns, f"{e['name']}/{a}"):

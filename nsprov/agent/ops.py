@@ -64,7 +64,7 @@ def _sim_netns_delete(obs: Observed, a: Action) -> None:
 
 def _sim_add_bridge(obs: Observed, a: Action) -> None:
     obs.ns(a.ns).links[a.name] = Link(a.name, "bridge", up=bool(a.args.get("up")), mtu=a.args.get("mtu") or 1500,
-                                      alias=a.args.get("alias"))
+                                      alias=a.args.get("alias"), stp=bool(a.args.get("stp")))
 
 
 def _sim_add_veth(obs: Observed, a: Action) -> None:
@@ -80,6 +80,14 @@ def _sim_set_link(obs: Observed, a: Action) -> None:
     for k in ("up", "mtu", "master", "alias"):
         if k in a.args:
             setattr(link, k, a.args[k])
+
+
+def _sim_set_bridge(obs: Observed, a: Action) -> None:
+    obs.ns(a.ns).links[a.name].stp = a.args["stp"]
+
+
+def _undo_set_bridge(a: Action, obs: Observed) -> list:
+    return [SET_BRIDGE(a.ns, a.name, "undo", stp=bool(obs.link(a.ns, a.name).stp))]
 
 
 def _undo_set_link(a: Action, obs: Observed) -> list:
@@ -195,7 +203,7 @@ def _undo_hostname(a: Action, obs: Observed) -> list:
 
 def _sim_process_start(obs: Observed, a: Action) -> None:
     obs.set_process(a.name, {"alive": True, "argv": a.args["command"]["argv"], "target": a.args["target"],
-                             "cwd": a.args["command"].get("cwd", "/")})
+                             "cwd": a.args["command"].get("cwd", "/"), "env": a.args["command"].get("env", {})})
 
 
 def _sim_process_stop(obs: Observed, a: Action) -> None:
@@ -224,6 +232,7 @@ ADD_BRIDGE = Op("link.add_bridge", "create", "ensure_bridge", (_sim_add_bridge, 
                 _named("bridge"))
 ADD_VETH = Op("link.add_veth", "create", "ensure_veth", (_sim_add_veth, _undo_by("link.delete")), _named("veth"))
 SET_LINK = Op("link.set", "change", "set_link", (_sim_set_link, _undo_set_link))
+SET_BRIDGE = Op("link.set_bridge", "change", "set_bridge", (_sim_set_bridge, _undo_set_bridge), _named("bridge"))
 DELETE_LINK = Op("link.delete", "delete", "remove_link", (_sim_delete_link, _no_undo))
 ADD_ADDRESS = Op("addr.add", "add", "ensure_address", (_sim_add_address, _undo("addr.delete")), _address)
 DELETE_ADDRESS = Op("addr.delete", "remove", "remove_address", (_sim_delete_address, _undo("addr.add")), _address)
@@ -249,7 +258,7 @@ RUN_COMMAND = Op("exec.run", "run", "run_command", (_sim_nothing, _no_undo), _na
 RUN_CHECKS = Op("verify.run", "run the checks of", "run_checks", (_sim_nothing, _no_undo), _named("verify"))
 
 OPS: dict = {op.name: op for op in (
-    CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, SET_LINK, DELETE_LINK, ADD_ADDRESS, DELETE_ADDRESS,
+    CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, SET_LINK, SET_BRIDGE, DELETE_LINK, ADD_ADDRESS, DELETE_ADDRESS,
     ADD_ROUTE, REPLACE_ROUTE, DELETE_ROUTE, SET_SYSCTL, ADD_RULES, DELETE_RULES, DELETE_TABLE, CREATE_NSSET,
     DELETE_NSSET, REPLACE_NSSET, SET_HOSTNAME, START_PROCESS, STOP_PROCESS, RUN_COMMAND, RUN_CHECKS)}
 

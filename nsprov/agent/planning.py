@@ -48,6 +48,11 @@ class Context:
         found = self.ledger.find(kind, ns, name)
         return found if found is not None else self._pending_index.get((kind, ns, name))
 
+    def latest(self, kind: str, ns: str, name: str) -> Optional[dict]:
+        """The entry as this run leaves it: what an earlier task will record, else the ledger's."""
+        pending = self._pending_index.get((kind, ns, name))
+        return pending if pending is not None else self.ledger.find(kind, ns, name)
+
     def add_pending(self, records: list) -> None:
         self.pending.extend(records)
         for e in records:

@@ -41,6 +41,8 @@ SCENARIOS = {
     "a bridge, a netns on it, addresses and routes, then all of it removed": [
         ("ensure_netns", dict(ns="", name="red")),
         ("ensure_bridge", dict(ns="", name="br0", mtu=None, stp=False, up=True, alias=MARK)),
+        ("set_bridge", dict(ns="", name="br0", stp=True)),
+        ("set_bridge", dict(ns="", name="br0", stp=False)),
         veth("", "v0", "eth0", "red", master="br0"),
         ("set_link", dict(ns="red", name="eth0", mtu=1400)),
         addr("", "br0", "10.2.0.1/24"), addr("red", "eth0", "10.2.0.2/24"),
@@ -119,7 +121,7 @@ def snapshot(kernel, sysctls: tuple = ()) -> dict:
     out: dict = {"netns": sorted(obs.netns)}
     for ns in ["", *sorted(obs.netns)]:
         n = obs.ns(ns)
-        out[f"links {ns}"] = {name: (x.kind, x.up, x.mtu, x.master, x.alias,
+        out[f"links {ns}"] = {name: (x.kind, x.up, x.mtu, x.master, x.alias, x.stp,
                                      sorted(a for a in x.addresses if not a.startswith("fe80")))
                               for name, x in n.links.items()}
         out[f"routes {ns}"] = {dst: (r.via, r.dev, r.proto) for dst, r in n.routes.items() if ":" not in dst}

@@ -31,7 +31,7 @@ MNT_DETACH = 2
 _UNSET = object()
 
 PRIMITIVES = ("ensure_netns", "remove_netns", "ensure_bridge", "ensure_veth", "set_link", "remove_link",
-              "ensure_address", "remove_address", "ensure_route", "remove_route", "set_sysctl", "ensure_rules",
+              "ensure_address", "remove_address", "set_bridge", "ensure_route", "remove_route", "set_sysctl", "ensure_rules",
               "remove_rules", "remove_table", "ensure_nsset", "remove_nsset", "replace_nsset", "set_hostname",
               "ensure_process",
               "remove_process", "run_command", "run_checks")
@@ -100,7 +100,7 @@ class Kernel:
 
         for x in observe_links(sock, addresses=False):
             links[x["name"]] = Link(name=x["name"], kind=x["kind"], fill=fill, up=x["up"], mtu=x["mtu"],
-                                    master=x["master"], alias=x["alias"], index=x["index"])
+                                    master=x["master"], alias=x["alias"], index=x["index"], stp=x["stp"])
 
         def routes() -> dict:
             names = {link.index: link.name for link in links.values()}
@@ -248,6 +248,9 @@ class Kernel:
             index = self._index(ns, master) if master else 0
         self._send(ns, rtwrite.set_link(name, up=up, mtu=mtu, master_index=index,
                                         alias=None if alias is _UNSET else (alias or "")))
+
+    def set_bridge(self, ns: str, name: str, stp: bool) -> None:
+        self._send(ns, rtwrite.set_bridge(name, stp))
 
     def remove_link(self, ns: str, name: str) -> None:
         """Deleted: gone from the kernel's lists (not yet freed: unlink.py)."""

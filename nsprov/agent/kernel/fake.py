@@ -101,7 +101,7 @@ class FakeKernel:
     def observe_ns(self, ns: str) -> Namespace:
         state = self._ns(ns)
         links = {n: Link(n, x["kind"], up=x["up"], mtu=x["mtu"], master=x["master"], alias=x["alias"],
-                         addresses=list(x["addresses"])) for n, x in state["links"].items()}
+                         addresses=list(x["addresses"]), stp=x.get("stp")) for n, x in state["links"].items()}
         routes = self._connected(ns)
         for dst, r in state["routes"].items():
             routes.setdefault(dst, Route(dst, r["via"], r["dev"], r["metric"], "static"))
@@ -169,7 +169,14 @@ class FakeKernel:
         self._call("ensure_bridge", ns, name)
         if name in self._ns(ns)["links"]:
             return self._exists_as(ns, name, "bridge", alias)
-        self._new_link(ns, name, "bridge", up, mtu, alias)
+        self._new_link(ns, name, "bridge", up, mtu, alias)["stp"] = bool(stp)
+
+    def set_bridge(self, ns: str, name: str, stp: bool) -> None:
+        self._call("set_bridge", ns, name)
+        link = self._link(ns, name)
+        if link["kind"] != "bridge":
+            raise _err(errno.EOPNOTSUPP)
+        link["stp"] = bool(stp)
 
     def ensure_veth(self, ns: str, name: str, peer: str, peer_netns: str, link: dict) -> None:
         self._call("ensure_veth", ns, name)
@@ -322,7 +329,7 @@ class FakeKernel:
         self._call("ensure_process", ns, name)
         self._pid += 1
         self.procs[name] = {"alive": True, "pid": self._pid, "argv": list(command["argv"]), "target": dict(target),
-                            "cwd": command.get("cwd", "/")}
+                            "cwd": command.get("cwd", "/"), "env": dict(command.get("env") or {})}
 
     def remove_process(self, ns: str, name: str) -> None:
         self._call("remove_process", ns, name)

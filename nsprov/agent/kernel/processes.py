@@ -123,7 +123,7 @@ def start(name: str, command: dict, target: dict, lab: str) -> dict:
             tail = " ".join(f.read().strip().splitlines()[-3:])
         raise OSError(5, f"exited at once (status {proc.poll()}): {tail or 'no output'}")
     rec = {"pid": pid, "started": _start_time(pid), "wrapper": proc.pid, "argv": argv, "target": target,
-           "cwd": cwd, "log": log_path}
+           "cwd": cwd, "env": env, "log": log_path}
     tmp = _pidfile(name) + ".tmp"
     with open(tmp, "w") as f:
         json.dump(rec, f)

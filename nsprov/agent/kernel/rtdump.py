@@ -12,8 +12,8 @@ import socket
 import struct
 from typing import Iterator
 
-from nsprov.agent.kernel.nl import (IFA_ADDRESS, IFA_LOCAL, IFLA_ADDRESS, IFLA_GROUP, IFLA_IFALIAS, IFLA_IFNAME,
-                                   IFLA_INFO_KIND,
+from nsprov.agent.kernel.nl import (IFA_ADDRESS, IFA_LOCAL, IFLA_ADDRESS, IFLA_BR_STP_STATE, IFLA_GROUP,
+                                   IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,
                                    IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_OPERSTATE, NLM_F_DUMP, NLM_F_REQUEST,
                                    NLMSG_DONE, NLMSG_ERROR, OPERSTATES, PROTOS, RT_TABLE_MAIN, RTA_DST, RTA_GATEWAY,
                                    RTA_OIF, RTA_PRIORITY, RTA_TABLE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE,
@@ -42,6 +42,7 @@ def open_socket() -> socket.socket:
 _TLV = struct.Struct("=HH")
 _LINK_ATTRS = frozenset((IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_OPERSTATE, IFLA_LINKINFO,
                          IFLA_IFALIAS, IFLA_GROUP))
+_BRIDGE_ATTRS = frozenset((IFLA_BR_STP_STATE,))
 _ROUTE_ATTRS = frozenset((RTA_TABLE, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY))
 IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS = 29, 1 << 3
 
@@ -103,6 +104,10 @@ def links(sock: socket.socket) -> list:
         a = _attrs(p, 16, len(p), _LINK_ATTRS)
         info = _attrs(a[IFLA_LINKINFO], 0, len(a[IFLA_LINKINFO])) if IFLA_LINKINFO in a else {}
         mac = a.get(IFLA_ADDRESS)
+        stp = None
+        if info.get(IFLA_INFO_KIND, b"").rstrip(b"\0") == b"bridge" and IFLA_INFO_DATA in info:
+            data = _attrs(info[IFLA_INFO_DATA], 0, len(info[IFLA_INFO_DATA]), _BRIDGE_ATTRS)
+            stp = bool(struct.unpack("=I", data[IFLA_BR_STP_STATE])[0]) if IFLA_BR_STP_STATE in data else None
         out.append({
             "index": index,
             "name": _str(a.get(IFLA_IFNAME, b"")),
@@ -114,6 +119,7 @@ def links(sock: socket.socket) -> list:
             "mac": ":".join(f"{b:02x}" for b in mac) if mac else None,
             "alias": _str(a[IFLA_IFALIAS]) if IFLA_IFALIAS in a else None,
             "group": struct.unpack("=I", a[IFLA_GROUP])[0] if IFLA_GROUP in a else 0,
+            "stp": stp,
         })
     return out
 

@@ -119,6 +119,13 @@ def set_link(name: str, up: Optional[bool] = None, mtu: Optional[int] = None,
     return message(RTM_SETLINK, 0, body)
 
 
+def set_bridge(name: str, stp: bool) -> bytes:
+    """Change bridge NAME's own options (STP on or off)."""
+    body = ifinfo() + attr(IFLA_IFNAME, _s(name)) + nested(
+        IFLA_LINKINFO, attr(IFLA_INFO_KIND, _s("bridge")), nested(IFLA_INFO_DATA, attr(IFLA_BR_STP_STATE, _u32(1 if stp else 0))))
+    return message(RTM_NEWLINK, 0, body)
+
+
 def del_link(name: str) -> bytes:
     return message(RTM_DELLINK, 0, ifinfo() + attr(IFLA_IFNAME, _s(name)))
 

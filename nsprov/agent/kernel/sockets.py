@@ -59,5 +59,6 @@ def observe_links(sock: Any, addresses: bool = True) -> list[dict]:
         "mtu": link["mtu"],
         "mac": link["mac"],
         "alias": link["alias"],
+        "stp": link.get("stp"),
         "addresses": addrs.get(link["index"], []),
     } for link in raw]

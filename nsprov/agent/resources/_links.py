@@ -46,6 +46,8 @@ def reconcile_link(tp: TaskPlan, obs: Observed, ctx: Context, ns: str, name: str
         why.append(f"master {link.master or '-'}→{want['master'] or '-'}")
     if changes:
         tp.act(ops.SET_LINK, ns, name, f"{name}: " + ", ".join(why), **changes)
+    if "stp" in want and link.stp is not None and link.stp != want["stp"]:
+        tp.act(ops.SET_BRIDGE, ns, name, f"{name}: stp {'on' if want['stp'] else 'off'}", stp=want["stp"])
     reconcile_addresses(tp, obs, ctx, ns, name, want["addresses"])
 
 

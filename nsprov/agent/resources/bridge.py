@@ -36,7 +36,8 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         for a in p["addresses"]:
             tp.act(ops.ADD_ADDRESS, ns, name, f"{name}: +{a}", dev=name, address=a)
     else:
-        reconcile_link(tp, obs, ctx, ns, name, {"up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"]})
+        reconcile_link(tp, obs, ctx, ns, name, {"up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"],
+                                                "stp": p["stp"]})
         if not tp.actions:
             tp.reasons.append("exists as declared")
     tp.after = {"kind": "bridge", "up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"]}

@@ -36,7 +36,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     elif (p["namespace"] or p["netns"]) in obs.remade:   # it lives in the namespaces that went
         tp.act(ops.STOP_PROCESS, "", name, f"stopped: namespace set '{p['namespace'] or p['netns']}' is made again")
         tp.act(ops.START_PROCESS, "", name, "started in the new one", **how)
-    elif cur.get("argv") != argv or cur.get("cwd", "/") != cwd:
+    elif cur.get("argv") != argv or cur.get("cwd", "/") != cwd or cur.get("env", p["env"]) != p["env"]:
         tp.act(ops.STOP_PROCESS, "", name, "stopped: its command changed")
         tp.act(ops.START_PROCESS, "", name, "started", **how)
     else:

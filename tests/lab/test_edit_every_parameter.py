@@ -1,0 +1,217 @@
+"""Every parameter of every kind, edited: the rule behind "changing X wedges the lab".
+
+For each (kind, parameter) of the module table (`state` aside, and exec/verify, which hold no
+state), a lab is built with the parameter at one value, then edited to another and run again:
+- `drift` before the re-run exits 1 and names that task, and only that task;
+- one run converges (exit 0), the next reports 0 changed;
+- the host then is what a fresh deploy of the edited playbook makes (an independent snapshot
+  taken with ip -j, nft -j, /proc and ps, ifindexes, MACs and pids aside), and differs from
+  before the edit wherever the parameter is something the kernel holds;
+- a foreign bridge with a foreign address and a foreign nft table, made by hand, are untouched.
+EDITS lists the two values per parameter; a test fails while any parameter of any kind (a new
+kind's included) has none, so a new kind gets this test as soon as it names its values.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from tests.conftest import json_events, nsprov
+from nsprov.model.kinds import KINDS
+
+pytestmark = pytest.mark.lab
+HOST = "lab3"
+NOT_STATE = {"exec", "verify"}        # commands and checks: they hold nothing to edit
+FLAGS = {"allow_management_overlap", "allow_host_root"}   # permissions, not kernel state
+
+PREAMBLE = [
+    {"netns": {"name": "e1"}}, {"netns": {"name": "e2"}},
+    {"bridge": {"name": "ebr0"}}, {"bridge": {"name": "ebr2"}}, {"bridge": {"name": "ebr0", "netns": "e1"}},
+    {"veth": {"name": "pv1", "peer": "eth0", "peer_netns": "e1", "addresses": ["10.95.1.1/24"],
+              "peer_addresses": ["10.95.1.2/24"]}},
+    {"veth": {"name": "pv2", "peer": "eth0", "peer_netns": "e2", "addresses": ["10.96.1.1/24"],
+              "peer_addresses": ["10.96.1.2/24"]}},
+]
+BASE = {
+    "netns": {"name": "ex1"},
+    "bridge": {"name": "eb0", "addresses": ["10.90.1.1/24"], "mtu": 1400},
+    "veth": {"name": "xv0", "peer": "eth9", "peer_netns": "e1", "addresses": ["10.91.1.1/24"],
+             "peer_addresses": ["10.91.1.2/24"], "mtu": 1400},
+    "address": {"interface": "ebr0", "address": "10.92.1.1/24"},
+    "route": {"netns": "e1", "to": "10.93.0.0/16", "dev": "eth0", "metric": 100},
+    "sysctl": {"netns": "e1", "name": "net.ipv4.ip_default_ttl", "value": 70},
+    "nat": {"netns": "e1", "source": "10.97.0.0/24", "out_interface": "eth0"},
+    "port_forward": {"port": 8080, "to": "10.95.1.2:80"},
+    "namespace": {"name": "es1", "kinds": ["uts", "ipc", "mnt", "user"], "hostname": "es1",
+                  "uid_map": [{"inside": 0, "outside": 100000, "count": 65536}],
+                  "gid_map": [{"inside": 0, "outside": 100000, "count": 65536}]},
+    "process": {"name": "ep1", "netns": "e1", "command": ["sleep", "3601"]},
+}
+EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out; the edited value)
+    ("netns", "name"): "ex2",
+    ("bridge", "name"): "eb9", ("bridge", "netns"): "e1", ("bridge", "addresses"): ["10.90.1.2/24"],
+    ("bridge", "mtu"): 1300, ("bridge", "stp"): True, ("bridge", "up"): False,
+    ("bridge", "allow_management_overlap"): True,
+    ("veth", "name"): "xv1", ("veth", "netns"): "e2", ("veth", "peer"): "eth8", ("veth", "peer_netns"): "e2",
+    ("veth", "bridge"): "ebr0", ("veth", "peer_bridge"): "ebr0", ("veth", "addresses"): ["10.91.1.5/24"],
+    ("veth", "peer_addresses"): ["10.91.1.6/24"], ("veth", "mtu"): 1300, ("veth", "up"): False,
+    ("veth", "allow_management_overlap"): True,
+    ("address", "interface"): "ebr2", ("address", "netns"): "e1", ("address", "address"): "10.92.1.2/24",
+    ("address", "allow_management_overlap"): True,
+    ("route", "to"): "10.94.0.0/16", ("route", "netns"): "e2", ("route", "via"): "10.95.1.1",
+    ("route", "dev"): "ebr0", ("route", "metric"): 200, ("route", "allow_management_overlap"): True,
+    ("sysctl", "name"): "net.ipv4.tcp_syn_retries", ("sysctl", "value"): 71, ("sysctl", "netns"): "e2",
+    ("nat", "source"): "10.97.1.0/24", ("nat", "out_interface"): "ebr0", ("nat", "netns"): "e2",
+    ("nat", "allow_management_overlap"): True,
+    ("port_forward", "protocol"): "udp", ("port_forward", "port"): 8081, ("port_forward", "to"): "10.95.1.2:81",
+    ("port_forward", "netns"): "e1", ("port_forward", "in_interface"): "pv1",
+    ("port_forward", "allow_management_overlap"): True,
+    ("namespace", "name"): "es2", ("namespace", "kinds"): ["uts", "ipc", "mnt", "user", "pid"],
+    ("namespace", "hostname"): "es9", ("namespace", "domainname"): "lab.example",
+    ("namespace", "uid_map"): [{"inside": 0, "outside": 200000, "count": 65536}],
+    ("namespace", "gid_map"): [{"inside": 0, "outside": 200000, "count": 65536}],
+    ("namespace", "mounts"): [{"type": "tmpfs", "target": "/tmp"}], ("namespace", "allow_host_root"): True,
+    ("process", "name"): "ep2", ("process", "netns"): "e2", ("process", "command"): ["sleep", "3602"],
+    ("process", "env"): {"EDITED": "1"}, ("process", "chdir"): "/tmp",
+    ("process", "namespace"): "es0",
+}
+# an edit that moves a task to where another of its parameters must follow
+ALSO = {("process", "namespace"): {"netns": ""}}
+EXTRA_PREAMBLE = {("process", "namespace"): [{"namespace": {"name": "es0", "kinds": ["uts", "pid"]}}]}
+CASES = sorted(EDITS)
+
+
+def test_every_parameter_of_every_kind_has_an_edit():
+    wanted = {(k.name, p) for k in KINDS if k.name not in NOT_STATE for p in k.params if p != "state"}
+    assert wanted == set(EDITS), {"missing": sorted(wanted - set(EDITS)), "stale": sorted(set(EDITS) - wanted)}
+    assert set(BASE) == {k.name for k in KINDS} - NOT_STATE
+
+
+SNAPSHOT = r'''
+import json, os, subprocess
+def run(*a):
+    p = subprocess.run(list(a), capture_output=True, text=True)
+    return p.stdout if p.returncode == 0 else ""
+out = {}
+spaces = [""] + sorted(l.split()[0] for l in run("ip", "netns", "list").splitlines() if l.split()[0].startswith("e"))
+for ns in spaces:
+    pre = ["ip", "-n", ns] if ns else ["ip"]
+    links = json.loads(run(*pre, "-j", "-d", "link") or "[]")
+    names = {x["ifindex"]: x["ifname"] for x in links}
+    out["links " + ns] = sorted([x["ifname"], x.get("linkinfo", {}).get("info_kind"), x["mtu"], x.get("master"),
+                                 "UP" in x["flags"], x.get("ifalias"), x.get("linkinfo", {}).get("info_data", {}).get("stp_state")]
+                                for x in links if not x["ifname"].startswith(("eth0", "lab")) or ns)
+    addrs = json.loads(run(*pre, "-j", "addr") or "[]")
+    out["addrs " + ns] = sorted([x["ifname"], a["local"], a["prefixlen"]] for x in addrs for a in x["addr_info"]
+                                if a["family"] == "inet" and not (not ns and x["ifname"] == "eth0"))
+    routes = json.loads(run(*pre, "-j", "route") or "[]")
+    out["routes " + ns] = sorted([r["dst"], r.get("gateway"), r.get("dev"), r.get("metric")] for r in routes
+                                 if r.get("protocol") != "kernel")
+    enter = ["nsenter", "--net=/run/netns/" + ns] if ns else []
+    out["sysctl " + ns] = [run(*enter, "cat", "/proc/sys/net/ipv4/" + k).strip() for k in ("ip_default_ttl", "tcp_syn_retries")]
+    ruleset = json.loads(run(*enter, "nft", "-j", "list", "ruleset") or '{"nftables": []}')["nftables"]
+    out["nft " + ns] = sorted([x["rule"]["table"], x["rule"]["chain"], x["rule"].get("comment")]
+                              for x in ruleset if "rule" in x and x["rule"]["table"].startswith("nsprov_"))
+sets = sorted(os.listdir("/run/nsprov/ns")) if os.path.isdir("/run/nsprov/ns") else []
+for s in sets:
+    info = json.load(open(f"/run/nsprov/ns/{s}/init.json"))
+    pid = info["pid"]
+    kinds = sorted(k for k in os.listdir(f"/run/nsprov/ns/{s}") if k != "init.json")
+    uts = run("nsenter", f"--uts=/run/nsprov/ns/{s}/uts", "cat", "/proc/sys/kernel/hostname",
+              "/proc/sys/kernel/domainname").split() if "uts" in kinds else []
+    out["set " + s] = [kinds, uts, open(f"/proc/{pid}/uid_map").read().split(), open(f"/proc/{pid}/gid_map").read().split(),
+                       sorted({l.split()[4] for l in open(f"/proc/{pid}/mountinfo") if l.split()[4] in ("/tmp", "/srv")})]
+procs = []
+for l in run("ps", "-eo", "pid=,args=").splitlines():
+    pid, args = l.split(None, 1)
+    if "sleep 36" in args and not args.startswith("nsenter"):
+        env = open(f"/proc/{pid}/environ").read().split("\0")
+        procs.append([args, os.readlink(f"/proc/{pid}/ns/net"), os.readlink(f"/proc/{pid}/cwd"),
+                      sorted(e for e in env if e.startswith("EDITED"))])
+netns_ids = {}
+for ns in spaces:
+    try:
+        netns_ids[os.stat("/run/netns/" + ns).st_ino if ns else os.stat("/proc/1/ns/net").st_ino] = ns or "host"
+    except OSError:
+        pass
+out["processes"] = sorted([a, netns_ids.get(int(n.split("[")[1][:-1]), "other"), c, e] for a, n, c, e in procs)
+print(json.dumps(out, sort_keys=True))
+'''
+
+
+def snapshot(lab) -> dict:
+    proc = subprocess.run(["ssh", "-F", str(lab.ssh_config), HOST, "python3", "-"], input=SNAPSHOT,
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout)
+
+
+def playbook(path, kind: str, param: str, edited: bool) -> None:
+    task = dict(BASE[kind])
+    if edited:
+        task[param] = EDITS[(kind, param)]
+        task.update(ALSO.get((kind, param), {}))
+    pre = PREAMBLE + EXTRA_PREAMBLE.get((kind, param), [])
+    path.write_text(yaml.safe_dump([{"hosts": HOST, "lab": "edits", "tasks": pre + [{kind: task}]}], sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def foreign(lab3):
+    """A foreign bridge with a foreign address, and a foreign nft table, on the host."""
+    lab3.ssh(HOST, "sh", "-c", "ip link add frb0 type bridge && ip addr add 10.98.0.1/24 dev frb0 && "
+                               "nft add table inet foreignt && nft add chain inet foreignt c")
+    yield
+    lab3.ssh(HOST, "sh", "-c", "ip link del frb0; nft delete table inet foreignt", check=False)
+
+
+def _foreign_state(lab) -> tuple:
+    link = json.loads(lab.ssh(HOST, "ip", "-j", "addr", "show", "frb0").stdout)
+    tables = json.loads(lab.ssh(HOST, "nft", "-j", "list", "tables").stdout)["nftables"]
+    return (link[0]["ifindex"], [a["local"] for a in link[0]["addr_info"] if a["family"] == "inet"],
+            ("inet", "foreignt") in {(t["table"]["family"], t["table"]["name"]) for t in tables if "table" in t})
+
+
+def _run(lab, book, *extra, check=True) -> tuple:
+    proc = nsprov("run", "-i", str(lab.inventory), str(book), "--json", *extra, check=check)
+    return proc, json_events(proc.stdout)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{k}.{p}" for k, p in CASES])
+def test_an_edited_parameter_converges_in_one_run(lab3, foreign, tmp_path, case):
+    kind, param = case
+    book = tmp_path / "edits.yml"
+    fresh = tmp_path / "fresh" / "edits.yml"
+    fresh.parent.mkdir()
+    before_foreign = _foreign_state(lab3)
+    try:
+        playbook(book, kind, param, edited=False)
+        _run(lab3, book)
+        before = snapshot(lab3)
+        playbook(book, kind, param, edited=True)
+        drift = nsprov("drift", "-i", str(lab3.inventory), str(book), "--json", check=False)
+        reported = {e["name"] for e in json_events(drift.stdout) if e["event"] == "task" and e["status"] == "changed"}
+        reported |= {e.get("name") for e in json_events(drift.stdout) if e["event"] == "drift"}
+        if param in FLAGS:
+            assert drift.returncode == 0, drift.stdout[-2000:]
+        else:
+            assert drift.returncode == 1 and reported, drift.stdout[-2000:]
+            assert all(kind in r or "ex" in r or "es" in r or "ep" in r for r in reported if r), reported
+        proc, events = _run(lab3, book)
+        assert proc.returncode == 0
+        proc, events = _run(lab3, book)
+        assert [e for e in events if e["event"] == "task" and e["status"] == "changed"] == []
+        edited = snapshot(lab3)
+        if param not in FLAGS:
+            assert edited != before, "the edit is not visible on the host"
+        assert _foreign_state(lab3) == before_foreign
+        nsprov("destroy", "-i", str(lab3.inventory), str(book))
+        playbook(fresh, kind, param, edited=True)
+        nsprov("run", "-i", str(lab3.inventory), str(fresh), "--json")
+        assert snapshot(lab3) == edited
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(fresh), check=False)
+        nsprov("destroy", "-i", str(lab3.inventory), str(book), check=False)
+    assert _foreign_state(lab3) == before_foreign
