@@ -153,6 +153,10 @@ class Observed:
             self._sysctl[(ns, key)] = self._load.sysctl(ns, key) if self.exists(ns) else None
         return self._sysctl[(ns, key)]
 
+    def sysctl_in_new_netns(self, key: str) -> Optional[str]:
+        """What KEY is in a network namespace made now (what one made by a run started with)."""
+        return self._load.sysctl(None, key)
+
     def rules(self, ns: str, table: str) -> Optional[dict]:
         if (ns, table) not in self._rules:
             loadable = self.exists(ns) and ns not in self.created

@@ -82,7 +82,14 @@ EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out
 # an edit that moves a task to where another of its parameters must follow
 ALSO = {("process", "namespace"): {"netns": ""}}
 EXTRA_PREAMBLE = {("process", "namespace"): [{"namespace": {"name": "es0", "kinds": ["uts", "pid"]}}]}
-CASES = sorted(EDITS)
+# Found by this test and not yet fixed (issue 24 stays open for them): renaming a veth's host end, or
+# moving it to another netns, while its peer keeps its name: the prune deletes the old pair and the
+# new pair's creation then fails with ENODEV in the same run (the next run converges). Strict: the
+# day it passes, this list must shrink.
+KNOWN = {("veth", "name"), ("veth", "netns")}
+CASES = [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="a renamed veth end is made in the run after "
+                                                                     "the one that prunes the old pair"))
+         if c in KNOWN else c for c in sorted(EDITS)]
 
 
 def test_every_parameter_of_every_kind_has_an_edit():
@@ -124,14 +131,14 @@ for s in sets:
     uts = run("nsenter", f"--uts=/run/nsprov/ns/{s}/uts", "cat", "/proc/sys/kernel/hostname",
               "/proc/sys/kernel/domainname").split() if "uts" in kinds else []
     out["set " + s] = [kinds, uts, open(f"/proc/{pid}/uid_map").read().split(), open(f"/proc/{pid}/gid_map").read().split(),
-                       sorted({l.split()[4] for l in open(f"/proc/{pid}/mountinfo") if l.split()[4] in ("/tmp", "/srv")})]
+                       sorted(l.split()[4] for l in open(f"/proc/{pid}/mountinfo") if l.split()[4] in ("/tmp", "/srv"))]
 procs = []
 for l in run("ps", "-eo", "pid=,args=").splitlines():
     pid, args = l.split(None, 1)
     if "sleep 36" in args and not args.startswith("nsenter"):
         env = open(f"/proc/{pid}/environ").read().split("\0")
         procs.append([args, os.readlink(f"/proc/{pid}/ns/net"), os.readlink(f"/proc/{pid}/cwd"),
-                      sorted(e for e in env if e.startswith("EDITED"))])
+                      sorted(e for e in env if e.startswith(("EDITED", "NSPROV")))])
 netns_ids = {}
 for ns in spaces:
     try:
@@ -179,7 +186,7 @@ def _run(lab, book, *extra, check=True) -> tuple:
     return proc, json_events(proc.stdout)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{k}.{p}" for k, p in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[f"{k}.{p}" for k, p in sorted(EDITS)])
 def test_an_edited_parameter_converges_in_one_run(lab3, foreign, tmp_path, case):
     kind, param = case
     book = tmp_path / "edits.yml"

@@ -1,6 +1,9 @@
 """The ledger never lies, under random use: seeded sequences of runs, edited playbooks, `state:
 absent`, destroys, hand-made foreign objects (outside the lab and inside its namespaces) and the
-agent SIGKILLed mid-run, on a lab host. After every good run the ledger names exactly the lab's
+agent SIGKILLed mid-run, on a lab host; edited parameters (a bridge's mtu, a veth end's
+address, a nat's source), foreign secondary addresses beside the lab's own, foreign nft tables,
+policy rules and routes in other tables inside its namespaces, a rule added by hand to the
+lab's own table, and a sysctl shared with a second lab. After every good run the ledger names exactly the lab's
 namespaces and links on the host; after every destroy nothing of the lab is left (no namespace,
 no marked link, no table, no record, no process) and every foreign object outside it is intact.
 A destroy refused by a foreign link inside the lab's namespace keeps every record; once the
@@ -20,30 +23,38 @@ from tests.conftest import nsprov
 
 pytestmark = pytest.mark.lab
 SEED = int(os.environ.get("NSPROV_STATE_SEED", "20261201"))
-STEPS, BUDGET = 28, 120.0          # bounded in count and in time (seconds)
+STEPS, BUDGET = 200, 600.0         # bounded in count and in time (seconds); all 200 must run
 HOST, LAB, MARK = "lab2", "sm", "nsprov:sm"
 
 NETNS = ["sm-a", "sm-b", "sm-c"]
 
 
-def playbook(members: list, absent: list, extras: set) -> str:
+SHARED = "- hosts: lab2\n  lab: sm2\n  tasks:\n    - sysctl: {name: net.ipv4.conf.all.forwarding, value: 1}\n"
+
+
+def playbook(members: list, absent: list, extras: set, knobs: dict = None) -> str:
     """The lab: a bridge, netns MEMBERS on it (each a veth, an address, a default route),
-    ABSENT ones removed by `state: absent`, and EXTRAS (nat, sysctl, a process in the first)."""
-    tasks = ["    - bridge: {name: smbr, addresses: [10.71.0.1/24]}"]
+    ABSENT ones removed by `state: absent`, and EXTRAS (nat, sysctl, a process in the first, an
+    address on the foreign bridge smfx); KNOBS: the edited parameters (mtu, hostpart, source)."""
+    knobs = knobs or {}
+    mtu = f", mtu: {knobs['mtu']}" if knobs.get("mtu") else ""
+    tasks = [f"    - bridge: {{name: smbr, addresses: [10.71.0.1/24]{mtu}}}"]
     for i, ns in enumerate(NETNS):
         if ns in absent:
             tasks.append(f"    - netns: {{name: {ns}, state: absent}}")
         elif ns in members:
             tasks += [f"    - netns: {{name: {ns}}}",
                       f"    - veth: {{name: v{ns}, bridge: smbr, peer: eth0, peer_netns: {ns}, "
-                      f"peer_addresses: [10.71.0.{i + 2}/24]}}",
+                      f"peer_addresses: [10.71.0.{i + 2 + knobs.get('hostpart', 0)}/24]}}",
                       f"    - route: {{netns: {ns}, to: default, via: 10.71.0.1}}"]
     if "nat" in extras:
-        tasks.append("    - nat: {source: 10.71.0.0/24, out_interface: eth0}")
+        tasks.append(f"    - nat: {{source: {knobs.get('source', '10.71.0.0/24')}, out_interface: eth0}}")
     if "sysctl" in extras:
         tasks.append("    - sysctl: {name: net.ipv4.conf.all.forwarding, value: 1}")
     if "process" in extras and members:
         tasks.append(f"    - process: {{name: sm-sleep, netns: {members[0]}, command: [sleep, '600']}}")
+    if "address" in extras:
+        tasks.append("    - address: {interface: smfx, address: 10.74.0.1/24}")
     return f"- hosts: {HOST}\n  lab: {LAB}\n  tasks:\n" + "\n".join(tasks) + "\n"
 
 
@@ -102,6 +113,29 @@ class Foreign:
     def __init__(self, h: Host):
         self.h, self.outside, self.inside_links = h, {}, []
         self.n = 0
+        self.addresses: list = []          # foreign secondaries on smfx, beside the lab's address
+        self.table_rule = False            # a rule added by hand to the lab's own table
+        self.h.sh("ip link add smfx type bridge")
+
+    def add_address(self) -> None:
+        self.n += 1
+        address = f"10.74.0.{100 + self.n % 100}/24"
+        self.h.sh(f"ip addr add {address} dev smfx", check=False)
+        if address not in self.addresses:
+            self.addresses.append(address)
+
+    def add_table_rule(self) -> None:
+        if "nsprov_sm" in self.h.tables():
+            self.h.sh("nft add rule ip nsprov_sm postrouting counter")
+            self.table_rule = True
+
+    def clear_table_rule(self) -> None:
+        if self.table_rule:
+            rules = json.loads(self.h.sh("nft -j -a list table ip nsprov_sm", check=False) or '{"nftables": []}')
+            for r in rules["nftables"]:
+                if "rule" in r and "comment" not in r["rule"]:
+                    self.h.sh(f"nft delete rule ip nsprov_sm {r['rule']['chain']} handle {r['rule']['handle']}")
+            self.table_rule = False
 
     def add_outside(self, rng: random.Random) -> None:
         self.n += 1
@@ -121,8 +155,16 @@ class Foreign:
             return
         ns = rng.choice(there)
         self.n += 1
-        if rng.random() < 0.5:
-            self.h.sh(f"ip -n {ns} route add 10.72.{self.n}.0/24 dev lo", check=False)
+        what = rng.choice(["route", "table-route", "rule", "nft", "link"])
+        if what == "route":
+            self.h.sh(f"ip -n {ns} route add 10.72.{self.n % 250}.0/24 dev lo", check=False)
+        elif what == "table-route":
+            self.h.sh(f"ip -n {ns} route add 10.73.{self.n % 250}.0/24 dev lo table 100", check=False)
+        elif what == "rule":
+            self.h.sh(f"ip -n {ns} rule add from 10.73.{self.n % 250}.0/24 lookup 100 prio {1000 + self.n}",
+                      check=False)
+        elif what == "nft":
+            self.h.sh(f"ip netns exec {ns} nft add table inet fin{self.n}", check=False)
         else:
             self.h.sh(f"ip -n {ns} link add in{self.n} type bridge")
             self.inside_links.append((ns, f"in{self.n}"))
@@ -136,6 +178,9 @@ class Foreign:
 
     def touched(self) -> list:
         out = []
+        on = [f"{a['local']}/{a['prefixlen']}" for x in json.loads(self.h.sh("ip -j addr show dev smfx"))
+              for a in x["addr_info"] if a["family"] == "inet"]
+        out += [f"foreign address {a} on smfx is gone" for a in self.addresses if a not in on]
         for (kind, name), ident in self.outside.items():
             try:
                 now = self.identity(kind, name)
@@ -152,6 +197,7 @@ class Foreign:
 
     def remove_all(self) -> None:
         self.clear_inside()
+        self.h.sh("ip link del smfx", check=False)
         for kind, name in self.outside:
             self.h.sh({"netns": f"ip netns del {name}", "link": f"ip link del {name}",
                        "table": f"nft delete table ip {name}"}[kind], check=False)
@@ -159,11 +205,12 @@ class Foreign:
 
 def destroy_and_check(lab, h: Host, foreign: Foreign, book: str, log: list) -> None:
     proc = nsprov("destroy", "-i", str(lab.inventory), book, "--json", check=False)
-    if proc.returncode != 0 and foreign.inside_links:
-        # refused by a foreign link inside: every record kept, and the lab's netns with it
+    if proc.returncode != 0 and (foreign.inside_links or foreign.table_rule):
+        # refused by a foreign link inside, or a foreign rule in the lab's table: every record kept
         kept = h.records()
         assert kept, f"a refused destroy dropped the lab's records: {log}"
         foreign.clear_inside()
+        foreign.clear_table_rule()
         proc = nsprov("destroy", "-i", str(lab.inventory), book, "--json", check=False)
     assert proc.returncode == 0, f"{log}\n{proc.stdout[-2500:]}"
     foreign.inside_links = []
@@ -176,26 +223,44 @@ def test_random_sequences_of_use_never_leave_the_ledger_lying(lab3, tmp_path):
     h, faults = Host(lab3), FaultLab(lab3.dir, host=HOST)
     foreign = Foreign(h)
     path = tmp_path / "statemachine.yml"
-    members, absent, extras = ["sm-a"], [], {"nat"}
+    members, absent, extras, knobs = ["sm-a"], [], {"nat"}, {}
     path.write_text(playbook(members, absent, extras))
+    shared = tmp_path / "sm2.yml"
+    shared.write_text(SHARED)
+    sharing = False
     log: list = []
     began = time.monotonic()
+    steps = 0
     try:
         for step in range(STEPS):
-            if time.monotonic() - began > BUDGET:
-                break
-            action = rng.choices(["run", "edit", "absent", "destroy", "outside", "inside", "kill"],
-                                 [30, 20, 8, 10, 10, 10, 12])[0]
+            assert time.monotonic() - began < BUDGET, f"{step} steps in {BUDGET} s: {log[-20:]}"
+            steps += 1
+            action = rng.choices(["run", "edit", "param", "absent", "destroy", "outside", "inside", "kill",
+                                  "address", "table-rule", "share"], [30, 14, 12, 6, 8, 6, 10, 8, 6, 4, 6])[0]
             log.append(action)
             if action == "edit":
                 members = sorted(rng.sample(NETNS, rng.randint(0, 3)))
                 absent = []
-                extras = {e for e in ("nat", "sysctl", "process") if rng.random() < 0.5}
-                path.write_text(playbook(members, absent, extras))
+                extras = {e for e in ("nat", "sysctl", "process", "address") if rng.random() < 0.5}
+                path.write_text(playbook(members, absent, extras, knobs))
+            elif action == "param":
+                knobs = {"mtu": rng.choice([None, 1400, 9000]), "hostpart": rng.choice([0, 100]),
+                         "source": rng.choice(["10.71.0.0/24", "10.71.0.0/16"])}
+                path.write_text(playbook(members, absent, extras, knobs))
+            elif action == "address":
+                foreign.add_address()
+            elif action == "table-rule":
+                foreign.add_table_rule()
+            elif action == "share":     # a second lab declares the same sysctl, or goes
+                verb = "destroy" if sharing else "run"
+                nsprov(verb, "-i", str(lab3.inventory), str(shared))
+                sharing = not sharing
+                if sharing:
+                    assert h.sh("cat /proc/sys/net/ipv4/conf/all/forwarding").strip() == "1", log
             elif action == "absent" and members:
                 gone = rng.choice(members)
                 members, absent = [m for m in members if m != gone], absent + [gone]
-                path.write_text(playbook(members, absent, extras))
+                path.write_text(playbook(members, absent, extras, knobs))
             elif action == "outside":
                 foreign.add_outside(rng)
             elif action == "inside":
@@ -204,14 +269,21 @@ def test_random_sequences_of_use_never_leave_the_ledger_lying(lab3, tmp_path):
                 faults.inject("agent-kill", str(path), str(path), rng.uniform(0.0, 0.2))
             elif action == "destroy":
                 destroy_and_check(lab3, h, foreign, str(path), log)
+                if sharing:    # the other lab still declares the sysctl: its value stays
+                    assert h.sh("cat /proc/sys/net/ipv4/conf/all/forwarding").strip() == "1", log
             else:
                 proc = nsprov("run", "-i", str(lab3.inventory), str(path), "--json", check=False)
                 if proc.returncode == 0:
                     assert ledger_agrees(h) == [], f"after {log}"
                     assert foreign.touched() == [], f"after {log}"
                 else:   # a run refused by a foreign link in a netns the edit dropped: the link goes, it converges
-                    assert foreign.inside_links, f"{log}\n{proc.stdout[-2500:]}"
+                    assert foreign.inside_links or foreign.table_rule, f"{log}\n{proc.stdout[-2500:]}"
         destroy_and_check(lab3, h, foreign, str(path), log)
+        if sharing:
+            nsprov("destroy", "-i", str(lab3.inventory), str(shared))
+        assert steps == STEPS
+        assert h.sh("cat /proc/sys/net/ipv4/conf/all/forwarding").strip() == "0"     # put back by the last lab
     finally:
+        nsprov("destroy", "-i", str(lab3.inventory), "--lab", "sm2", "--limit", HOST, check=False)
         nsprov("destroy", "-i", str(lab3.inventory), "--lab", LAB, "--limit", HOST, check=False)
         foreign.remove_all()

@@ -110,7 +110,10 @@ class Kernel:
             return out
         return Namespace(links, load_routes=routes)
 
-    def read_sysctl(self, ns: str, key: str) -> Optional[str]:
+    def read_sysctl(self, ns: Optional[str], key: str) -> Optional[str]:
+        """KEY's value in NS; NS None: in a network namespace made now."""
+        if ns is None:
+            return netns.new_netns_value("/proc/sys/" + key.replace(".", "/"))
         with netns.entered(ns):   # /proc/sys/net shows the namespace of whoever opens it
             try:
                 with open("/proc/sys/" + key.replace(".", "/")) as f:

@@ -119,7 +119,9 @@ class FakeKernel:
     def netns_holders(self, inodes: dict) -> dict:
         return {}
 
-    def read_sysctl(self, ns: str, key: str) -> Optional[str]:
+    def read_sysctl(self, ns: Optional[str], key: str) -> Optional[str]:
+        if ns is None:
+            return SYSCTLS.get(key)
         return self._ns(ns)["sysctl"].get(key, SYSCTLS.get(key))
 
     # ------------------------------------------------------------ network namespaces

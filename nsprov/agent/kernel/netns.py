@@ -10,7 +10,7 @@ import ctypes
 import errno
 import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Optional
 
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = "/run/netns"
@@ -103,6 +103,28 @@ def entered(name: str) -> Iterator[None]:
             setns(own, CLONE_NEWNET)
     finally:
         os.close(own)
+
+
+def new_netns_value(path: str) -> Optional[str]:
+    """What file PATH (under /proc/sys/net) holds in a network namespace made now: read in a
+    throwaway one, by a short-lived child, so no namespace of ours changes."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            if _libc.unshare(CLONE_NEWNET) != 0:
+                os._exit(1)
+            with open(path) as f:
+                os.write(w, f.read().strip().encode())
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    os.close(w)
+    with os.fdopen(r) as f:
+        value = f.read()
+    _, status = os.waitpid(pid, 0)
+    return value if os.waitstatus_to_exitcode(status) == 0 else None
 
 
 @contextmanager

@@ -53,14 +53,16 @@ def message(kind: int, flags: int, body: bytes) -> bytes:
 
 
 def request(sock: socket.socket, data: bytes) -> None:
-    """Send one request and wait for its acknowledgement; a kernel error becomes OSError."""
+    """Send one request and wait for its acknowledgement (the reply with its sequence number:
+    anything older left on the socket is not this request's); a kernel error becomes OSError."""
+    seq = struct.unpack_from("=I", data, 8)[0]
     sock.send(data)
     while True:
         reply = sock.recv(65536)
         offset = 0
         while offset + 16 <= len(reply):
-            length, kind = struct.unpack_from("=IH", reply, offset)
-            if kind == NLMSG_ERROR:
+            length, kind, _flags, got = struct.unpack_from("=IHHI", reply, offset)
+            if kind == NLMSG_ERROR and got == seq:
                 err = -struct.unpack_from("=i", reply, offset + 16)[0]
                 if err:
                     raise OSError(err, os.strerror(err))

@@ -41,6 +41,11 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     if cur is None:
         tp.act(ops.ADD_ROUTE, ns, dst, f"added via {p['via'] or '-'} dev {p['dev'] or '-'}", **want)
         tp.records.append(ctx.record("route", ns, dst, MODULE, **want))
+    elif "metric" in changed:   # the metric is part of a route's key: a replace would add a second route
+        tp.act(ops.DELETE_ROUTE, ns, dst, f"metric {cur.metric}→{want['metric']}: the old route goes",
+               via=cur.via, dev=cur.dev, metric=cur.metric)
+        tp.act(ops.ADD_ROUTE, ns, dst, ", ".join(f"{k} {getattr(cur, k)}→{want[k]}" for k in changed), **want)
+        tp.records.append(ctx.record("route", ns, dst, MODULE, **want))
     elif changed:
         tp.act(ops.REPLACE_ROUTE, ns, dst, ", ".join(f"{k} {getattr(cur, k)}→{want[k]}" for k in changed), **want)
     else:

@@ -25,9 +25,10 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     cur = obs.sysctl(ns, key)
     if cur is None:
         raise PlanError(f"no sysctl {key}" + (f" in netns '{ns}'" if ns else ""))
-    if cur == NEW_NETNS_DEFAULT:   # made by this run: set it; destroy removes the netns with it
+    if cur == NEW_NETNS_DEFAULT:   # made by this run: set it; it started at a new netns's value
         if p["state"] == "present":
             tp.act(ops.SET_SYSCTL, ns, key, f"set to {p['value']} in the new netns", value=p["value"])
+            tp.records.append(ctx.record("sysctl", ns, key, MODULE, previous=None, labs=[ctx.lab]))
             tp.after = {key: p["value"]}
         else:
             tp.reasons.append("not changed by nsprov")
@@ -52,12 +53,14 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
             tp.records.append(_shared(entry, others))
             tp.reasons.append(f"kept at {cur}: lab {', '.join(others)} still declares it")
         else:
-            if cur != entry["previous"]:
-                tp.act(ops.SET_SYSCTL, ns, key, f"restored {cur}→{entry['previous']}", value=entry["previous"])
+            # set in a netns the lab made: back to what a new netns has
+            previous = entry["previous"] if entry["previous"] is not None else obs.sysctl_in_new_netns(key)
+            if previous is not None and cur != previous:
+                tp.act(ops.SET_SYSCTL, ns, key, f"restored {cur}→{previous}", value=previous)
             else:
                 tp.reasons.append(f"already back at {cur}")
             tp.forgets.append({"kind": "sysctl", "netns": ns, "name": key})
-            tp.after = {key: entry["previous"]}
+            tp.after = {key: previous}
     else:
         tp.reasons.append("not changed by nsprov")
     return tp
