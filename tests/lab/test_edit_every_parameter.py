@@ -82,14 +82,7 @@ EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out
 # an edit that moves a task to where another of its parameters must follow
 ALSO = {("process", "namespace"): {"netns": ""}}
 EXTRA_PREAMBLE = {("process", "namespace"): [{"namespace": {"name": "es0", "kinds": ["uts", "pid"]}}]}
-# Found by this test and not yet fixed (issue 24 stays open for them): renaming a veth's host end, or
-# moving it to another netns, while its peer keeps its name: the prune deletes the old pair and the
-# new pair's creation then fails with ENODEV in the same run (the next run converges). Strict: the
-# day it passes, this list must shrink.
-KNOWN = {("veth", "name"), ("veth", "netns")}
-CASES = [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="a renamed veth end is made in the run after "
-                                                                     "the one that prunes the old pair"))
-         if c in KNOWN else c for c in sorted(EDITS)]
+CASES = sorted(EDITS)
 
 
 def test_every_parameter_of_every_kind_has_an_edit():
@@ -186,7 +179,7 @@ def _run(lab, book, *extra, check=True) -> tuple:
     return proc, json_events(proc.stdout)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{k}.{p}" for k, p in sorted(EDITS)])
+@pytest.mark.parametrize("case", CASES, ids=[f"{k}.{p}" for k, p in CASES])
 def test_an_edited_parameter_converges_in_one_run(lab3, foreign, tmp_path, case):
     kind, param = case
     book = tmp_path / "edits.yml"
@@ -199,13 +192,16 @@ def test_an_edited_parameter_converges_in_one_run(lab3, foreign, tmp_path, case)
         before = snapshot(lab3)
         playbook(book, kind, param, edited=True)
         drift = nsprov("drift", "-i", str(lab3.inventory), str(book), "--json", check=False)
-        reported = {e["name"] for e in json_events(drift.stdout) if e["event"] == "task" and e["status"] == "changed"}
-        reported |= {e.get("name") for e in json_events(drift.stdout) if e["event"] == "drift"}
+        events = json_events(drift.stdout)
+        edited_index = len(PREAMBLE) + len(EXTRA_PREAMBLE.get(case, []))
+        changed = [e for e in events if e["event"] == "task" and e["status"] == "changed"]
+        assert [e for e in events if e["event"] == "drift"] == []        # nothing foreign, nothing else
         if param in FLAGS:
-            assert drift.returncode == 0, drift.stdout[-2000:]
-        else:
-            assert drift.returncode == 1 and reported, drift.stdout[-2000:]
-            assert all(kind in r or "ex" in r or "es" in r or "ep" in r for r in reported if r), reported
+            assert drift.returncode == 0 and changed == [], drift.stdout[-2000:]
+        else:   # exactly the edited task (and, for a new identity, the old object it no longer declares)
+            assert drift.returncode == 1, drift.stdout[-2000:]
+            assert {e["index"] for e in changed if not e.get("pruned")} == {edited_index}, changed
+            assert all(e["module"] in (kind, "nft_table") for e in changed if e.get("pruned")), changed
         proc, events = _run(lab3, book)
         assert proc.returncode == 0
         proc, events = _run(lab3, book)

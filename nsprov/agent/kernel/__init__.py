@@ -258,7 +258,7 @@ class Kernel:
     def remove_link(self, ns: str, name: str) -> None:
         """Deleted: gone from the kernel's lists (not yet freed: unlink.py)."""
         try:
-            unlink.delete_unlisted(self.sockets.raw(ns), ns, rtwrite.del_link(name), [name])
+            unlink.delete_whole(self.sockets.raw(ns), ns, rtwrite.del_link(name), [name])
         except OSError as exc:
             if exc.errno != errno.ENODEV:   # already gone (its veth peer went first): nothing to do
                 raise

@@ -85,3 +85,18 @@ def begin(sock, ns: str, request: bytes, names: list, timeout: float = 30.0) -> 
 def delete_unlisted(sock, ns: str, request: bytes, names: list, timeout: float = 30.0) -> None:
     """begin() and wait(): the deletion done as far as anyone can see."""
     begin(sock, ns, request, names, timeout).wait()
+
+
+def delete_whole(sock, ns: str, request: bytes, names: list, timeout: float = 30.0) -> None:
+    """begin(), then wait for the child to be done with it, the kernel's freeing included: a
+    link made right after under a name the deleted pair had (a veth renamed at one end) was
+    seen to vanish when the child was still in the kernel's deletion (measured: 20 ms)."""
+    pending = begin(sock, ns, request, names, timeout)
+    pending.wait()
+    try:
+        _, status = os.waitpid(pending.pid, 0)
+    except ChildProcessError:
+        return
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise OSError(code, os.strerror(code) if code > 0 else "deleting links failed")
