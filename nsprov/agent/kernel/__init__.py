@@ -68,6 +68,7 @@ class Kernel:
         self.sockets = Sockets()
         self.fw = nft.backend(fw_backend)
         self._netns_dir_ready = False
+        self._deleting: list = []      # children still in the kernel's deletion of a link (unlink.py)
 
     def close(self) -> None:
         self.sockets.close()
@@ -217,6 +218,7 @@ class Kernel:
 
     # ------------------------------------------------------------ links
     def ensure_bridge(self, ns: str, name: str, mtu: Optional[int], stp: bool, up: bool, alias: str) -> None:
+        unlink.finish(self._deleting)
         try:
             self._send(ns, rtwrite.new_bridge(name, None, bool(stp), bool(up)))
         except FileExistsError:
@@ -228,7 +230,8 @@ class Kernel:
 
     def ensure_veth(self, ns: str, name: str, peer: str, peer_netns: str, link: dict) -> None:
         """A pair NAME in NS <-> PEER in PEER_NETNS; LINK: {mtu, master, up, alias} of both ends
-        (master: this end's bridge)."""
+        (master: this end's bridge). Deletions this run began are finished first."""
+        unlink.finish(self._deleting)
         up, alias = bool(link.get("up")), link.get("alias")
         master_index = self._index(ns, link["master"]) if link.get("master") else None
         fd = os.open(netns.netns_path(peer_netns) if peer_netns else "/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -258,7 +261,7 @@ class Kernel:
     def remove_link(self, ns: str, name: str) -> None:
         """Deleted: gone from the kernel's lists (not yet freed: unlink.py)."""
         try:
-            unlink.delete_whole(self.sockets.raw(ns), ns, rtwrite.del_link(name), [name])
+            self._deleting.append(unlink.delete_begun(self.sockets.raw(ns), ns, rtwrite.del_link(name), [name]))
         except OSError as exc:
             if exc.errno != errno.ENODEV:   # already gone (its veth peer went first): nothing to do
                 raise

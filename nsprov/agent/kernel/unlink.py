@@ -87,16 +87,20 @@ def delete_unlisted(sock, ns: str, request: bytes, names: list, timeout: float =
     begin(sock, ns, request, names, timeout).wait()
 
 
-def delete_whole(sock, ns: str, request: bytes, names: list, timeout: float = 30.0) -> None:
-    """begin(), then wait for the child to be done with it, the kernel's freeing included: a
-    link made right after under a name the deleted pair had (a veth renamed at one end) was
-    seen to vanish when the child was still in the kernel's deletion (measured: 20 ms)."""
+def delete_begun(sock, ns: str, request: bytes, names: list, timeout: float = 30.0) -> int:
+    """begin() and wait(): the links unlisted; returns the child's pid, for finish() before a
+    link is made again (a veth made while the child was still in the kernel's deletion of a pair
+    it shares a name with was seen to vanish)."""
     pending = begin(sock, ns, request, names, timeout)
     pending.wait()
-    try:
-        _, status = os.waitpid(pending.pid, 0)
-    except ChildProcessError:
-        return
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise OSError(code, os.strerror(code) if code > 0 else "deleting links failed")
+    return pending.pid
+
+
+def finish(pids: list) -> None:
+    """Wait for deleting children to be done, the kernel's freeing included (~20 ms)."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    pids.clear()
