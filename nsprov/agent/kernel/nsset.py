@@ -326,25 +326,7 @@ def delete(name: str) -> None:
         deadline = time.monotonic() + 5
         while _start_time(i["pid"]) == i["started"] and time.monotonic() < deadline:
             time.sleep(0.01)
-    d = set_dir(name)
-    net_pin = netns.netns_path(name)
-    if os.path.exists(pin_path(name, "net")) and os.path.exists(net_pin):
-        if _same_file(pin_path(name, "net"), net_pin):
-            _libc.umount2(net_pin.encode(), MNT_DETACH)
-            os.unlink(net_pin)
-    for kind in KINDS:
-        p = pin_path(name, kind)
-        if os.path.exists(p):
-            _libc.umount2(p.encode(), MNT_DETACH)
-            os.unlink(p)
-    try:
-        os.unlink(os.path.join(d, "init.json"))
-    except FileNotFoundError:
-        pass
-    try:
-        os.rmdir(d)
-    except FileNotFoundError:
-        pass
+    _unpin(name)
 
 
 def _same_file(a: str, b: str) -> bool:
