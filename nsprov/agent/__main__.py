@@ -228,7 +228,7 @@ def _verify(request: dict, emit, control: Control) -> bool:
 
 def _exec(request: dict, emit) -> bool:
     """Run one command inside a namespace set (or netns), streaming its output."""
-    from nsprov.agent.enter import enter_prefix
+    from nsprov.agent.kernel.enter import enter_prefix
     from nsprov.agent.kernel import nsset
     from nsprov.agent.kernel.netns import named_netns
     from nsprov.agent.kernel.processes import stream

@@ -21,7 +21,7 @@ from nsprov.agent.ledger import Ledger
 from nsprov.agent.planning import Context, Management, PlanError, TaskPlan
 from nsprov.agent.settle import DONE, FAILED, STOPPED, VIOLATED, settle
 from nsprov.agent.resources import INTERNAL, RESOURCES
-from nsprov.agent.state import Observed
+from nsprov.agent.state import Observed, observed
 from nsprov.model import protocol
 from nsprov.model.errors import KernelError
 from nsprov.model.kinds import object_name, validate_params
@@ -280,7 +280,7 @@ def apply_planned(run: Run, planned: list, inodes: Optional[dict] = None) -> str
 def _new_run(req: dict, emit: Emit, ledger: Ledger, kernel, control) -> Run:
     ssh = management()
     run = Run(emit, ledger, kernel, Context(req["lab"], ledger, ssh.controller if ssh else None, ssh),
-              kernel.observed())
+              observed(kernel))
     run.check = bool(req.get("check") or req.get("drift"))
     run.diff, run.control = bool(req.get("diff")), control
     return run

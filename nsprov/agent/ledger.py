@@ -23,7 +23,7 @@ import os
 import time
 from typing import Iterable, Optional
 
-from nsprov.agent.statedir import STATE_DIR, ensure_private_dir
+from nsprov.agent.kernel.statedir import STATE_DIR, ensure_private_dir
 
 LEDGER_VERSION = 2
 

@@ -9,7 +9,7 @@ import time
 
 from nsprov.agent.ledger import object_key
 from nsprov.agent.resources import RESOURCES, module_of
-from nsprov.agent.state import Observed
+from nsprov.agent.state import Observed, observed
 from nsprov.model import protocol
 
 DONE, VIOLATED, FAILED, STOPPED = "done", "violated", "failed", "stopped"   # how an apply ended
@@ -22,7 +22,7 @@ def _exists(entry: dict, obs: Observed) -> bool:
 
 def _truth(run, entries: list) -> tuple:
     """(entries whose object is in the kernel, entries whose object is not), read afresh."""
-    obs = run.kernel.observed()
+    obs = observed(run.kernel)
     here, gone = [], []
     for e in entries:
         (here if _exists(e, obs) else gone).append(e)

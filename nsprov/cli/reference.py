@@ -17,7 +17,7 @@ def doc(module, as_json) -> None:
     """The module reference (as ansible-doc): without MODULE the list of modules and the play and
     task keywords; with one, its parameters (type, default, required, meaning, example), what
     `state: absent` does, and an example task."""
-    from nsprov.controller.reference import keywords_reference, module_reference
+    from nsprov.model.reference import keywords_reference, module_reference
     from nsprov.model.errors import did_you_mean
     from nsprov.model.kinds import KINDS, MODULES
     if module is not None and module not in MODULES:

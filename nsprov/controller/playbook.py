@@ -20,27 +20,9 @@ from nsprov.controller.templating import names_evaluated, names_read
 from nsprov.controller.yamlsrc import InputError, MarkedDict, MarkedList, Problem, load_yaml, plain
 from nsprov.model.errors import did_you_mean
 from nsprov.model.kinds import MODULES
+from nsprov.model.reference import PLAY_KEYWORDS, TASK_KEYWORDS
 from nsprov.model.types import lab_name
 
-# the keywords a play and a task take, with what they mean (`nsprov doc`, `nsprov schema`)
-PLAY_KEYWORDS = {
-    "name": "what the play is called in the output",
-    "hosts": "an Ansible host pattern: the hosts the play targets (required)",
-    "vars": "variables for its tasks' templates (over inventory vars; -e wins over both)",
-    "become": "run the agent with sudo on its hosts (as ansible_become)",
-    "tags": "tags every task of the play has (for --tags / --skip-tags)",
-    "tasks": "the tasks, in order; each names exactly one module",
-    "gather_facts": "accepted for Ansible playbooks; nsprov's agent always observes the kernel itself",
-    "any_errors_fatal": "a failure on one host stops every host of the play at its next safe point",
-    "lab": "the lab's name (default: the playbook's file name); every play of a file names the same lab",
-}
-TASK_KEYWORDS = {
-    "name": "what the task is called in the output (default: the object it manages)",
-    "tags": "a tag or a list of tags (for --tags / --skip-tags; `always` runs unless skipped by name)",
-    "when": "a Jinja2 expression or a boolean: run the task only when true (settled before the run)",
-    "loop": "a list, or a template giving one: the task runs once per item, as `item`",
-    "register": "a name for the task's result in --json output",
-}
 PLAY_KEYS = set(PLAY_KEYWORDS)
 TASK_KEYS = set(TASK_KEYWORDS)
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -11,10 +11,9 @@ present, an address not on both ends) are the loader's alone."""
 from __future__ import annotations
 
 import copy
-from typing import Any
 
-from nsprov.controller.playbook import PLAY_KEYWORDS, TASK_KEYWORDS
-from nsprov.model.kinds import KINDS, MODULES, Kind
+from nsprov.model.kinds import KINDS, Kind
+from nsprov.model.reference import PLAY_KEYWORDS, TASK_KEYWORDS
 from nsprov.model.types import NAME_RULE
 
 SCHEMA_ID = "https://nsprov.dev/schema/playbook.json"
@@ -116,32 +115,3 @@ def playbook_schema() -> dict:
             "modules": {kind.name: module_schema(kind) for kind in KINDS},
         },
     }
-
-
-def module_reference(name: str) -> dict:
-    """What `nsprov doc MODULE --json` prints: the module's reference as data."""
-    kind = MODULES[name]
-    return {
-        "module": kind.name, "summary": kind.summary, "description": kind.doc, "absent": kind.absent or None,
-        "example": kind.example,
-        "parameters": [{"name": n, "type": p.type.name, "required": p.required, "default": p.default,
-                        "description": p.doc, "example": p.example} for n, p in kind.params.items()],
-    }
-
-
-def keywords_reference() -> dict:
-    return {"play": dict(PLAY_KEYWORDS), "task": dict(TASK_KEYWORDS)}
-
-
-def example_value(value: Any) -> str:
-    """A parameter's example as it is written in YAML flow style."""
-    import json
-    if isinstance(value, str):
-        return value if value and all(c.isalnum() or c in "._/-:" for c in value) else json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(example_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {example_value(v)}" for k, v in value.items()) + "}"
-    return str(value)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from nsprov.lab.hosts import HostStatus
 
-
-def render_status(hosts: list[HostStatus], directory: str) -> Table:
+def render_status(hosts: list, directory: str) -> Table:
+    """HOSTS: each with name, address, pid, alive, sshd_listening (lab/hosts.HostStatus)."""
     table = Table(title=f"nsprov lab in {directory}", title_justify="left")
     for col in ("host", "address", "pid", "sshd"):
         table.add_column(col)

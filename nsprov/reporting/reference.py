@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from nsprov.controller.reference import example_value, keywords_reference, module_reference
+from nsprov.model.reference import example_value, keywords_reference, module_reference
 from nsprov.model.kinds import KINDS
 
 WIDTH = 100

@@ -14,6 +14,7 @@ import traceback
 import pytest
 
 from nsprov.agent.kernel.fake import FakeKernel
+from nsprov.agent.state import observed
 
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_REC, MS_PRIVATE = 0x4000, 1 << 18
@@ -117,7 +118,7 @@ TABLES = [("", "nsprov_c")]
 SETS, PROCS = ["box"], ["sleeper"]
 def snapshot(kernel, sysctls: tuple = ()) -> dict:
     """What the kernel holds, as both kernels can say it (no ifindex, no IPv6 link-local)."""
-    obs = kernel.observed()
+    obs = observed(kernel)
     out: dict = {"netns": sorted(obs.netns)}
     for ns in ["", *sorted(obs.netns)]:
         n = obs.ns(ns)

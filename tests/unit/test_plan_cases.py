@@ -17,7 +17,8 @@ import pytest
 from nsprov.agent import engine, requests
 from nsprov.agent.planning import Context, Management, PlanError
 from nsprov.agent.resources import INTERNAL, RESOURCES
-from nsprov.agent.state import Link, Loaders, Namespace, Observed, Route
+from nsprov.agent.kernel.objects import observers
+from nsprov.agent.state import Link, Namespace, Observed, Route
 from nsprov.model.kinds import validate_params
 
 CASES = sorted((Path(__file__).parent.parent / "data" / "plans").glob("*.json"))
@@ -48,11 +49,15 @@ def strict_observed(case: dict) -> Observed:
         routes = {r["dst"]: Route(**r) for r in raw.get("routes", [])}
         return Namespace(links, routes)
 
-    return Observed(set(data.get("netns", [])), Loaders(
-        load_ns, lambda ns, key: declared("sysctl", f"{ns}|{key}", f"sysctl {key} in {ns!r}"),
-        lambda ns, table: declared("rules", f"{ns}|{table}", f"table {table} in {ns!r}"),
-        lambda name: declared("sets", name, f"namespace set {name!r}"),
-        lambda name: declared("processes", name, f"process {name!r}")), placeholders=set(data.get("placeholders", [])))
+    class Declared:      # serves every aspect from the case, like a kernel (kernel/objects.ASPECTS)
+        observe_ns = staticmethod(load_ns)
+        read_sysctl = staticmethod(lambda ns, key: declared("sysctl", f"{ns}|{key}", f"sysctl {key} in {ns!r}"))
+        read_rules = staticmethod(lambda ns, table: declared("rules", f"{ns}|{table}", f"table {table} in {ns!r}"))
+        read_nsset = staticmethod(lambda name: declared("sets", name, f"namespace set {name!r}"))
+        read_process = staticmethod(lambda name: declared("processes", name, f"process {name!r}"))
+        survey = staticmethod(lambda ns: None)
+
+    return Observed(set(data.get("netns", [])), observers(Declared), placeholders=set(data.get("placeholders", [])))
 
 
 def _actions(tp) -> list:

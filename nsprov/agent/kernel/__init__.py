@@ -21,10 +21,10 @@ import threading
 import time
 from typing import Optional
 
-from nsprov.agent.enter import nsenter_args
+from nsprov.agent.kernel.enter import nsenter_args
 from nsprov.agent.kernel import nft, netns, nsset, processes, rtdump, rtwrite, unlink
 from nsprov.agent.kernel.sockets import Sockets, observe_links
-from nsprov.agent.state import Link, Loaders, Namespace, Observed, Route
+from nsprov.agent.kernel.observing import Observing
 
 MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
 MNT_DETACH = 2
@@ -63,7 +63,7 @@ def _exists_as(link: Optional[dict], kind: str, alias: Optional[str], what: str)
                                     f"not the {kind} nsprov is making")
 
 
-class Kernel:
+class Kernel(Observing):
     def __init__(self, fw_backend: Optional[str] = None):
         self.sockets = Sockets()
         self.fw = nft.backend(fw_backend)
@@ -72,75 +72,6 @@ class Kernel:
 
     def close(self) -> None:
         self.sockets.close()
-
-    # ------------------------------------------------------------ observing
-    def observed(self) -> Observed:
-        names = netns.named_netns()
-        empty = netns.placeholders(names)
-        return Observed(set(names) - empty, Loaders(self.observe_ns, self.read_sysctl, self.fw.list_rules,
-                                                    nsset.observe, processes.observe, self.survey),
-                        placeholders=empty)
-
-    def survey(self, ns: str) -> dict:
-        from nsprov.agent.kernel import survey
-        return survey.survey(ns, self.sockets.raw(ns))
-
-    def observe_ns(self, ns: str) -> Namespace:
-        """One namespace in up to three dumps: its links now, their addresses and its routes
-        when a plan first asks for them (a namespace that is only deleted needs neither)."""
-        sock = self.sockets.raw(ns)
-        links: dict = {}
-
-        def fill() -> None:
-            by_index: dict = {}
-            for index, cidr in rtdump.addresses(sock):
-                by_index.setdefault(index, []).append(cidr)
-            for link in links.values():
-                if link._addresses is None:
-                    link.addresses = by_index.get(link.index, [])
-
-        for x in observe_links(sock, addresses=False):
-            links[x["name"]] = Link(name=x["name"], kind=x["kind"], fill=fill, up=x["up"], mtu=x["mtu"],
-                                    master=x["master"], alias=x["alias"], index=x["index"], stp=x["stp"])
-
-        def routes() -> dict:
-            names = {link.index: link.name for link in links.values()}
-            out: dict = {}
-            for r in rtdump.routes(sock):
-                out.setdefault(r["dst"], Route(r["dst"], r["via"], names.get(r["oif"]), r["metric"], r["proto"]))
-            return out
-        return Namespace(links, load_routes=routes)
-
-    def read_sysctl(self, ns: Optional[str], key: str) -> Optional[str]:
-        """KEY's value in NS; NS None: in a network namespace made now."""
-        if ns is None:
-            return netns.new_netns_value("/proc/sys/" + key.replace(".", "/"))
-        with netns.entered(ns):   # /proc/sys/net shows the namespace of whoever opens it
-            try:
-                with open("/proc/sys/" + key.replace(".", "/")) as f:
-                    return f.read().strip()
-            except FileNotFoundError:
-                return None
-
-    def remove_logs(self, lab: str) -> None:
-        """The lab's process logs (/var/lib/nsprov/log/LAB), once nothing of the lab is left."""
-        processes.remove_logs(lab)
-
-    def links_present(self, ns: str) -> set:
-        """The names of the links in NS now (empty if NS is gone)."""
-        try:
-            return {x["name"] for x in rtdump.links(self.sockets.raw(ns))}
-        except OSError:
-            return set()
-
-    def netns_inodes(self, names) -> dict:
-        """{inode: name} of the pins of network namespaces NAMES (those that exist)."""
-        return netns.pin_inodes(names) if names else {}
-
-    def netns_holders(self, inodes: dict) -> dict:
-        """{name: [(pid, command)]} of processes living in the namespaces INODES: what keeps a
-        namespace, and its links, alive once its pin is gone."""
-        return netns.holders(inodes)
 
     def _link(self, ns: str, name: str) -> Optional[dict]:
         return next((x for x in observe_links(self.sockets.raw(ns)) if x["name"] == name), None)

@@ -16,7 +16,7 @@ import errno
 import ipaddress
 from typing import Optional
 
-from nsprov.agent.state import Link, Loaders, Namespace, Observed, Route
+from nsprov.agent.kernel.objects import Link, Namespace, Route
 
 _UNSET = object()
 # the sysctls the fake knows (a network namespace's own); others do not exist, as on a kernel without them
@@ -82,10 +82,20 @@ class FakeKernel:
                 self._drop_routes_of(pns, peer)
 
     # ------------------------------------------------------------ observing
-    def observed(self) -> Observed:
-        return Observed({n for n in self.namespaces if n}, Loaders(
-            self.observe_ns, self.read_sysctl, lambda ns, table: copy.deepcopy(self.rules.get((ns, table))),
-            lambda name: copy.deepcopy(self.sets.get(name)), lambda name: copy.deepcopy(self.procs.get(name))))
+    def netns_names(self) -> tuple:
+        return {n for n in self.namespaces if n}, set()
+
+    def read_rules(self, ns: str, table: str) -> Optional[dict]:
+        return copy.deepcopy(self.rules.get((ns, table)))
+
+    def read_nsset(self, name: str) -> Optional[dict]:
+        return copy.deepcopy(self.sets.get(name))
+
+    def read_process(self, name: str) -> Optional[dict]:
+        return copy.deepcopy(self.procs.get(name))
+
+    def survey(self, ns: str) -> Optional[dict]:
+        return None
 
     def _connected(self, ns: str) -> dict:
         out = {}

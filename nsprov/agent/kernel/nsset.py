@@ -23,9 +23,9 @@ import sys
 import time
 from typing import Optional
 
-from nsprov.agent.enter import KINDS, NS_ROOT, nsenter_args, pin_path
+from nsprov.agent.kernel.enter import KINDS, NS_ROOT, pin_path
 from nsprov.agent.kernel import netns
-from nsprov.agent.statedir import ensure_private_dir
+from nsprov.agent.kernel.statedir import ensure_private_dir
 
 CLONE = {"mnt": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "user": 0x10000000,
          "pid": 0x20000000, "net": 0x40000000, "cgroup": 0x02000000, "time": 0x00000080}

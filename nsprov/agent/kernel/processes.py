@@ -19,7 +19,7 @@ import subprocess
 import time
 from typing import Optional
 
-from nsprov.agent.statedir import STATE_DIR, ensure_private_dir
+from nsprov.agent.kernel.statedir import STATE_DIR, ensure_private_dir
 
 RUN_DIR = "/run/nsprov"
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -3,7 +3,7 @@ the argv prefix that enters it, and the working directory it starts in."""
 
 from __future__ import annotations
 
-from nsprov.agent.enter import enter_prefix, host_cwd
+from nsprov.agent.kernel.enter import enter_prefix, host_cwd
 from nsprov.agent.planning import PlanError
 from nsprov.agent.state import Observed
 
