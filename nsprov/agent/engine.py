@@ -28,8 +28,6 @@ from nsprov.model.kinds import object_name, validate_params
 
 Emit = Callable[[dict], None]
 TIMINGS: dict = {}   # where this run's time went (seconds), reported in the "done" event
-# what other objects may go with: planned first in a destroy
-CONTAINERS = tuple(m for m, r in RESOURCES.items() if getattr(r, "CONTAINER", False))
 
 
 class Planned:

@@ -60,6 +60,14 @@ def _sim_netns_create(obs: Observed, a: Action) -> None:
 
 def _sim_netns_delete(obs: Observed, a: Action) -> None:
     obs.drop_netns(a.name)
+    _sim_takes(obs, a)
+
+
+def _sim_takes(obs: Observed, a: Action) -> None:
+    """What dies with the deleted object goes from the plan's view too (Action.takes)."""
+    for ns, name in a.takes:
+        if obs.exists(ns):
+            obs.ns(ns).links.pop(name, None)
 
 
 def _sim_add_bridge(obs: Observed, a: Action) -> None:
@@ -70,9 +78,8 @@ def _sim_add_bridge(obs: Observed, a: Action) -> None:
 def _sim_add_veth(obs: Observed, a: Action) -> None:
     link, peer, pns = a.args["link"], a.args["peer"], a.args["peer_netns"]
     mtu, up, alias = link.get("mtu") or 1500, bool(link.get("up")), link.get("alias")
-    obs.ns(a.ns).links[a.name] = Link(a.name, "veth", up=up, mtu=mtu, master=link.get("master"), alias=alias,
-                                      peer_netns=pns, peer=peer)
-    obs.ns(pns).links[peer] = Link(peer, "veth", up=up, mtu=mtu, alias=alias, peer_netns=a.ns, peer=a.name)
+    obs.ns(a.ns).links[a.name] = Link(a.name, "veth", up=up, mtu=mtu, master=link.get("master"), alias=alias)
+    obs.ns(pns).links[peer] = Link(peer, "veth", up=up, mtu=mtu, alias=alias)
 
 
 def _sim_set_link(obs: Observed, a: Action) -> None:
@@ -96,9 +103,8 @@ def _undo_set_link(a: Action, obs: Observed) -> list:
 
 
 def _sim_delete_link(obs: Observed, a: Action) -> None:
-    link = obs.ns(a.ns).links.pop(a.name, None)
-    if link is not None and link.kind == "veth" and link.peer is not None and obs.exists(link.peer_netns or ""):
-        obs.ns(link.peer_netns or "").links.pop(link.peer, None)
+    obs.ns(a.ns).links.pop(a.name, None)
+    _sim_takes(obs, a)
 
 
 def _sim_add_address(obs: Observed, a: Action) -> None:
@@ -178,14 +184,12 @@ def _sim_nsset_delete(obs: Observed, a: Action) -> None:
     obs.set_nsset(a.name, None)
     if had_net or a.name in obs.created:
         obs.drop_netns(a.name)
+    _sim_takes(obs, a)
 
 
 def _sim_nsset_replace(obs: Observed, a: Action) -> None:
     """The set made again: a fresh netns if it has one (the links that went with the old one
     gone from where they were), and every process in it to be started again (obs.remade)."""
-    for ns, link in a.args.get("goes_with") or ():
-        if obs.exists(ns) and ns != a.name:
-            obs.ns(ns).links.pop(link, None)
     _sim_nsset_delete(obs, a)
     _sim_nsset_create(obs, a)
     obs.remade.add(a.name)

@@ -32,7 +32,7 @@ class Context:
         """A new plan (the next play): nothing pending, the ledger read afresh."""
         self.pending: list = []          # entries earlier tasks of this run will record
         self._pending_index: dict = {}
-        self._inside: Optional[dict] = None     # netns -> records that go with it (see inside)
+        self._lifetimes = None           # resources.Lifetimes of this lab's records (see going_with)
 
     @property
     def mark(self) -> str:
@@ -57,28 +57,25 @@ class Context:
         self.pending.extend(records)
         for e in records:
             self._pending_index[(e["kind"], e.get("netns", ""), e["name"])] = e
-            if self._inside is not None:
-                self._file_inside(e)
+            if self._lifetimes is not None:
+                self._lifetimes.add(e)
+
+    def going_with(self, key: tuple) -> list:
+        """This lab's records (recorded ones and those this run will record) of what goes when
+        the object KEY (ledger kind, netns, name) goes, by what each kind declares it dies with."""
+        if self._lifetimes is None:
+            from nsprov.agent.resources import Lifetimes
+            self._lifetimes = Lifetimes([*self.ledger.owned_by(self.lab), *self.pending])
+        return self._lifetimes.going_with(key)
 
     def inside(self, netns: str) -> list:
-        """This lab's records of what goes with NETNS: what is in it, and veth ends elsewhere
-        whose peer is in it (recorded ones and those this run will record)."""
-        if self._inside is None:
-            self._inside = {}
-            for e in [*self.ledger.owned_by(self.lab), *self.pending]:
-                self._file_inside(e)
-        return list(self._inside.get(netns, []))
+        """What goes with NETNS: what is in it, and what dies with that (a veth end elsewhere)."""
+        return self.going_with(("netns", "", netns))
 
-    @staticmethod
-    def _goes_into(e: dict) -> Optional[str]:
-        if e.get("netns"):
-            return e["netns"]
-        return e.get("peer_netns") or None if e["kind"] == "link" else None
-
-    def _file_inside(self, e: dict) -> None:
-        where = self._goes_into(e)
-        if where:
-            self._inside.setdefault(where, []).append(e)
+    def links_going_with(self, key: tuple) -> tuple:
+        """(netns, name) of the links that go when KEY's object goes: what an action that deletes
+        it takes with it (Action.takes), so the plan's view of the host follows the kernel."""
+        return tuple((e.get("netns", ""), e["name"]) for e in self.going_with(key) if e["kind"] == "link")
 
     def owns(self, kind: str, ns: str, name: str) -> bool:
         e = self.entry(kind, ns, name)
@@ -113,8 +110,8 @@ class TaskPlan:
         self.before: dict = {}
         self.after: dict = {}
 
-    def act(self, op, ns: str, name: str, reason: str, **args) -> None:
-        self.actions.append(Action(op, ns, name, args, reason))
+    def act(self, op, ns: str, name: str, reason: str, takes: tuple = (), **args) -> None:
+        self.actions.append(Action(op, ns, name, args, reason, takes))
         self.reasons.append(reason)
 
     def goes_with(self, netns: str) -> "TaskPlan":

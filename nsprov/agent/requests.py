@@ -5,10 +5,10 @@ plans the absent task of everything the lab recorded, the plays backwards."""
 from __future__ import annotations
 
 from nsprov.agent import converge
-from nsprov.agent.engine import CONTAINERS, Emit, _new_run, run_tasks
+from nsprov.agent.engine import Emit, _new_run, run_tasks
 from nsprov.agent.ledger import LabClaimed, Ledger
 from nsprov.agent.phases import phases_of, run_phases
-from nsprov.agent.resources import RESOURCES, module_of
+from nsprov.agent.resources import CONTAINERS, RESOURCES, module_of
 from nsprov.model import protocol
 from nsprov.model.kinds import MODULES, object_name
 

@@ -16,11 +16,12 @@ __all__ = ["NEW_NETNS_DEFAULT", "Action", "Link", "Namespace", "Observed", "Rout
 
 class Action:
     """One kernel change: OP (an ops.Op) on NAME in netns NS, with ARGS; REASON is what a
-    person reads."""
-    __slots__ = ("op", "ns", "name", "args", "reason")
+    person reads. TAKES: (netns, name) of the links the kernel deletes with it (what dies with
+    the object: planning.Context.links_going_with), for the simulated effect."""
+    __slots__ = ("op", "ns", "name", "args", "reason", "takes")
 
-    def __init__(self, op, ns: str, name: str, args: dict, reason: str):
-        self.op, self.ns, self.name, self.args, self.reason = op, ns, name, args, reason
+    def __init__(self, op, ns: str, name: str, args: dict, reason: str, takes: tuple = ()):
+        self.op, self.ns, self.name, self.args, self.reason, self.takes = op, ns, name, args, reason, takes
 
     def __repr__(self) -> str:
         return f"Action({self.op.name}, {self.ns!r}, {self.name!r}, {self.args!r})"

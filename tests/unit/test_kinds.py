@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import types
 from pathlib import Path
 
 import pytest
@@ -15,29 +16,81 @@ import pytest
 from nsprov.agent import ops
 from nsprov.agent.kernel import PRIMITIVES, Kernel
 from nsprov.agent.kernel.fake import FakeKernel
-from nsprov.agent.resources import INTERNAL, RECORD_MODULES, RESOURCES, module_of
-from nsprov.model.kinds import KINDS, MODULES
+from nsprov.agent.resources import INTERNAL, RESOURCES, module_of
+from nsprov.model.kinds import KINDS, MODULES, REGISTRY
 from nsprov.model.kinds.base import Declares, Kind
 from nsprov.model.topology import HostTopology
 
 ROOT = Path(__file__).parents[2] / "nsprov"
+SIGNATURE = ["p", "obs", "ctx"]
+MODEL_HOOKS = ("name", "summary", "doc", "example", "params", "label", "declares")
+RESOURCE_HOOKS = ("__doc__", "MODULE", "RECORDS", "plan", "keys", "absent", "exists", "CLAIMS")
 
 
-def test_every_kind_has_a_model_entry_and_a_resource_and_nothing_else_does():
+def _overrides(kind: Kind, hook: str) -> bool:
+    return any(hook in vars(c) for c in type(kind).__mro__ if c is not Kind and issubclass(c, Kind))
+
+
+def model_problems(name: str, kind: Kind) -> list:
+    """What the model entry of kind NAME lacks, each naming the hook."""
+    out = [f"{name}: model/kinds/{name}.py has no {hook}" for hook in ("summary", "doc", "example", "params")
+           if not getattr(kind, hook, None)]
+    if kind.name != name:
+        out.append(f"{name}: model/kinds/{name}.py has no name (its KIND is named {kind.name!r})")
+    out += [f"{name}: model/kinds/{name}.py has no {hook}()" for hook in ("label", "declares")
+            if not _overrides(kind, hook)]
+    for pname, param in (getattr(kind, "params", None) or {}).items():
+        if not param.doc or not param.type.name or not isinstance(param.type.schema, dict):
+            out.append(f"{name}: parameter {pname} has no doc or type")
+        if param.required and param.default is not None:
+            out.append(f"{name}: parameter {pname} is required and has a default")
+    if ("state" in (getattr(kind, "params", None) or {})) != bool(kind.absent):
+        out.append(f"{name}: model/kinds/{name}.py has no absent (what state: absent does)" if not kind.absent
+                   else f"{name}: an absent text but no state parameter")
+    return out
+
+
+def resource_problems(name: str, r, resources: dict) -> list:
+    """What the agent resource of kind NAME lacks, each naming the hook (RESOURCES: all of them,
+    for the hooks that depend on the others)."""
+    where = f"{name}: agent/resources/{name}.py"
+    out = [] if getattr(r, "__doc__", None) else [f"{where} has no __doc__ (what it plans)"]
+    if getattr(r, "MODULE", None) != name:
+        out.append(f"{where} has no MODULE = {name!r}")
+    if not isinstance(getattr(r, "RECORDS", None), tuple):
+        out.append(f"{where} has no RECORDS (the ledger kinds it records)")
+    for hook in ("plan", "keys"):
+        fn = getattr(r, hook, None)
+        if not callable(fn) or list(inspect.signature(fn).parameters) != SIGNATURE:
+            out.append(f"{where} has no {hook}(p, obs, ctx)")
+    for hook, args in (("absent", "record"), ("exists", "record, obs")):
+        if getattr(r, "RECORDS", ()) and not callable(getattr(r, hook, None)):
+            out.append(f"{where} has no {hook}({args}) (it records {', '.join(r.RECORDS)})")
+    shared = [k for k in getattr(r, "RECORDS", ()) if any(k in getattr(o, "RECORDS", ()) for m, o in resources.items()
+                                                           if m != name)]
+    if shared and not callable(getattr(r, "CLAIMS", None)):
+        out.append(f"{where} has no CLAIMS(record) (another resource records {shared[0]} too)")
+    recorded = {k for o in resources.values() for k in getattr(o, "RECORDS", ())}
+    for entry in getattr(r, "DIES_WITH", ()):
+        if len(entry) != 3 or entry[0] not in recorded:
+            out.append(f"{where}: DIES_WITH entry {entry!r} is not (ledger kind, netns field, name field)")
+    return out
+
+
+def test_the_registry_lists_every_kind_once_and_each_has_both_files():
+    assert len(REGISTRY) == len(set(REGISTRY)) == len(KINDS)
+    assert [k.name for k in KINDS] == list(REGISTRY)
     assert set(MODULES) == set(RESOURCES) - set(INTERNAL)
-    assert len(MODULES) == len(KINDS)
-    for name in INTERNAL:
-        assert name not in MODULES
+    files = {p.stem for p in (ROOT / "model" / "kinds").glob("*.py")} - {"__init__", "base"}
+    assert files == set(REGISTRY), "a kind file the registry does not list, or the other way"
+    agent = {p.stem for p in (ROOT / "agent" / "resources").glob("[!_]*.py")}
+    assert agent == set(REGISTRY) | set(INTERNAL)
 
 
-@pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
-def test_each_model_entry_is_whole(kind: Kind):
-    assert kind.summary and kind.doc and kind.example and kind.params
-    for name, param in kind.params.items():
-        assert param.doc, f"{kind.name}.{name} has no doc"
-        assert param.type.name and isinstance(param.type.schema, dict), f"{kind.name}.{name}"
-        assert not (param.required and param.default is not None), f"{kind.name}.{name}"
-    assert ("state" in kind.params) == bool(kind.absent), f"{kind.name}: absent doc iff it has a state"
+@pytest.mark.parametrize("name", REGISTRY)
+def test_each_kind_is_whole(name):
+    kind, r = MODULES[name], RESOURCES[name]
+    assert model_problems(name, kind) + resource_problems(name, r, RESOURCES) == []
     # the example validates, and every piece answers for it
     import yaml
     example = yaml.safe_load(kind.example)
@@ -50,25 +103,49 @@ def test_each_model_entry_is_whole(kind: Kind):
     kind.draw(params, HostTopology("h"))
 
 
-@pytest.mark.parametrize("module", sorted(RESOURCES))
-def test_each_resource_plans_and_says_how_its_records_go(module):
-    r = RESOURCES[module]
-    assert r.MODULE == module
-    assert callable(r.plan) and inspect.signature(r.plan).parameters.keys() == {"p", "obs", "ctx"}
-    for kind in r.RECORDS:
-        assert callable(getattr(r, "absent", None)) and callable(getattr(r, "exists", None)), module
-    assert r.__doc__, f"agent/resources/{module}.py has no docstring"
+@pytest.mark.parametrize("name", INTERNAL)
+def test_each_internal_resource_is_whole(name):
+    assert resource_problems(name, RESOURCES[name], RESOURCES) == []
+    assert name not in MODULES
 
 
-def test_every_ledger_kind_has_the_resource_that_removes_it():
-    recorded = {kind: r.MODULE for r in RESOURCES.values() for kind in r.RECORDS}
-    assert set(recorded) >= set(RECORD_MODULES)
-    for kind, module in RECORD_MODULES.items():
-        assert kind in RESOURCES[module].RECORDS
-    # records from before they named their module still find it
+def _without(kind: Kind, hook: str) -> Kind:
+    """A copy of KIND's class with HOOK taken out (the base Kind's stands in, if it has one)."""
+    cls = type(kind)
+    body = {k: v for k, v in vars(cls).items() if k not in (hook, "__dict__", "__weakref__")}
+    return type(cls.__name__, (Kind,), body)()
+
+
+def _cases() -> list:
+    out = []
+    for name in REGISTRY:
+        out += [("model", name, hook) for hook in MODEL_HOOKS]
+        r = RESOURCES[name]
+        out += [("resource", name, hook) for hook in RESOURCE_HOOKS if getattr(r, hook, None) is not None]
+    return out
+
+
+@pytest.mark.parametrize("side, name, hook", _cases(), ids=lambda x: str(x))
+def test_a_kind_missing_any_hook_fails_the_check_naming_it(side, name, hook):
+    """The check above is not a formality: take any one hook out of a copy of any kind, and it
+    fails, naming that hook."""
+    if side == "model":
+        found = model_problems(name, _without(MODULES[name], hook))
+    else:
+        r = RESOURCES[name]
+        copy = types.SimpleNamespace(**{k: v for k, v in vars(r).items() if k != hook})
+        copy.__doc__ = None if hook == "__doc__" else r.__doc__
+        found = resource_problems(name, copy, {**RESOURCES, name: copy})
+    assert found, f"taking {hook} out of {name} went unnoticed"
+    assert any(f" {hook}" in p or f"{hook} " in p for p in found), found
+
+
+def test_records_written_before_they_named_their_module_still_find_it():
     assert module_of({"kind": "link", "name": "v0", "peer": "v1"}) == "veth"
     assert module_of({"kind": "link", "name": "br0"}) == "bridge"
     assert module_of({"kind": "fw_rule", "name": "dnat tcp/80->1.2.3.4:80"}) == "port_forward"
+    assert module_of({"kind": "fw_rule", "name": "masquerade 10.0.0.0/24 oif eth0"}) == "nat"
+    assert module_of({"kind": "netns", "name": "red"}) == "netns"
 
 
 def test_every_op_is_declared_once_and_names_a_primitive_both_kernels_have():

@@ -16,7 +16,7 @@ import pytest
 
 from nsprov.agent import engine, requests
 from nsprov.agent.planning import Context, Management, PlanError
-from nsprov.agent.resources import INTERNAL, RESOURCES
+from nsprov.agent.resources import CONTAINERS, INTERNAL, RESOURCES
 from nsprov.agent.kernel.objects import observers
 from nsprov.agent.state import Link, Namespace, Observed, Route
 from nsprov.model.kinds import validate_params
@@ -66,7 +66,7 @@ def _actions(tp) -> list:
 
 def _destroy(case: dict, ctx: Context) -> None:
     tasks = requests.removal_tasks(ctx.ledger.owned_by(case["lab"]))
-    planned, failure = engine.plan_all(tasks, strict_observed(case), ctx, first=engine.CONTAINERS)
+    planned, failure = engine.plan_all(tasks, strict_observed(case), ctx, first=CONTAINERS)
     expect = case["expect"]
     if "error" in expect:
         assert failure is not None and expect["error"] in failure[1], failure

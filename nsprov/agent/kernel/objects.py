@@ -11,14 +11,16 @@ NEW_NETNS_DEFAULT = "(new netns default)"   # a sysctl's value in a netns a plan
 
 
 class Link:
-    """A link as observed. ADDRESSES: "10.0.0.1/24", in kernel order; PEER_NETNS and PEER: a
-    veth's other end, when known. (Plain classes here: see nsprov.model.kinds.base.Kind.)
+    """A link as observed. ADDRESSES: "10.0.0.1/24", in kernel order; PARENT: the link it is bound
+    to (a veth's peer, a macvlan's parent: `ip link` shows it after @), its name when it is in the
+    same namespace, its ifindex (an int) when it is in another; INFO: the kind's own attributes,
+    raw (rtdump.info_data reads them). (Plain classes here: see nsprov.model.kinds.base.Kind.)
     ADDRESSES may be read from the kernel only when first asked for (FILL: reads them for every
     link of the namespace): a namespace that is only deleted never needs them."""
-    __slots__ = ("name", "kind", "up", "mtu", "master", "alias", "_addresses", "index", "peer_netns", "peer",
-                 "stp", "_fill")
+    __slots__ = ("name", "kind", "up", "mtu", "master", "alias", "_addresses", "index", "parent", "stp", "info",
+                 "_fill")
     _DEFAULTS = (("up", False), ("mtu", None), ("master", None), ("alias", None), ("index", 0),
-                 ("peer_netns", None), ("peer", None), ("stp", None))
+                 ("parent", None), ("stp", None), ("info", None))
 
     def __init__(self, name: str, kind: str, fill: Optional[Callable[[], None]] = None, **fields):
         self.name, self.kind, self._fill = name, kind, fill

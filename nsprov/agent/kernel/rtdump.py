@@ -13,7 +13,8 @@ import struct
 from typing import Iterator
 
 from nsprov.agent.kernel.nl import (IFA_ADDRESS, IFA_LOCAL, IFLA_ADDRESS, IFLA_BR_STP_STATE, IFLA_GROUP,
-                                   IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,
+                                   IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK,
+                                   IFLA_LINK_NETNSID,
                                    IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_OPERSTATE, NLM_F_DUMP, NLM_F_REQUEST,
                                    NLMSG_DONE, NLMSG_ERROR, OPERSTATES, PROTOS, RT_TABLE_MAIN, RTA_DST, RTA_GATEWAY,
                                    RTA_OIF, RTA_PRIORITY, RTA_TABLE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE,
@@ -41,7 +42,7 @@ def open_socket() -> socket.socket:
 
 _TLV = struct.Struct("=HH")
 _LINK_ATTRS = frozenset((IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_OPERSTATE, IFLA_LINKINFO,
-                         IFLA_IFALIAS, IFLA_GROUP))
+                         IFLA_IFALIAS, IFLA_GROUP, IFLA_LINK, IFLA_LINK_NETNSID))
 _BRIDGE_ATTRS = frozenset((IFLA_BR_STP_STATE,))
 _ROUTE_ATTRS = frozenset((RTA_TABLE, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY))
 IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS = 29, 1 << 3
@@ -93,7 +94,9 @@ def _str(raw: bytes) -> str:
 
 
 def links(sock: socket.socket) -> list:
-    """[{index, name, kind, up, state, mtu, master (index), mac, alias, group}]"""
+    """[{index, name, kind, up, state, mtu, master (index), mac, alias, group, stp, link (the
+    index of the link it is bound to: a veth's peer, a macvlan's parent; None), link_elsewhere
+    (that link is in another namespace), data (the kind's own attributes, raw: info_data)}]"""
     out = []
     # no statistics: the kernel need not gather them, nor the socket carry them
     body = struct.pack("=BxHiII", 0, 0, 0, 0, 0) + attr(IFLA_EXT_MASK, struct.pack("=I", RTEXT_FILTER_SKIP_STATS))
@@ -120,8 +123,16 @@ def links(sock: socket.socket) -> list:
             "alias": _str(a[IFLA_IFALIAS]) if IFLA_IFALIAS in a else None,
             "group": struct.unpack("=I", a[IFLA_GROUP])[0] if IFLA_GROUP in a else 0,
             "stp": stp,
+            "link": struct.unpack("=I", a[IFLA_LINK])[0] if IFLA_LINK in a else None,
+            "link_elsewhere": IFLA_LINK_NETNSID in a,
+            "data": info.get(IFLA_INFO_DATA),
         })
     return out
+
+
+def info_data(raw) -> dict:
+    """A link's own attributes (IFLA_INFO_DATA, as `data` of links() gives it): {type: bytes}."""
+    return _attrs(raw, 0, len(raw)) if raw else {}
 
 
 def link_index(sock: socket.socket, name: str) -> int:

@@ -60,5 +60,8 @@ def observe_links(sock: Any, addresses: bool = True) -> list[dict]:
         "mac": link["mac"],
         "alias": link["alias"],
         "stp": link.get("stp"),
+        "parent": (link["link"] if link["link_elsewhere"] else names.get(link["link"])) if link["link"] and
+        link["link"] != link["index"] else None,
+        "data": link["data"],
         "addresses": addrs.get(link["index"], []),
     } for link in raw]

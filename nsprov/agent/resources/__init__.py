@@ -1,33 +1,78 @@
-"""Every kind's planning, one file each: how a task is planned, present and absent, and how a
-recorded object is checked and removed (destroy and prune plan its `absent` task). With the
-model's entry (nsprov/model/kinds/KIND.py) that is all a kind is; tests/unit/test_kinds.py fails
-when a piece is missing.
+"""Every kind's planning, one file each, listed by the registry (nsprov/model/kinds): how a task
+is planned, present and absent, and how a recorded object is checked and removed (destroy and
+prune plan its `absent` task). With the model's entry (nsprov/model/kinds/KIND.py) that is all a
+kind is; tests/unit/test_kinds.py fails when a piece is missing.
 
 A resource module has: MODULE, RECORDS (the ledger kinds it records), plan(params, observed,
 context) -> TaskPlan, keys(params, observed, context) -> the ledger entries a present task
 stands for (what no task stands for any more is removed by `run`), and for its records
-absent(record) -> params and exists(record, obs).
+absent(record) -> params and exists(record, obs). It may declare:
+- DIES_WITH: what its objects die with besides their netns, as data: (ledger kind, the record's
+  field naming the other object's netns, the field naming it). A veth end dies with its peer, a
+  macvlan with its parent link. Destroy order, what goes with a deleted link or netns (in the
+  plan and in check mode), and which records a deletion forgets all read it (lifetimes below).
+- CONTAINER: other objects go with its objects (a destroy plans their removal first).
+- INTERNAL: planned from records only, not a playbook module.
+- CLAIMS(record): for a record written before records named their module, whether it is this
+  resource's (when several resources record that ledger kind).
 """
 
 from __future__ import annotations
 
-from nsprov.agent.resources import (address, bridge, exec, namespace, nat, netns, nft_table, port_forward,
-                                    process, route, sysctl, verify, veth)
+from importlib import import_module
 
-RESOURCES: dict = {r.MODULE: r for r in (netns, bridge, veth, address, route, sysctl, nat, port_forward,
-                                         namespace, process, exec, verify, nft_table)}
-INTERNAL = ("nft_table",)          # planned from records only; not a playbook module
-RECORD_MODULES: dict = {            # a record written before records named their module
-    "netns": "netns", "nsset": "namespace", "address": "address", "route": "route", "sysctl": "sysctl",
-    "process": "process", "fw_table": "nft_table"}
+from nsprov.model.kinds import REGISTRY
+
+RESOURCES: dict = {name: import_module(f"{__name__}.{name}") for name in (*REGISTRY, "nft_table")}
+INTERNAL = tuple(m for m, r in RESOURCES.items() if getattr(r, "INTERNAL", False))
+CONTAINERS = tuple(m for m, r in RESOURCES.items() if getattr(r, "CONTAINER", False))
 
 
 def module_of(record: dict) -> str:
     """The resource that removes a recorded object."""
     if record.get("module"):
         return record["module"]
-    if record["kind"] == "link":
-        return "veth" if record.get("peer") else "bridge"
-    if record["kind"] == "fw_rule":
-        return "port_forward" if record["name"].split(" ", 1)[0] in ("dnat", "dnat-local", "hairpin") else "nat"
-    return RECORD_MODULES[record["kind"]]
+    mine = [r for r in RESOURCES.values() if record["kind"] in r.RECORDS]
+    return next(r for r in mine if getattr(r, "CLAIMS", None) is None or r.CLAIMS(record)).MODULE
+
+
+def key_of(record: dict) -> tuple:
+    return record["kind"], record.get("netns", ""), record["name"]
+
+
+def dies_with(record: dict) -> list:
+    """The objects RECORD's object dies with: its netns (as ("netns", "", NAME), whether a netns
+    or a namespace set's), and what its resource declares in DIES_WITH."""
+    out = [("netns", "", record["netns"])] if record.get("netns") else []
+    resource = RESOURCES.get(module_of(record))
+    for kind, ns_field, name_field in getattr(resource, "DIES_WITH", ()):
+        if record.get(name_field):
+            out.append((kind, record.get(ns_field) or "", record[name_field]))
+    return out
+
+
+class Lifetimes:
+    """Which records go when an object goes, by the declarations (dies_with): fed records, asked
+    for everything that dies with a key, transitively (a veth end outside a netns goes with the
+    netns its peer is in; a macvlan on that end goes too)."""
+
+    def __init__(self, records=()):
+        self._on: dict = {}       # key -> records that die with it
+        for e in records:
+            self.add(e)
+
+    def add(self, record: dict) -> None:
+        for key in dies_with(record):
+            self._on.setdefault(key, []).append(record)
+
+    def going_with(self, key: tuple) -> list:
+        """Every record whose object dies when KEY's object goes (not KEY's own)."""
+        out, seen, todo = [], {key}, [key]
+        while todo:
+            for e in self._on.get(todo.pop(), ()):
+                k = key_of(e)
+                if k not in seen:
+                    seen.add(k)
+                    out.append(e)
+                    todo.append(k)
+        return out

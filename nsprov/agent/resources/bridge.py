@@ -11,6 +11,10 @@ MODULE = "bridge"
 RECORDS = ("link",)
 
 
+def CLAIMS(record: dict) -> bool:
+    return not record.get("peer")
+
+
 def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp, ns, name = TaskPlan(), p["netns"], p["name"]
     if p["state"] == "absent" and gone_with(obs, ns):
@@ -22,7 +26,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp.before = obs.link(ns, name).summary() if exists else {}
     if p["state"] == "absent":
         if exists:
-            tp.act(ops.DELETE_LINK, ns, name, "deleted")
+            tp.act(ops.DELETE_LINK, ns, name, "deleted", takes=ctx.links_going_with(("link", ns, name)))
         else:
             tp.reasons.append("absent")
         tp.forgets.append({"kind": "link", "netns": ns, "name": name})

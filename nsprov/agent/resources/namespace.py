@@ -30,7 +30,8 @@ def _absent(tp: TaskPlan, cur, obs: Observed, ctx: Context, name: str) -> TaskPl
                 raise PlanError(f"namespace set '{name}' holds links nsprov did not create ({', '.join(foreign)}); "
                                 f"not deleting it")
             tp.forgets, tp.awaits = netns_resource.contents(ctx, obs, name)
-        tp.act(ops.DELETE_NSSET, "", name, "stopped its init and unpinned it")
+        tp.act(ops.DELETE_NSSET, "", name, "stopped its init and unpinned it",
+               takes=tuple((ns, link) for ns, link, _ in tp.awaits))
     else:
         tp.reasons.append("absent")
     tp.forgets.append({"kind": "nsset", "netns": "", "name": name})
@@ -75,7 +76,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
             goes_with = tuple((ns, link) for ns, link, _ in awaits)
         tp.act(ops.REPLACE_NSSET, "", name, f"made again ({', '.join(p['kinds'])}): " + "; ".join(why) +
                ("; what is inside it and the links into it are made again with it" if goes_with or "net" in
-                cur["kinds"] else ""), spec=spec, goes_with=goes_with)
+                cur["kinds"] else ""), spec=spec, goes_with=goes_with, takes=goes_with)
         return tp
     if "uts" in p["kinds"]:
         want_host, want_dn = p["hostname"] or cur["hostname"], p["domainname"] or ""

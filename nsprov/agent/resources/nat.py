@@ -11,6 +11,11 @@ MODULE = "nat"
 RECORDS = ("fw_rule",)
 
 
+def CLAIMS(record: dict) -> bool:
+    """A masquerade rule (port_forward's are dnat, dnat-local and hairpin)."""
+    return record["name"].split(" ", 1)[0] not in ("dnat", "dnat-local", "hairpin")
+
+
 def _rules(p: dict) -> dict:
     return {f"masquerade {p['source']} oif {p['out_interface']}":
             {"type": "masquerade", "source": p["source"], "oif": p["out_interface"]}}

@@ -2,8 +2,9 @@
 
 Deleting a netns deletes what is inside it in one batch (the kernel frees its devices later, on
 its own); nsprov deletes links one by one only where nothing else takes them. So an absent netns
-also forgets every record of this lab inside it, and of the veth ends elsewhere whose peer is
-inside: the engine waits for those ends to go (TaskPlan.awaits)."""
+also forgets every record of this lab that goes with it (what is inside, and what dies with
+that, as each kind declares: a veth end elsewhere whose peer is inside): the engine waits for
+the links outside to go (TaskPlan.awaits)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         others = taken_down(ctx, obs, name)
         tp.act(ops.DELETE_NETNS, "", name, "deleted" + (f" with the {len(tp.forgets)} object(s) inside"
                                                         if tp.forgets else "") +
-               (f"; it took down what nsprov did not make: {', '.join(others)}" if others else ""))
+               (f"; it took down what nsprov did not make: {', '.join(others)}" if others else ""),
+               takes=tuple((ns, link) for ns, link, _ in tp.awaits))
     elif empty_pin:
         tp.act(ops.DELETE_NETNS, "", name, "removed the empty pin a killed run left")
     else:

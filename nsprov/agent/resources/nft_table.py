@@ -10,6 +10,7 @@ from nsprov.agent.state import Observed
 
 MODULE = "nft_table"
 RECORDS = ("fw_table",)
+INTERNAL = True       # planned from records only: the lab's table goes with its last rule
 
 
 def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:

@@ -14,6 +14,10 @@ MODULE = "port_forward"
 RECORDS = ("fw_rule",)
 
 
+def CLAIMS(record: dict) -> bool:
+    return record["name"].split(" ", 1)[0] in ("dnat", "dnat-local", "hairpin")
+
+
 def rules_of(p: dict, obs: Observed) -> dict:
     ns, proto, port = p["netns"], p["protocol"], p["port"]
     to_ip, to_port = p["to"].split(":")

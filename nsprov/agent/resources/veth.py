@@ -9,6 +9,11 @@ from nsprov.agent.state import Observed
 
 MODULE = "veth"
 RECORDS = ("link",)
+DIES_WITH = (("link", "peer_netns", "peer"),)   # either end takes the other
+
+
+def CLAIMS(record: dict) -> bool:
+    return bool(record.get("peer"))
 
 
 def _absent(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
@@ -21,7 +26,8 @@ def _absent(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp.before = {"end": obs.link(ns, name).summary() if a_ok else {},
                  "peer": obs.link(pns, peer).summary() if b_ok else {}}
     if a_ok or b_ok:   # deleting one end deletes the pair
-        tp.act(ops.DELETE_LINK, ns if a_ok else pns, name if a_ok else peer, f"deleted {name} and {peer}")
+        end = (ns, name) if a_ok else (pns, peer)
+        tp.act(ops.DELETE_LINK, *end, f"deleted {name} and {peer}", takes=ctx.links_going_with(("link", *end)))
     else:
         tp.reasons.append("absent")
     tp.forgets += [{"kind": "link", "netns": ns, "name": name}, {"kind": "link", "netns": pns, "name": peer}]
@@ -59,7 +65,8 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         for a in addrs:
             guard_management(ctx, obs, p, s, Claim(f"address {a} on veth '{dev}'", a, dev))
     if a_ok != b_ok:   # half a pair we made (its other end was deleted by hand): make it whole again
-        tp.act(ops.DELETE_LINK, ns if a_ok else pns, name if a_ok else peer, "recreating a broken pair")
+        end = (ns, name) if a_ok else (pns, peer)
+        tp.act(ops.DELETE_LINK, *end, "recreating a broken pair", takes=ctx.links_going_with(("link", *end)))
         a_ok = b_ok = False
     if not a_ok:
         _create(tp, p, ctx)

@@ -1,20 +1,34 @@
-"""Every module kind, one entry each (a file beside this one): the table that validation,
-`nsprov doc`, `nsprov schema`, the controller's cross-task checks and `nsprov graph` read.
+"""The registry of module kinds: one line each, below. A kind NAME is its two files,
+model/kinds/NAME.py (its `KIND`: parameters, docs, checks, drawing) and agent/resources/NAME.py
+(its planning), and nothing else names it. The table here is what validation, `nsprov doc`,
+`nsprov schema`, the controller's cross-task checks and `nsprov graph` read;
 tests/unit/test_kinds.py fails when a kind lacks a piece, here or in agent/resources."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
-from nsprov.model.kinds import (address, bridge, exec, namespace, nat, netns, port_forward, process, route,
-                                sysctl, verify, veth)
 from nsprov.model.kinds.base import Declares, Kind, Param
 
-KINDS: tuple = (netns.KIND, bridge.KIND, veth.KIND, address.KIND, route.KIND, sysctl.KIND, nat.KIND,
-                port_forward.KIND, namespace.KIND, process.KIND, exec.KIND, verify.KIND)
+REGISTRY = (         # in the order `nsprov doc` lists them
+    "netns",
+    "bridge",
+    "veth",
+    "address",
+    "route",
+    "sysctl",
+    "nat",
+    "port_forward",
+    "namespace",
+    "process",
+    "exec",
+    "verify",
+)
+KINDS: tuple = tuple(import_module(f"{__name__}.{name}").KIND for name in REGISTRY)
 MODULES: dict = {k.name: k for k in KINDS}
 
-__all__ = ["KINDS", "MODULES", "Declares", "Kind", "Param", "object_name", "validate_params"]
+__all__ = ["KINDS", "MODULES", "REGISTRY", "Declares", "Kind", "Param", "object_name", "validate_params"]
 
 
 def validate_params(module: str, params: Any) -> tuple:
