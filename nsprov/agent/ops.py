@@ -71,13 +71,13 @@ def _sim_takes(obs: Observed, a: Action) -> None:
 
 
 def _sim_add_bridge(obs: Observed, a: Action) -> None:
-    obs.ns(a.ns).links[a.name] = Link(a.name, "bridge", up=bool(a.args.get("up")), mtu=a.args.get("mtu") or 1500,
+    obs.ns(a.ns).links[a.name] = Link(a.name, "bridge", up=bool(a.args.get("up")), mtu=a.args.get("mtu"),
                                       alias=a.args.get("alias"), stp=bool(a.args.get("stp")))
 
 
 def _sim_add_veth(obs: Observed, a: Action) -> None:
     link, peer, pns = a.args["link"], a.args["peer"], a.args["peer_netns"]
-    mtu, up, alias = link.get("mtu") or 1500, bool(link.get("up")), link.get("alias")
+    mtu, up, alias = link.get("mtu"), bool(link.get("up")), link.get("alias")   # no mtu: the kernel's default
     obs.ns(a.ns).links[a.name] = Link(a.name, "veth", up=up, mtu=mtu, master=link.get("master"), alias=alias)
     obs.ns(pns).links[peer] = Link(peer, "veth", up=up, mtu=mtu, alias=alias)
 

@@ -43,8 +43,9 @@ class Link:
         self._addresses = value
 
     def summary(self) -> dict:
-        return {"kind": self.kind, "up": self.up, "mtu": self.mtu, "master": self.master,
-                "addresses": list(self.addresses)}
+        out = {"kind": self.kind, "up": self.up, "mtu": self.mtu, "master": self.master,
+               "addresses": list(self.addresses)}
+        return out if self.stp is None else {**out, "stp": self.stp}
 
 
 class Route:

@@ -18,6 +18,7 @@ import time
 from typing import Optional
 
 from nsprov.agent.kernel import netns, nsset
+from nsprov.agent.kernel.enter import nsenter_args
 from nsprov.agent.kernel.processes import environment
 
 REACH_GRACE = 10.0    # seconds a `reach` TCP check waits for a refused port to open
@@ -44,7 +45,7 @@ def _inode(path: str) -> Optional[int]:
 def _enter(name: str, kinds: list, *want: str) -> list:
     """nsenter into the wanted kinds of a set (and its user namespace, which owns the others)."""
     have = [k for k in ("user", *want) if k in kinds]
-    return [*nsset.nsenter_args(name, have), "--"]
+    return [*nsenter_args(name, have), "--"]
 
 
 # ------------------------------------------------------------------ per kind

@@ -74,6 +74,12 @@ def reconcile_addresses(tp: TaskPlan, obs: Observed, ctx: Context, ns: str, name
         tp.records.append({k: v for k, v in record.items() if k != "state"} | {"addresses": keep})
 
 
+def after(before: dict, want: dict) -> dict:
+    """What --diff shows after: the link as it was (BEFORE, a Link.summary, or {} for a new one)
+    with every declared parameter in WANT over it (an mtu left unset stays what it was)."""
+    return {**before, **{k: v for k, v in want.items() if v is not None or k not in ("mtu",)}}
+
+
 def require_bridge(obs: Observed, ns: str, bridge: Optional[str]) -> None:
     if bridge:
         link = obs.link(ns, bridge)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nsprov.agent import ops
 from nsprov.agent.planning import Claim, Context, TaskPlan, guard_management, require_ns
-from nsprov.agent.resources._links import gone_already, gone_with, link_exists, own_link, reconcile_link
+from nsprov.agent.resources._links import after, gone_already, gone_with, link_exists, own_link, reconcile_link
 from nsprov.agent.state import Observed
 
 MODULE = "bridge"
@@ -44,7 +44,8 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
                                                 "stp": p["stp"]})
         if not tp.actions:
             tp.reasons.append("exists as declared")
-    tp.after = {"kind": "bridge", "up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"]}
+    tp.after = after(tp.before, {"kind": "bridge", "up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"],
+                                 "stp": p["stp"]})
     return tp
 
 

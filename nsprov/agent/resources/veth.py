@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nsprov.agent import ops
 from nsprov.agent.planning import Claim, Context, TaskPlan, guard_management, require_ns
-from nsprov.agent.resources._links import gone_with, link_exists, own_link, reconcile_link, require_bridge
+from nsprov.agent.resources._links import after, gone_with, link_exists, own_link, reconcile_link, require_bridge
 from nsprov.agent.state import Observed
 
 MODULE = "veth"
@@ -77,8 +77,10 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
                                                   "addresses": addrs})
         if not tp.actions:
             tp.reasons.append("exists as declared")
-    tp.after = {"end": {"up": p["up"], "master": p["bridge"], "addresses": p["addresses"]},
-                "peer": {"up": p["up"], "master": p["peer_bridge"], "addresses": p["peer_addresses"]}}
+    tp.after = {"end": after(tp.before["end"], {"kind": "veth", "up": p["up"], "mtu": p["mtu"], "master": p["bridge"],
+                                                "addresses": p["addresses"]}),
+                "peer": after(tp.before["peer"], {"kind": "veth", "up": p["up"], "mtu": p["mtu"],
+                                                  "master": p["peer_bridge"], "addresses": p["peer_addresses"]})}
     return tp
 
 

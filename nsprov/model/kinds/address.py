@@ -1,8 +1,7 @@
 """address: one address on an interface nsprov did not necessarily make."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import STATE_DOC, Declares, Kind, Param, in_ns
-from nsprov.model.kinds.bridge import OVERLAP_DOC
+from nsprov.model.kinds.base import Declares, Kind, NETNS, OVERLAP, Param, STATE, in_ns
 
 
 def _declares(p: dict) -> Declares:
@@ -26,10 +25,10 @@ class Address(Kind):
     example = "address: {interface: eth0, netns: red, address: 10.2.0.9/24}"
     params = {
         "interface": Param(t.IFNAME, "the interface", required=True, example="eth0"),
-        "netns": Param(t.NETNS, "its netns; empty: the host's own", default=""),
+        "netns": NETNS,
         "address": Param(t.CIDR, "the address with its prefix", required=True),
-        "allow_management_overlap": Param(t.BOOL, OVERLAP_DOC, default=False),
-        "state": Param(t.STATE, STATE_DOC, default="present"),
+        "allow_management_overlap": OVERLAP,
+        "state": STATE,
     }
 
     def label(self, p):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from nsprov.model.errors import did_you_mean
+from nsprov.model import types as t
 from nsprov.model.types import Type
 
 if TYPE_CHECKING:
@@ -27,6 +28,11 @@ class Param:
     def example(self) -> Any:
         return self._example if self._example is not None else self.type.example
 
+    def but(self, doc: Optional[str] = None, example: Any = None) -> "Param":
+        """This parameter (its type, validation and default) with what it means for one kind."""
+        return Param(self.type, doc or self.doc, self.required, self.default, example if example is not None
+                     else self._example)
+
 
 class Declares:
     """What one present task declares, for the checks across a host's tasks."""
@@ -42,6 +48,8 @@ class Declares:
         self.sets_made = sets_made
 
 
+OVERLAP_DOC = ("allow an address or route in the host's own namespace that would take the route to the "
+               "controller (this SSH connection) elsewhere; refused otherwise, since the host would be cut off")
 RULE_OVERLAP_DOC = ("allow a rule in the host's own namespace that would catch the connection the controller logs in "
                     "through (a forward of its SSH port, a masquerade of its source); refused otherwise, since the "
                     "host would be cut off")
@@ -106,3 +114,14 @@ def in_ns(ns: Optional[str]) -> str:
 
 
 STATE_DOC = "present: make or keep it as declared; absent: remove what nsprov made"
+
+
+# the parameters kinds share, each declared once with its type (its validation) and its default;
+# a kind says what one means for it with .but(doc=...)
+NETNS = Param(t.NETNS, "its netns; empty: the host's own", default="")
+ADDRESSES = Param(t.CIDR_LIST, "addresses on it, exactly these", default=[])
+MTU = Param(t.MTU, "its MTU; unset: the kernel's default for a new link, and left as it is after")
+UP = Param(t.BOOL, "link up", default=True)
+STATE = Param(t.STATE, STATE_DOC, default="present")
+OVERLAP = Param(t.BOOL, OVERLAP_DOC, default=False)
+RULE_OVERLAP = Param(t.BOOL, RULE_OVERLAP_DOC, default=False)

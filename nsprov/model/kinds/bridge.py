@@ -1,10 +1,8 @@
 """bridge: a Linux bridge in any network namespace."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import STATE_DOC, Declares, Kind, Param, in_ns
+from nsprov.model.kinds.base import ADDRESSES, Declares, Kind, MTU, NETNS, OVERLAP, Param, STATE, UP, in_ns
 
-OVERLAP_DOC = ("allow an address or route in the host's own namespace that would take the route to the "
-               "controller (this SSH connection) elsewhere; refused otherwise, since the host would be cut off")
 
 
 def _declares(p: dict) -> Declares:
@@ -32,13 +30,13 @@ class Bridge(Kind):
     example = "bridge: {name: br0, addresses: [10.2.0.1/24]}"
     params = {
         "name": Param(t.IFNAME, "the bridge's interface name", required=True, example="br0"),
-        "netns": Param(t.NETNS, "the netns it lives in; empty: the host's own", default=""),
-        "addresses": Param(t.CIDR_LIST, "addresses on the bridge, exactly these", default=[]),
-        "mtu": Param(t.MTU, "the bridge's MTU; unset: the kernel's default"),
+        "netns": NETNS.but("the netns it lives in; empty: the host's own"),
+        "addresses": ADDRESSES.but("addresses on the bridge, exactly these"),
+        "mtu": MTU.but("the bridge's MTU; unset: the kernel's default"),
         "stp": Param(t.BOOL, "spanning tree on", default=False),
-        "up": Param(t.BOOL, "link up", default=True),
-        "allow_management_overlap": Param(t.BOOL, OVERLAP_DOC, default=False),
-        "state": Param(t.STATE, STATE_DOC, default="present"),
+        "up": UP,
+        "allow_management_overlap": OVERLAP,
+        "state": STATE,
     }
 
     def label(self, p):

@@ -1,7 +1,7 @@
 """namespace: a named set of namespaces of any kinds, held by a small init and pinned."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import STATE_DOC, Declares, Kind, Param
+from nsprov.model.kinds.base import Declares, Kind, Param, STATE
 
 _NEEDS = (("hostname", "uts"), ("domainname", "uts"), ("uid_map", "user"), ("gid_map", "user"), ("mounts", "mnt"))
 
@@ -77,7 +77,7 @@ class Namespace(Kind):
         "mounts": Param(t.MOUNTS, "tmpfs or bind mounts made inside (kind mnt)", default=[]),
         "allow_host_root": Param(t.BOOL, "allow a uid/gid map onto the host's 0 (no user isolation)",
             default=False),
-        "state": Param(t.STATE, STATE_DOC, default="present"),
+        "state": STATE,
     }
 
     def label(self, p):

@@ -1,7 +1,7 @@
 """nat: masquerade a source prefix out of an interface."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import RULE_OVERLAP_DOC, STATE_DOC, Declares, Kind, Param, in_ns
+from nsprov.model.kinds.base import Declares, Kind, NETNS, Param, RULE_OVERLAP, STATE, in_ns
 
 
 def _draw(p: dict, topo) -> None:
@@ -20,9 +20,9 @@ class Nat(Kind):
     params = {
         "source": Param(t.NETWORK, "the source prefix to masquerade", required=True),
         "out_interface": Param(t.IFNAME, "the interface packets leave by", required=True, example="uplink0"),
-        "netns": Param(t.NETNS, "its netns; empty: the host's own", default=""),
-        "allow_management_overlap": Param(t.BOOL, RULE_OVERLAP_DOC, default=False),
-        "state": Param(t.STATE, STATE_DOC, default="present"),
+        "netns": NETNS,
+        "allow_management_overlap": RULE_OVERLAP,
+        "state": STATE,
     }
 
     def label(self, p):

@@ -1,7 +1,7 @@
 """netns: a named network namespace."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import STATE_DOC, Declares, Kind, Param
+from nsprov.model.kinds.base import Declares, Kind, Param, STATE
 
 
 def _declares(p: dict) -> Declares:
@@ -25,7 +25,7 @@ class Netns(Kind):
     example = "netns: {name: red}"
     params = {
         "name": Param(t.OWN_NAME, "the namespace's name", required=True),
-        "state": Param(t.STATE, STATE_DOC, default="present"),
+        "state": STATE,
     }
 
     def label(self, p):

@@ -1,7 +1,7 @@
 """port_forward: DNAT a port of the host to an address:port in a namespace."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import RULE_OVERLAP_DOC, STATE_DOC, Declares, Kind, Param, in_ns
+from nsprov.model.kinds.base import Declares, Kind, NETNS, Param, RULE_OVERLAP, STATE, in_ns
 
 
 def _draw(p: dict, topo) -> None:
@@ -22,10 +22,10 @@ class PortForward(Kind):
         "protocol": Param(t.PROTOCOL, "tcp or udp", default="tcp"),
         "port": Param(t.PORT, "the port packets arrive at", required=True),
         "to": Param(t.IP_PORT, "where they go: ADDRESS:PORT", required=True),
-        "netns": Param(t.NETNS, "its netns; empty: the host's own", default=""),
+        "netns": NETNS,
         "in_interface": Param(t.IFNAME, "only packets arriving on this interface", example="uplink0"),
-        "allow_management_overlap": Param(t.BOOL, RULE_OVERLAP_DOC, default=False),
-        "state": Param(t.STATE, STATE_DOC, default="present"),
+        "allow_management_overlap": RULE_OVERLAP,
+        "state": STATE,
     }
 
     def label(self, p):

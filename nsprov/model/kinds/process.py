@@ -1,7 +1,7 @@
 """process: a long-running command inside a namespace set or netns."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import STATE_DOC, Declares, Kind, Param
+from nsprov.model.kinds.base import Declares, Kind, Param, STATE
 
 ENV_DOC = ("extra environment; every command starts with PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
            "/usr/bin:/sbin:/bin and HOME=/root only, never the login session's")
@@ -62,7 +62,7 @@ class Process(Kind):
         "command": Param(t.COMMAND, "argv (required when present)"),
         "env": Param(t.ENV, ENV_DOC, default={}),
         "chdir": Param(t.PATH, CHDIR_DOC, default="/", example="/srv/www"),
-        "state": Param(t.STATE, STATE_DOC, default="present"),
+        "state": STATE,
     }
     label = staticmethod(_label)
     rules = staticmethod(_rules)

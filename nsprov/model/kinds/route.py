@@ -1,8 +1,7 @@
 """route: a route in the main table of any network namespace."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import STATE_DOC, Declares, Kind, Param, in_ns
-from nsprov.model.kinds.bridge import OVERLAP_DOC
+from nsprov.model.kinds.base import Declares, Kind, NETNS, OVERLAP, Param, STATE, in_ns
 
 
 def _rules(p: dict) -> list:
@@ -34,12 +33,12 @@ class Route(Kind):
     example = "route: {netns: red, to: default, via: 10.2.0.1}"
     params = {
         "to": Param(t.ROUTE_DST, "'default' or the destination network", required=True),
-        "netns": Param(t.NETNS, "its netns; empty: the host's own", default=""),
+        "netns": NETNS,
         "via": Param(t.IP, "the gateway"),
         "dev": Param(t.IFNAME, "the interface it leaves by", example="eth0"),
         "metric": Param(t.METRIC, "the route's priority"),
-        "allow_management_overlap": Param(t.BOOL, OVERLAP_DOC, default=False),
-        "state": Param(t.STATE, STATE_DOC, default="present"),
+        "allow_management_overlap": OVERLAP,
+        "state": STATE,
     }
 
     def label(self, p):

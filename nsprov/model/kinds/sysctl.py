@@ -1,7 +1,7 @@
 """sysctl: a kernel parameter, per network namespace for net.*."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import Declares, Kind, Param, in_ns
+from nsprov.model.kinds.base import Declares, Kind, NETNS, Param, STATE, in_ns
 
 
 def _rules(p: dict) -> list:
@@ -28,8 +28,8 @@ class Sysctl(Kind):
     params = {
         "name": Param(t.SYSCTL_NAME, "the sysctl, dotted or as a path under /proc/sys", required=True),
         "value": Param(t.SYSCTL_VALUE, "the value (required when present)"),
-        "netns": Param(t.NETNS, "its netns (net.* sysctls only); empty: the host's own", default=""),
-        "state": Param(t.STATE, "present: set it; absent: put back the value nsprov found", default="present"),
+        "netns": NETNS.but("its netns (net.* sysctls only); empty: the host's own"),
+        "state": STATE.but("present: set it; absent: put back the value nsprov found"),
     }
 
     def label(self, p):

@@ -1,8 +1,7 @@
 """veth: a virtual ethernet pair, each end in a chosen namespace."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import STATE_DOC, Declares, Kind, Param, in_ns
-from nsprov.model.kinds.bridge import OVERLAP_DOC
+from nsprov.model.kinds.base import ADDRESSES, Declares, Kind, MTU, NETNS, OVERLAP, Param, STATE, UP, in_ns
 
 
 def _rules(p: dict) -> list:
@@ -45,19 +44,19 @@ class Veth(Kind):
     example = "veth: {name: br0-red, bridge: br0, peer: eth0, peer_netns: red, peer_addresses: [10.2.0.2/24]}"
     params = {
         "name": Param(t.IFNAME, "this end's interface name", required=True),
-        "netns": Param(t.NETNS, "the netns of this end; empty: the host's own", default=""),
+        "netns": NETNS.but("the netns of this end; empty: the host's own"),
         "peer": Param(t.IFNAME, "the other end's interface name", required=True, example="eth0"),
-        "peer_netns": Param(t.NETNS, "the netns of the other end; empty: the host's own", default=""),
+        "peer_netns": NETNS.but("the netns of the other end; empty: the host's own"),
         "bridge": Param(t.IFNAME, "a bridge (in this end's netns) this end is a port of", example="br0"),
         "peer_bridge": Param(t.IFNAME, "a bridge (in the peer's netns) the other end is a port of",
                              example="br1"),
-        "addresses": Param(t.CIDR_LIST, "addresses on this end, exactly these", default=[]),
-        "peer_addresses": Param(t.CIDR_LIST, "addresses on the other end, exactly these", default=[],
+        "addresses": ADDRESSES.but("addresses on this end, exactly these"),
+        "peer_addresses": ADDRESSES.but("addresses on the other end, exactly these",
                                 example=["10.0.0.2/24"]),
-        "mtu": Param(t.MTU, "MTU of both ends"),
-        "up": Param(t.BOOL, "both ends up", default=True),
-        "allow_management_overlap": Param(t.BOOL, OVERLAP_DOC, default=False),
-        "state": Param(t.STATE, STATE_DOC, default="present"),
+        "mtu": MTU.but("MTU of both ends"),
+        "up": UP.but("both ends up"),
+        "allow_management_overlap": OVERLAP,
+        "state": STATE,
     }
 
     def label(self, p):
