@@ -11,12 +11,17 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from nsprov.agent.kernel.objects import pack_data, unpack_value
 from nsprov.agent.state import NEW_NETNS_DEFAULT, Action, Link, Observed, Route
 from nsprov.model.errors import KernelError
 
 
 def _named(noun: str) -> Callable[[Action], str]:
     return lambda a: f"{noun} '{a.name}'"
+
+
+def _link_of_kind(a: Action) -> str:
+    return f"{a.args['kind']} '{a.name}'"
 
 
 def _address(a: Action) -> str:
@@ -80,6 +85,30 @@ def _sim_add_veth(obs: Observed, a: Action) -> None:
     mtu, up, alias = link.get("mtu"), bool(link.get("up")), link.get("alias")   # no mtu: the kernel's default
     obs.ns(a.ns).links[a.name] = Link(a.name, "veth", up=up, mtu=mtu, master=link.get("master"), alias=alias)
     obs.ns(pns).links[peer] = Link(peer, "veth", up=up, mtu=mtu, alias=alias)
+
+
+def _sim_add_link(obs: Observed, a: Action) -> None:
+    """A link of any kind: bound to its parent (by name in the same netns, else its ifindex, as
+    the kernel reports it), its MTU the parent's unless given, its own attributes as asked."""
+    link = a.args["link"]
+    parent, pns = link.get("parent"), link.get("parent_netns") or ""
+    lower = obs.link(pns, parent) if parent else None
+    obs.ns(a.ns).links[a.name] = Link(
+        a.name, a.args["kind"], up=bool(link.get("up")), mtu=link.get("mtu") or (lower.mtu if lower else None),
+        master=link.get("master"), alias=link.get("alias"), info=pack_data(a.args.get("data")),
+        parent=(parent if pns == a.ns else (lower.index if lower else None)) if parent else None)
+
+
+def _sim_set_link_data(obs: Observed, a: Action) -> None:
+    link = obs.ns(a.ns).links[a.name]
+    link.info = {**(link.info or {}), **pack_data(a.args["data"])}
+
+
+def _undo_set_link_data(a: Action, obs: Observed) -> list:
+    """The attributes as they were (those the kernel reported; one it did not stays)."""
+    info = obs.link(a.ns, a.name).info or {}
+    was = [(t, f, unpack_value(info.get(t), f)) for t, f, _ in a.args["data"] if info.get(t) is not None]
+    return [SET_LINK_DATA(a.ns, a.name, "undo", kind=a.args["kind"], data=was)] if was else []
 
 
 def _sim_set_link(obs: Observed, a: Action) -> None:
@@ -235,7 +264,9 @@ DELETE_NETNS = Op("netns.delete", "delete", "remove_netns", (_sim_netns_delete, 
 ADD_BRIDGE = Op("link.add_bridge", "create", "ensure_bridge", (_sim_add_bridge, _undo_by("link.delete")),
                 _named("bridge"))
 ADD_VETH = Op("link.add_veth", "create", "ensure_veth", (_sim_add_veth, _undo_by("link.delete")), _named("veth"))
+ADD_LINK = Op("link.add", "create", "ensure_link", (_sim_add_link, _undo_by("link.delete")), _link_of_kind)
 SET_LINK = Op("link.set", "change", "set_link", (_sim_set_link, _undo_set_link))
+SET_LINK_DATA = Op("link.set_data", "change", "set_link_data", (_sim_set_link_data, _undo_set_link_data), _link_of_kind)
 SET_BRIDGE = Op("link.set_bridge", "change", "set_bridge", (_sim_set_bridge, _undo_set_bridge), _named("bridge"))
 DELETE_LINK = Op("link.delete", "delete", "remove_link", (_sim_delete_link, _no_undo))
 ADD_ADDRESS = Op("addr.add", "add", "ensure_address", (_sim_add_address, _undo("addr.delete")), _address)
@@ -262,7 +293,7 @@ RUN_COMMAND = Op("exec.run", "run", "run_command", (_sim_nothing, _no_undo), _na
 RUN_CHECKS = Op("verify.run", "run the checks of", "run_checks", (_sim_nothing, _no_undo), _named("verify"))
 
 OPS: dict = {op.name: op for op in (
-    CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, SET_LINK, SET_BRIDGE, DELETE_LINK, ADD_ADDRESS, DELETE_ADDRESS,
+    CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, ADD_LINK, SET_LINK, SET_LINK_DATA, SET_BRIDGE, DELETE_LINK, ADD_ADDRESS, DELETE_ADDRESS,
     ADD_ROUTE, REPLACE_ROUTE, DELETE_ROUTE, SET_SYSCTL, ADD_RULES, DELETE_RULES, DELETE_TABLE, CREATE_NSSET,
     DELETE_NSSET, REPLACE_NSSET, SET_HOSTNAME, START_PROCESS, STOP_PROCESS, RUN_COMMAND, RUN_CHECKS)}
 

@@ -38,7 +38,28 @@ def route(ns, dst, via=None, dev=None, replace=False, remove=False, metric=None)
     return ("ensure_route", dict(ns=ns, name=dst, via=via, dev=dev, metric=metric, replace=replace))
 
 
+def link(ns, name, kind, parent=None, parent_netns="", data=(), mtu=None):
+    return ("ensure_link", dict(ns=ns, name=name, kind=kind, data=data, link={
+        "mtu": mtu, "master": None, "up": True, "alias": MARK, "parent": parent, "parent_netns": parent_netns}))
+
+
+BRIDGE_MODE = [(1, "u32", 4)]    # IFLA_MACVLAN_MODE: bridge
+
+
 SCENARIOS = {
+    "a link of any kind, bound to a parent here or in another netns, going with it": [
+        ("ensure_netns", dict(ns="", name="red")),
+        veth("", "v0", "eth0", "red"),
+        link("", "mv0", "macvlan", "v0", "", BRIDGE_MODE),
+        link("", "mv0", "macvlan", "v0", "", BRIDGE_MODE),              # there as asked: fine
+        link("red", "mv1", "macvlan", "v0", "", BRIDGE_MODE, mtu=1400),  # made in red, bound to v0 here
+        ("set_link_data", dict(ns="", name="mv0", kind="macvlan", data=[(1, "u32", 1)])),   # mode private
+        link("", "v0", "macvlan", "mv0", "", BRIDGE_MODE),               # EEXIST: a veth has the name
+        link("", "mv2", "macvlan", "nosuch", "", BRIDGE_MODE),           # ENODEV: no parent
+        link("red", "mv3", "macvlan", "eth0", "red", BRIDGE_MODE),       # bound to a parent in its own netns
+        ("remove_link", dict(ns="", name="v0")),                          # the pair goes, and what is bound to it
+        ("remove_netns", dict(ns="", name="red")),
+    ],
     "a bridge, a netns on it, addresses and routes, then all of it removed": [
         ("ensure_netns", dict(ns="", name="red")),
         ("ensure_bridge", dict(ns="", name="br0", mtu=None, stp=False, up=True, alias=MARK)),
@@ -115,15 +136,22 @@ SCENARIOS = {
     ],
 }
 TABLES = [("", "nsprov_c")]
+# the kinds' own attributes a step asked for: compared (the kernel reports more than it was given)
+ASKED = {(args["kind"], t) for steps in SCENARIOS.values() for p, args in steps if p == "ensure_link"
+         for t, _, _ in args["data"]}
 SETS, PROCS = ["box"], ["sleeper"]
 def snapshot(kernel, sysctls: tuple = ()) -> dict:
-    """What the kernel holds, as both kernels can say it (no ifindex, no IPv6 link-local)."""
+    """What the kernel holds, as both kernels can say it (no ifindex, no IPv6 link-local; a
+    link's parent by name where it is in the same netns: the kernel leaves out a parent in
+    another netns whose ifindex is the link's own)."""
     obs = observed(kernel)
     out: dict = {"netns": sorted(obs.netns)}
     for ns in ["", *sorted(obs.netns)]:
         n = obs.ns(ns)
         out[f"links {ns}"] = {name: (x.kind, x.up, x.mtu, x.master, x.alias, x.stp,
-                                     sorted(a for a in x.addresses if not a.startswith("fe80")))
+                                     sorted(a for a in x.addresses if not a.startswith("fe80")),
+                                     x.parent if isinstance(x.parent, str) else None,   # elsewhere: an ifindex
+                                     {t: v for t, v in (x.info or {}).items() if (x.kind, t) in ASKED})
                               for name, x in n.links.items()}
         out[f"routes {ns}"] = {dst: (r.via, r.dev, r.proto) for dst, r in n.routes.items() if ":" not in dst}
     for ns, key in sysctls:   # only those a step set: a new netns starts with the machine's values

@@ -51,6 +51,27 @@ def test_bridge_setlink_and_dellink_decode():
     assert d["header"]["type"] == rtwrite.RTM_DELLINK and d.get_attr("IFLA_IFNAME") == "v0"
 
 
+def test_a_link_of_any_kind_decodes_with_its_own_attributes():
+    from nsprov.agent.kernel.objects import pack_data
+    m = decode(ifinfmsg, rtwrite.new_link("mv0", "macvlan", pack_data([(1, "u32", 4)]), 1400, 9, 7))
+    assert m["header"]["type"] == rtwrite.RTM_NEWLINK
+    assert m["header"]["flags"] & (rtwrite.NLM_F_CREATE | rtwrite.NLM_F_EXCL)
+    assert m.get_attr("IFLA_IFNAME") == "mv0" and m.get_attr("IFLA_MTU") == 1400
+    assert m.get_attr("IFLA_LINK") == 9 and m.get_attr("IFLA_NET_NS_FD") == 7
+    info = m.get_attr("IFLA_LINKINFO")
+    assert info.get_attr("IFLA_INFO_KIND") == "macvlan"
+    assert info.get_attr("IFLA_INFO_DATA").get_attr("IFLA_MACVLAN_MODE") == "bridge"    # 4
+    c = decode(ifinfmsg, rtwrite.change_link("mv0", "macvlan", pack_data([(1, "u32", 1)])))
+    assert c["header"]["type"] == rtwrite.RTM_NEWLINK and not c["header"]["flags"] & rtwrite.NLM_F_CREATE
+    assert c.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_DATA").get_attr("IFLA_MACVLAN_MODE") == "private"
+    # a kind pyroute2 knows the attributes of, in every format pack_data writes
+    v = decode(ifinfmsg, rtwrite.new_link("vx0", "vxlan", pack_data(
+        [(1, "u32", 42), (4, "ip", "10.0.0.1"), (15, "be16", 4789), (7, "u8", 0)]), None, None, None))
+    data = v.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_DATA")
+    assert data.get_attr("IFLA_VXLAN_ID") == 42 and data.get_attr("IFLA_VXLAN_LOCAL") == "10.0.0.1"
+    assert data.get_attr("IFLA_VXLAN_PORT") == 4789 and data.get_attr("IFLA_VXLAN_LEARNING") == 0
+
+
 @pytest.mark.parametrize("cidr,family", [("10.2.0.1/24", socket.AF_INET), ("2001:db8::1/64", socket.AF_INET6)])
 def test_address_requests_decode(cidr, family):
     m = decode(ifaddrmsg, rtwrite.address(True, 5, cidr))
@@ -114,6 +135,7 @@ def test_rtdump_reads_what_pyroute2_reads_on_the_real_kernel(scratch_netns):
             assert o["up"] == bool(link["flags"] & 1) and o["mac"] == link.get("address")
             assert o["kind"] == link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND")
             assert o["master"] == link.get("master") and o["alias"] == link.get("ifalias")
+            assert o["link"] == link.get("link"), name      # a veth's peer, bound by IFLA_LINK
         assert sorted(rtdump.addresses(sock)) == sorted(
             (a["index"], f"{a.get('address')}/{a['prefixlen']}") for a in ipr.get_addr())
         main_unicast = [r for r in ipr.get_routes(table=254) if r["type"] == 1]

@@ -24,13 +24,14 @@ from typing import Optional
 from nsprov.agent.kernel.enter import nsenter_args
 from nsprov.agent.kernel import nft, netns, nsset, processes, rtdump, rtwrite, unlink
 from nsprov.agent.kernel.sockets import Sockets, observe_links
+from nsprov.agent.kernel.objects import pack_data
 from nsprov.agent.kernel.observing import Observing
 
 MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
 MNT_DETACH = 2
 _UNSET = object()
 
-PRIMITIVES = ("ensure_netns", "remove_netns", "ensure_bridge", "ensure_veth", "set_link", "remove_link",
+PRIMITIVES = ("ensure_netns", "remove_netns", "ensure_bridge", "ensure_veth", "ensure_link", "set_link_data", "set_link", "remove_link",
               "ensure_address", "remove_address", "set_bridge", "ensure_route", "remove_route", "set_sysctl", "ensure_rules",
               "remove_rules", "remove_table", "ensure_nsset", "remove_nsset", "replace_nsset", "set_hostname",
               "ensure_process",
@@ -177,6 +178,33 @@ class Kernel(Observing):
             os.close(fd)
         self._send(ns, rtwrite.set_link(name, alias=alias))
         self._send(peer_netns, rtwrite.set_link(peer, up=up, alias=alias))
+
+    def ensure_link(self, ns: str, name: str, kind: str, link: dict, data: tuple = ()) -> None:
+        """A link NAME of KIND in NS, any kind the kernel has, with the kind's own attributes
+        DATA ([(type, format, value)]: objects.pack_data) and LINK {mtu, master, up, alias,
+        parent, parent_netns}: bound to PARENT in PARENT_NETNS (a macvlan's lower link; the
+        request goes there and makes the link in NS). Deletions this run began are finished first."""
+        unlink.finish(self._deleting)
+        parent, parent_netns = link.get("parent"), link.get("parent_netns") or ""
+        where = parent_netns if parent else ns
+        index = self._index(where, parent) if parent else None
+        fd = None
+        if where != ns:
+            fd = os.open(netns.netns_path(ns) if ns else "/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            self._send(where, rtwrite.new_link(name, kind, pack_data(data), link.get("mtu"), index, fd))
+        except FileExistsError:
+            _exists_as(self._link(ns, name), kind, link.get("alias"), f"link '{name}'")
+            return
+        finally:
+            if fd is not None:
+                os.close(fd)
+        master = self._index(ns, link["master"]) if link.get("master") else None
+        self._send(ns, rtwrite.set_link(name, up=bool(link.get("up")), alias=link.get("alias"), master_index=master))
+
+    def set_link_data(self, ns: str, name: str, kind: str, data: tuple) -> None:
+        """Change the kind's own attributes DATA of link NAME (those the kind lets change)."""
+        self._send(ns, rtwrite.change_link(name, kind, pack_data(data)))
 
     def set_link(self, ns: str, name: str, up: Optional[bool] = None, mtu: Optional[int] = None,
                  master=_UNSET, alias=_UNSET) -> None:

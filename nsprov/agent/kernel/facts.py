@@ -58,7 +58,7 @@ def observe_facts(managed: list) -> dict:
     with Sockets() as sockets:
         for ns in ["", *names]:
             try:
-                links[ns] = observe_links(sockets.raw(ns))
+                links[ns] = [{k: v for k, v in x.items() if k != "data"} for x in observe_links(sockets.raw(ns))]
             except OSError as exc:   # a stale pin under /run/netns, for example
                 links[ns] = {"error": str(exc)}
     return {

@@ -16,7 +16,7 @@ import errno
 import ipaddress
 from typing import Optional
 
-from nsprov.agent.kernel.objects import Link, Namespace, Route
+from nsprov.agent.kernel.objects import Link, Namespace, Route, pack_data
 
 _UNSET = object()
 # the sysctls the fake knows (a network namespace's own); others do not exist, as on a kernel without them
@@ -39,6 +39,7 @@ class FakeKernel:
         self.calls: list = []        # (primitive, ns, name), in order
         self.sockets = None
         self._pid = 1000
+        self._indexes = 1            # the last ifindex given (lo is 1)
 
     # ------------------------------------------------------------ state helpers
     @staticmethod
@@ -70,16 +71,17 @@ class FakeKernel:
             del routes[dst]
 
     def _delete_link(self, ns: str, name: str) -> None:
-        link = self.namespaces[ns]["links"].pop(name)
+        """NAME goes, and with it what is bound to it (its veth peer, a macvlan on it)."""
+        if name not in self.namespaces.get(ns, {}).get("links", {}):
+            return
+        self.namespaces[ns]["links"].pop(name)
         self._drop_routes_of(ns, name)
         for other in self.namespaces[ns]["links"].values():
             if other["master"] == name:
                 other["master"] = None
-        if link.get("peer"):
-            pns, peer = link["peer"]
-            if pns in self.namespaces and peer in self.namespaces[pns]["links"]:
-                self.namespaces[pns]["links"].pop(peer)
-                self._drop_routes_of(pns, peer)
+        for other_ns, state in list(self.namespaces.items()):
+            for child in [n for n, x in state["links"].items() if x.get("parent") == (ns, name)]:
+                self._delete_link(other_ns, child)
 
     # ------------------------------------------------------------ observing
     def netns_names(self) -> tuple:
@@ -108,10 +110,19 @@ class FakeKernel:
                     out[str(iface.network)] = Route(str(iface.network), None, name, None, "kernel")
         return out
 
+    def _parent(self, ns: str, link: dict):
+        """As the kernel reports it: the name in the same netns, else the parent's ifindex."""
+        if not link.get("parent"):
+            return None
+        pns, parent = link["parent"]
+        return parent if pns == ns else self.namespaces.get(pns, {}).get("links", {}).get(parent, {}).get("index")
+
     def observe_ns(self, ns: str) -> Namespace:
         state = self._ns(ns)
         links = {n: Link(n, x["kind"], up=x["up"], mtu=x["mtu"], master=x["master"], alias=x["alias"],
-                         addresses=list(x["addresses"]), stp=x.get("stp")) for n, x in state["links"].items()}
+                         addresses=list(x["addresses"]), stp=x.get("stp"), index=x.get("index", 0),
+                         parent=self._parent(ns, x), info=dict(x.get("info") or {}))
+                 for n, x in state["links"].items()}
         routes = self._connected(ns)
         for dst, r in state["routes"].items():
             routes.setdefault(dst, Route(dst, r["via"], r["dev"], r["metric"], "static"))
@@ -156,18 +167,18 @@ class FakeKernel:
         gone = self.namespaces.pop(name, None)
         if gone is None:
             return
-        for link in gone["links"].values():
-            if link.get("peer") and link["peer"][0] in self.namespaces:
-                pns, peer = link["peer"]
-                if peer in self.namespaces[pns]["links"]:
-                    self._delete_link(pns, peer)
+        for lname, link in gone["links"].items():
+            for other_ns, state in list(self.namespaces.items()):
+                for child in [n for n, x in state["links"].items() if x.get("parent") == (name, lname)]:
+                    self._delete_link(other_ns, child)
         for key in [k for k in self.rules if k[0] == name]:
             del self.rules[key]
 
     # ------------------------------------------------------------ links
     def _new_link(self, ns: str, name: str, kind: str, up: bool, mtu: Optional[int], alias: Optional[str]) -> dict:
+        self._indexes += 1
         link = {"kind": kind, "up": bool(up), "mtu": mtu or 1500, "master": None, "alias": alias, "addresses": [],
-                "peer": None}
+                "parent": None, "index": self._indexes}
         self._ns(ns)["links"][name] = link
         return link
 
@@ -202,7 +213,27 @@ class FakeKernel:
             raise _err(errno.EEXIST)
         a = self._new_link(ns, name, "veth", link.get("up"), link.get("mtu"), link.get("alias"))
         b = self._new_link(peer_netns, peer, "veth", link.get("up"), link.get("mtu"), link.get("alias"))
-        a["peer"], b["peer"], a["master"] = (peer_netns, peer), (ns, name), link.get("master")
+        a["parent"], b["parent"], a["master"] = (peer_netns, peer), (ns, name), link.get("master")
+
+    def ensure_link(self, ns: str, name: str, kind: str, link: dict, data: tuple = ()) -> None:
+        self._call("ensure_link", ns, name)
+        parent, parent_netns = link.get("parent"), link.get("parent_netns") or ""
+        if parent:
+            self._link(parent_netns, parent)
+        if link.get("master"):
+            self._link(ns, link["master"])
+        if name in self._ns(ns)["links"]:
+            return self._exists_as(ns, name, kind, link.get("alias"))
+        new = self._new_link(ns, name, kind, link.get("up"), link.get("mtu"), link.get("alias"))
+        new["master"], new["info"] = link.get("master"), pack_data(data)
+        new["parent"] = (parent_netns, parent) if parent else None
+
+    def set_link_data(self, ns: str, name: str, kind: str, data: tuple) -> None:
+        self._call("set_link_data", ns, name)
+        link = self._link(ns, name)
+        if link["kind"] != kind:
+            raise _err(errno.EOPNOTSUPP)
+        link["info"] = {**(link.get("info") or {}), **pack_data(data)}
 
     def set_link(self, ns: str, name: str, up: Optional[bool] = None, mtu: Optional[int] = None,
                  master=_UNSET, alias=_UNSET) -> None:

@@ -5,6 +5,8 @@ host (agent/state.Observed) is built from these; nothing here knows a module kin
 
 from __future__ import annotations
 
+import ipaddress
+import struct
 from typing import Callable, Optional
 
 NEW_NETNS_DEFAULT = "(new netns default)"   # a sysctl's value in a netns a plan makes
@@ -14,7 +16,7 @@ class Link:
     """A link as observed. ADDRESSES: "10.0.0.1/24", in kernel order; PARENT: the link it is bound
     to (a veth's peer, a macvlan's parent: `ip link` shows it after @), its name when it is in the
     same namespace, its ifindex (an int) when it is in another; INFO: the kind's own attributes,
-    raw (rtdump.info_data reads them). (Plain classes here: see nsprov.model.kinds.base.Kind.)
+    {attribute type: bytes} (unpack_value reads one). (Plain classes here: see nsprov.model.kinds.base.Kind.)
     ADDRESSES may be read from the kernel only when first asked for (FILL: reads them for every
     link of the namespace): a namespace that is only deleted never needs them."""
     __slots__ = ("name", "kind", "up", "mtu", "master", "alias", "_addresses", "index", "parent", "stp", "info",
@@ -128,3 +130,37 @@ def observers(kernel) -> dict:
     """{aspect: Observer} that KERNEL serves (every method ASPECTS names)."""
     return {aspect: Observer(getattr(kernel, method), in_netns, blank)
             for aspect, (method, in_netns, blank) in ASPECTS.items()}
+
+
+# a kind's own link attributes (IFLA_INFO_DATA) as data: [(attribute type, format, value)]
+_FORMATS = {"u8": "=B", "u16": "=H", "u32": "=I", "be16": ">H"}
+
+
+def pack_data(data) -> dict:
+    """{attribute type: bytes} of DATA, [(type, format, value)] with format u8, u16, u32, be16
+    (network order), str, ip (an IPv4 or IPv6 address) or flag: what the kernel reports back
+    for the link (Link.info), so the plan can compare what it asks with what it finds."""
+    out = {}
+    for kind, fmt, value in data or ():
+        if fmt == "str":
+            out[kind] = value.encode() + b"\0"
+        elif fmt == "ip":
+            out[kind] = ipaddress.ip_address(value).packed
+        elif fmt == "flag":
+            out[kind] = b""
+        else:
+            out[kind] = struct.pack(_FORMATS[fmt], value)
+    return out
+
+
+def unpack_value(raw: Optional[bytes], fmt: str):
+    """One attribute of Link.info back as a value (None when the kernel did not report it)."""
+    if raw is None:
+        return None
+    if fmt == "str":
+        return raw.rstrip(b"\0").decode(errors="replace")
+    if fmt == "ip":
+        return str(ipaddress.ip_address(raw))
+    if fmt == "flag":
+        return True
+    return struct.unpack(_FORMATS[fmt], raw[:struct.calcsize(_FORMATS[fmt])])[0]

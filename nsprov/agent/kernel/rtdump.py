@@ -96,7 +96,7 @@ def _str(raw: bytes) -> str:
 def links(sock: socket.socket) -> list:
     """[{index, name, kind, up, state, mtu, master (index), mac, alias, group, stp, link (the
     index of the link it is bound to: a veth's peer, a macvlan's parent; None), link_elsewhere
-    (that link is in another namespace), data (the kind's own attributes, raw: info_data)}]"""
+    (that link is in another namespace), data (the kind's own attributes: {type: bytes})}]"""
     out = []
     # no statistics: the kernel need not gather them, nor the socket carry them
     body = struct.pack("=BxHiII", 0, 0, 0, 0, 0) + attr(IFLA_EXT_MASK, struct.pack("=I", RTEXT_FILTER_SKIP_STATS))
@@ -125,14 +125,9 @@ def links(sock: socket.socket) -> list:
             "stp": stp,
             "link": struct.unpack("=I", a[IFLA_LINK])[0] if IFLA_LINK in a else None,
             "link_elsewhere": IFLA_LINK_NETNSID in a,
-            "data": info.get(IFLA_INFO_DATA),
+            "data": _attrs(info[IFLA_INFO_DATA], 0, len(info[IFLA_INFO_DATA])) if IFLA_INFO_DATA in info else {},
         })
     return out
-
-
-def info_data(raw) -> dict:
-    """A link's own attributes (IFLA_INFO_DATA, as `data` of links() gives it): {type: bytes}."""
-    return _attrs(raw, 0, len(raw)) if raw else {}
 
 
 def link_index(sock: socket.socket, name: str) -> int:

@@ -15,7 +15,7 @@ import struct
 from typing import Optional
 
 from nsprov.agent.kernel.nl import (IFA_ADDRESS, IFA_LOCAL, IFF_UP, IFLA_BR_STP_STATE, IFLA_GROUP, IFLA_IFALIAS,
-                                   IFLA_IFNAME,
+                                   IFLA_IFNAME, IFLA_LINK,
                                    IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU,
                                    IFLA_NET_NS_FD, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
                                    NLM_F_REQUEST, NLMSG_ERROR, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
@@ -85,6 +85,31 @@ def new_bridge(name: str, mtu: Optional[int], stp: bool, up: bool) -> bytes:
     body += nested(IFLA_LINKINFO, attr(IFLA_INFO_KIND, _s("bridge")),
                    nested(IFLA_INFO_DATA, attr(IFLA_BR_STP_STATE, _u32(1 if stp else 0))))
     return message(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
+
+
+def new_link(name: str, kind: str, data: dict, mtu: Optional[int], parent_index: Optional[int],
+             ns_fd: Optional[int]) -> bytes:
+    """A link of KIND with its own attributes DATA ({type: bytes}), bound to PARENT_INDEX (in
+    the namespace the request is sent in) and made in the namespace NS_FD, if given."""
+    body = ifinfo() + attr(IFLA_IFNAME, _s(name))
+    if mtu:
+        body += attr(IFLA_MTU, _u32(mtu))
+    if parent_index:
+        body += attr(IFLA_LINK, _u32(parent_index))
+    if ns_fd is not None:
+        body += attr(IFLA_NET_NS_FD, _u32(ns_fd))
+    info = attr(IFLA_INFO_KIND, _s(kind))
+    if data:
+        info += nested(IFLA_INFO_DATA, *(attr(t, v) for t, v in sorted(data.items())))
+    body += nested(IFLA_LINKINFO, info)
+    return message(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
+
+
+def change_link(name: str, kind: str, data: dict) -> bytes:
+    """Change the own attributes DATA ({type: bytes}) of link NAME of KIND."""
+    body = ifinfo() + attr(IFLA_IFNAME, _s(name)) + nested(
+        IFLA_LINKINFO, attr(IFLA_INFO_KIND, _s(kind)), nested(IFLA_INFO_DATA, *(attr(t, v) for t, v in sorted(data.items()))))
+    return message(RTM_NEWLINK, 0, body)
 
 
 def new_veth(name: str, peer: str, peer_ns_fd: int, mtu: Optional[int], master_index: Optional[int],
