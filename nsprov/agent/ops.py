@@ -73,6 +73,7 @@ def _sim_takes(obs: Observed, a: Action) -> None:
     for ns, name in a.takes:
         if obs.exists(ns):
             obs.ns(ns).links.pop(name, None)
+        obs.taken[(ns, name)] = a.op.what(a)
 
 
 def _sim_add_bridge(obs: Observed, a: Action) -> None:

@@ -114,10 +114,11 @@ class TaskPlan:
         self.actions.append(Action(op, ns, name, args, reason, takes))
         self.reasons.append(reason)
 
-    def goes_with(self, netns: str) -> "TaskPlan":
-        """The object is removed with NETNS, whose task deletes it (and forgets its record)."""
+    def goes_with(self, netns: str, what: Optional[str] = None) -> "TaskPlan":
+        """The object is removed with NETNS (or WHAT: "link 'h0'", in NETNS or elsewhere), whose
+        task deletes it and forgets its record."""
         self.gone_with = netns
-        self.reasons.append(f"removed with netns '{netns}'")
+        self.reasons.append(f"removed with {what or f'netns {netns!r}'}")
         return self
 
     @property

@@ -38,6 +38,7 @@ class Observed:
         self.created: set = set()        # ... of which this plan creates (nothing to read there yet)
         self.removed: set = set()        # ... and those it deletes
         self.remade: set = set()         # namespace sets this plan makes again (what ran inside must restart)
+        self.taken: dict = {}            # (netns, link) -> what this plan deletes that takes it ("netns 'red'")
         self.observers = observers       # aspect -> Observer
         self._seen: dict = {}            # (aspect, *key) -> what it holds
 

@@ -17,7 +17,7 @@ import pytest
 from nsprov.agent import engine, requests
 from nsprov.agent.planning import Context, Management, PlanError
 from nsprov.agent.resources import CONTAINERS, INTERNAL, RESOURCES
-from nsprov.agent.kernel.objects import observers
+from nsprov.agent.kernel.objects import observers, pack_data
 from nsprov.agent.state import Link, Namespace, Observed, Route
 from nsprov.model.kinds import validate_params
 
@@ -45,7 +45,8 @@ def strict_observed(case: dict) -> Observed:
 
     def load_ns(ns):
         raw = declared("ns", ns, f"namespace {ns!r}")
-        links = {link["name"]: Link(**link) for link in raw.get("links", [])}
+        # a kind's own attributes are written [[type, format, value]], as a plan asks for them
+        links = {link["name"]: Link(**{**link, "info": pack_data(link.get("info"))}) for link in raw.get("links", [])}
         routes = {r["dst"]: Route(**r) for r in raw.get("routes", [])}
         return Namespace(links, routes)
 
