@@ -41,6 +41,7 @@ BASE = {
     "bridge": {"name": "eb0", "addresses": ["10.90.1.1/24"], "mtu": 1400},
     "veth": {"name": "xv0", "peer": "eth9", "peer_netns": "e1", "addresses": ["10.91.1.1/24"],
              "peer_addresses": ["10.91.1.2/24"], "mtu": 1400},
+    "macvlan": {"name": "xm0", "link": "pv1", "addresses": ["10.99.1.1/24"], "mtu": 1400},
     "address": {"interface": "ebr0", "address": "10.92.1.1/24"},
     "route": {"netns": "e1", "to": "10.93.0.0/16", "dev": "eth0", "metric": 100},
     "sysctl": {"netns": "e1", "name": "net.ipv4.ip_default_ttl", "value": 70},
@@ -60,6 +61,9 @@ EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out
     ("veth", "bridge"): "ebr0", ("veth", "peer_bridge"): "ebr0", ("veth", "addresses"): ["10.91.1.5/24"],
     ("veth", "peer_addresses"): ["10.91.1.6/24"], ("veth", "mtu"): 1300, ("veth", "up"): False,
     ("veth", "allow_management_overlap"): True,
+    ("macvlan", "name"): "xm1", ("macvlan", "link"): "pv2", ("macvlan", "link_netns"): "e1",
+    ("macvlan", "netns"): "e1", ("macvlan", "mode"): "private", ("macvlan", "addresses"): ["10.99.1.5/24"],
+    ("macvlan", "mtu"): 1300, ("macvlan", "up"): False, ("macvlan", "allow_management_overlap"): True,
     ("address", "interface"): "ebr2", ("address", "netns"): "e1", ("address", "address"): "10.92.1.2/24",
     ("address", "allow_management_overlap"): True,
     ("route", "to"): "10.94.0.0/16", ("route", "netns"): "e2", ("route", "via"): "10.95.1.1",
@@ -80,7 +84,7 @@ EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out
     ("process", "namespace"): "es0",
 }
 # an edit that moves a task to where another of its parameters must follow
-ALSO = {("process", "namespace"): {"netns": ""}}
+ALSO = {("process", "namespace"): {"netns": ""}, ("macvlan", "link_netns"): {"link": "eth0"}}
 EXTRA_PREAMBLE = {("process", "namespace"): [{"namespace": {"name": "es0", "kinds": ["uts", "pid"]}}]}
 CASES = sorted(EDITS)
 
@@ -103,7 +107,8 @@ for ns in spaces:
     links = json.loads(run(*pre, "-j", "-d", "link") or "[]")
     names = {x["ifindex"]: x["ifname"] for x in links}
     out["links " + ns] = sorted([x["ifname"], x.get("linkinfo", {}).get("info_kind"), x["mtu"], x.get("master"),
-                                 "UP" in x["flags"], x.get("ifalias"), x.get("linkinfo", {}).get("info_data", {}).get("stp_state")]
+                                 "UP" in x["flags"], x.get("ifalias"), x.get("linkinfo", {}).get("info_data", {}).get("stp_state"),
+                                 x.get("linkinfo", {}).get("info_data", {}).get("mode"), x.get("link")]
                                 for x in links if not x["ifname"].startswith(("eth0", "lab")) or ns)
     addrs = json.loads(run(*pre, "-j", "addr") or "[]")
     out["addrs " + ns] = sorted([x["ifname"], a["local"], a["prefixlen"]] for x in addrs for a in x["addr_info"]

@@ -15,6 +15,7 @@ REGISTRY = (         # in the order `nsprov doc` lists them
     "netns",
     "bridge",
     "veth",
+    "macvlan",
     "address",
     "route",
     "sysctl",
