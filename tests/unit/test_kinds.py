@@ -188,3 +188,44 @@ def test_the_plans_are_pure():
     for path in [*(ROOT / "agent" / "resources").glob("*.py"), ROOT / "agent" / "planning.py", ROOT / "agent" / "ops.py"]:
         mods = {m for m in _imports(path)}
         assert not mods & {"os", "subprocess", "ctypes", "socket"}, f"{path.name}: {mods}"
+
+
+# ------------------------------------------------------------------ the README's recipe
+REPO = ROOT.parent
+PROOF_KIND = "macvlan"     # the kind whose change the README's "Adding a module kind" lists
+
+
+def _git(*args: str) -> str:
+    import subprocess
+    proc = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
+    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr} (the test needs the repository's history)"
+    return proc.stdout
+
+
+def readme_recipe() -> list:
+    """The file patterns of the fenced list in the README's "Adding a module kind"."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Adding a module kind"):]
+    block = section.split("```", 2)[1]
+    return [line.split()[0] for line in block.splitlines() if line.strip()]
+
+
+def test_the_readme_recipe_is_the_file_list_of_the_change_that_added_a_kind():
+    """What a contributor is told to touch is what adding macvlan touched: every file of that
+    commit matches a line of the README's list, and every line matches a file of it."""
+    from fnmatch import fnmatch
+    added = _git("log", "--diff-filter=A", "--format=%H", "--", f"nsprov/model/kinds/{PROOF_KIND}.py").split()
+    assert added, f"no commit adds nsprov/model/kinds/{PROOF_KIND}.py"
+    files = _git("show", "--name-only", "--format=", added[-1]).split()
+    patterns = [p.replace("<kind>", PROOF_KIND) for p in readme_recipe()]
+    assert [f for f in files if not any(fnmatch(f, p) for p in patterns)] == [], "touched, not in the README"
+    assert [p for p in patterns if not any(fnmatch(f, p) for f in files)] == [], "in the README, not touched"
+    # and the change adds no engine, kernel or op code: a kind is its own files
+    assert not [f for f in files if f.startswith(("nsprov/agent/kernel/", "nsprov/agent/engine", "nsprov/agent/ops"))]
+
+
+def test_control_the_recipe_check_sees_a_file_the_readme_does_not_list():
+    from fnmatch import fnmatch
+    patterns = [p.replace("<kind>", PROOF_KIND) for p in readme_recipe()]
+    assert not any(fnmatch("nsprov/agent/ops.py", p) for p in patterns)
+    assert any(fnmatch(f"tests/data/plans/{PROOF_KIND}_absent_is_deleted.json", p) for p in patterns)
