@@ -32,7 +32,7 @@ class Context:
         """A new plan (the next play): nothing pending, the ledger read afresh."""
         self.pending: list = []          # entries earlier tasks of this run will record
         self._pending_index: dict = {}
-        self._lifetimes = None           # resources.Lifetimes of this lab's records (see going_with)
+        self.derived: dict = {}          # what helpers work out from the records (resources/_lifetimes.py)
 
     @property
     def mark(self) -> str:
@@ -57,25 +57,6 @@ class Context:
         self.pending.extend(records)
         for e in records:
             self._pending_index[(e["kind"], e.get("netns", ""), e["name"])] = e
-            if self._lifetimes is not None:
-                self._lifetimes.add(e)
-
-    def going_with(self, key: tuple) -> list:
-        """This lab's records (recorded ones and those this run will record) of what goes when
-        the object KEY (ledger kind, netns, name) goes, by what each kind declares it dies with."""
-        if self._lifetimes is None:
-            from nsprov.agent.resources import Lifetimes
-            self._lifetimes = Lifetimes([*self.ledger.owned_by(self.lab), *self.pending])
-        return self._lifetimes.going_with(key)
-
-    def inside(self, netns: str) -> list:
-        """What goes with NETNS: what is in it, and what dies with that (a veth end elsewhere)."""
-        return self.going_with(("netns", "", netns))
-
-    def links_going_with(self, key: tuple) -> tuple:
-        """(netns, name) of the links that go when KEY's object goes: what an action that deletes
-        it takes with it (Action.takes), so the plan's view of the host follows the kernel."""
-        return tuple((e.get("netns", ""), e["name"]) for e in self.going_with(key) if e["kind"] == "link")
 
     def owns(self, kind: str, ns: str, name: str) -> bool:
         e = self.entry(kind, ns, name)

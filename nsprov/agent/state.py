@@ -17,7 +17,7 @@ __all__ = ["NEW_NETNS_DEFAULT", "Action", "Link", "Namespace", "Observed", "Rout
 class Action:
     """One kernel change: OP (an ops.Op) on NAME in netns NS, with ARGS; REASON is what a
     person reads. TAKES: (netns, name) of the links the kernel deletes with it (what dies with
-    the object: planning.Context.links_going_with), for the simulated effect."""
+    the object: resources/_lifetimes.links_going_with), for the simulated effect."""
     __slots__ = ("op", "ns", "name", "args", "reason", "takes")
 
     def __init__(self, op, ns: str, name: str, args: dict, reason: str, takes: tuple = ()):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from nsprov.agent import engine
 from nsprov.agent.kernel.fake import FakeKernel
 from nsprov.agent.planning import Context
-from nsprov.agent.resources import Lifetimes, dies_with
+from nsprov.agent.resources._lifetimes import Lifetimes, dies_with
 from nsprov.agent.state import observed
 from tests.unit.test_plan_cases import FakeLedger
 

@@ -23,6 +23,8 @@ from importlib import import_module
 
 from nsprov.model.kinds import REGISTRY
 
+__all__ = ["CONTAINERS", "INTERNAL", "RESOURCES", "module_of"]
+
 RESOURCES: dict = {name: import_module(f"{__name__}.{name}") for name in (*REGISTRY, "nft_table")}
 INTERNAL = tuple(m for m, r in RESOURCES.items() if getattr(r, "INTERNAL", False))
 CONTAINERS = tuple(m for m, r in RESOURCES.items() if getattr(r, "CONTAINER", False))
@@ -34,45 +36,3 @@ def module_of(record: dict) -> str:
         return record["module"]
     mine = [r for r in RESOURCES.values() if record["kind"] in r.RECORDS]
     return next(r for r in mine if getattr(r, "CLAIMS", None) is None or r.CLAIMS(record)).MODULE
-
-
-def key_of(record: dict) -> tuple:
-    return record["kind"], record.get("netns", ""), record["name"]
-
-
-def dies_with(record: dict) -> list:
-    """The objects RECORD's object dies with: its netns (as ("netns", "", NAME), whether a netns
-    or a namespace set's), and what its resource declares in DIES_WITH."""
-    out = [("netns", "", record["netns"])] if record.get("netns") else []
-    resource = RESOURCES.get(module_of(record))
-    for kind, ns_field, name_field in getattr(resource, "DIES_WITH", ()):
-        if record.get(name_field):
-            out.append((kind, record.get(ns_field) or "", record[name_field]))
-    return out
-
-
-class Lifetimes:
-    """Which records go when an object goes, by the declarations (dies_with): fed records, asked
-    for everything that dies with a key, transitively (a veth end outside a netns goes with the
-    netns its peer is in; a macvlan on that end goes too)."""
-
-    def __init__(self, records=()):
-        self._on: dict = {}       # key -> records that die with it
-        for e in records:
-            self.add(e)
-
-    def add(self, record: dict) -> None:
-        for key in dies_with(record):
-            self._on.setdefault(key, []).append(record)
-
-    def going_with(self, key: tuple) -> list:
-        """Every record whose object dies when KEY's object goes (not KEY's own)."""
-        out, seen, todo = [], {key}, [key]
-        while todo:
-            for e in self._on.get(todo.pop(), ()):
-                k = key_of(e)
-                if k not in seen:
-                    seen.add(k)
-                    out.append(e)
-                    todo.append(k)
-        return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nsprov.agent import ops
 from nsprov.agent.planning import Claim, Context, TaskPlan, guard_management, require_ns
+from nsprov.agent.resources._lifetimes import links_going_with
 from nsprov.agent.resources._links import after, gone_already, gone_with, link_exists, own_link, reconcile_link
 from nsprov.agent.state import Observed
 
@@ -26,7 +27,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp.before = obs.link(ns, name).summary() if exists else {}
     if p["state"] == "absent":
         if exists:
-            tp.act(ops.DELETE_LINK, ns, name, "deleted", takes=ctx.links_going_with(("link", ns, name)))
+            tp.act(ops.DELETE_LINK, ns, name, "deleted", takes=links_going_with(ctx, ("link", ns, name)))
         else:
             tp.reasons.append("absent")
         tp.forgets.append({"kind": "link", "netns": ns, "name": name})

@@ -7,6 +7,7 @@ from typing import Optional
 from nsprov.agent import ops
 from nsprov.agent.kernel.objects import Link, unpack_value
 from nsprov.agent.planning import Claim, Context, PlanError, TaskPlan, guard_management, require_ns
+from nsprov.agent.resources._lifetimes import links_going_with
 from nsprov.agent.resources._links import after, gone_already, gone_with, link_exists, own_link, reconcile_link
 from nsprov.agent.state import Observed
 
@@ -76,7 +77,7 @@ def _absent(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     exists = own_link(obs, ctx, ns, name, "macvlan")
     tp.before = _summary(obs.link(ns, name)) if exists else {}
     if exists:
-        tp.act(ops.DELETE_LINK, ns, name, "deleted", takes=ctx.links_going_with(("link", ns, name)))
+        tp.act(ops.DELETE_LINK, ns, name, "deleted", takes=links_going_with(ctx, ("link", ns, name)))
     else:
         tp.reasons.append("absent")
     tp.forgets.append({"kind": "link", "netns": ns, "name": name})
@@ -97,7 +98,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         guard_management(ctx, obs, p, ns, Claim(f"address {a} on macvlan '{name}'", a, name))
     why = _remake(p, link, parent) if exists else None
     if why:
-        tp.act(ops.DELETE_LINK, ns, name, f"made again: {why}", takes=ctx.links_going_with(("link", ns, name)))
+        tp.act(ops.DELETE_LINK, ns, name, f"made again: {why}", takes=links_going_with(ctx, ("link", ns, name)))
     if not exists or why:
         _create(tp, p, ctx, f"created macvlan {name} on {p['link']} ({p['mode']})")
     else:

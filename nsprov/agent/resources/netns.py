@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from nsprov.agent import ops
 from nsprov.agent.planning import Context, PlanError, TaskPlan, half_made
+from nsprov.agent.resources._lifetimes import inside
 from nsprov.agent.state import Observed
 
 MODULE = "netns"
@@ -20,7 +21,7 @@ CONTAINER = True      # other objects go with it: a destroy plans its removal fi
 def contents(ctx: Context, obs: Observed, name: str) -> tuple:
     """(records of this lab that go with netns NAME, host-side links that go with it later)."""
     forgets, awaits = [], []
-    for e in ctx.inside(name):
+    for e in inside(ctx, name):
         forgets.append(e)
         if e.get("netns") != name and obs.link(e.get("netns", ""), e["name"]) is not None:
             awaits.append((e.get("netns", ""), e["name"], name))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nsprov.agent import ops
 from nsprov.agent.planning import Claim, Context, TaskPlan, guard_management, require_ns
+from nsprov.agent.resources._lifetimes import links_going_with
 from nsprov.agent.resources._links import after, gone_with, link_exists, own_link, reconcile_link, require_bridge
 from nsprov.agent.state import Observed
 
@@ -27,7 +28,7 @@ def _absent(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
                  "peer": obs.link(pns, peer).summary() if b_ok else {}}
     if a_ok or b_ok:   # deleting one end deletes the pair
         end = (ns, name) if a_ok else (pns, peer)
-        tp.act(ops.DELETE_LINK, *end, f"deleted {name} and {peer}", takes=ctx.links_going_with(("link", *end)))
+        tp.act(ops.DELETE_LINK, *end, f"deleted {name} and {peer}", takes=links_going_with(ctx, ("link", *end)))
     else:
         tp.reasons.append("absent")
     tp.forgets += [{"kind": "link", "netns": ns, "name": name}, {"kind": "link", "netns": pns, "name": peer}]
@@ -66,7 +67,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
             guard_management(ctx, obs, p, s, Claim(f"address {a} on veth '{dev}'", a, dev))
     if a_ok != b_ok:   # half a pair we made (its other end was deleted by hand): make it whole again
         end = (ns, name) if a_ok else (pns, peer)
-        tp.act(ops.DELETE_LINK, *end, "recreating a broken pair", takes=ctx.links_going_with(("link", *end)))
+        tp.act(ops.DELETE_LINK, *end, "recreating a broken pair", takes=links_going_with(ctx, ("link", *end)))
         a_ok = b_ok = False
     if not a_ok:
         _create(tp, p, ctx)
