@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from nsprov.agent.kernel.objects import pack_data, unpack_value
+from nsprov.agent.kernel.objects import pack_data, resolve_links, unpack_value
 from nsprov.agent.state import NEW_NETNS_DEFAULT, Action, Link, Observed, Route
 from nsprov.model.errors import KernelError
 
@@ -92,11 +92,12 @@ def _sim_add_link(obs: Observed, a: Action) -> None:
     """A link of any kind: bound to its parent (by name in the same netns, else its ifindex, as
     the kernel reports it), its MTU the parent's unless given, its own attributes as asked."""
     link = a.args["link"]
-    parent, pns = link.get("parent"), link.get("parent_netns") or ""
+    parent, pns = link.get("parent"), (link["parent_netns"] or "") if "parent_netns" in link else a.ns
     lower = obs.link(pns, parent) if parent else None
+    data = resolve_links(a.args.get("data"), lambda dev: getattr(obs.link(pns, dev), "index", None))
     obs.ns(a.ns).links[a.name] = Link(
         a.name, a.args["kind"], up=bool(link.get("up")), mtu=link.get("mtu") or (lower.mtu if lower else None),
-        master=link.get("master"), alias=link.get("alias"), info=pack_data(a.args.get("data")),
+        master=link.get("master"), alias=link.get("alias"), info=pack_data(data),
         parent=(parent if pns == a.ns else (lower.index if lower else None)) if parent else None)
 
 

@@ -24,7 +24,7 @@ from typing import Optional
 from nsprov.agent.kernel.enter import nsenter_args
 from nsprov.agent.kernel import nft, netns, nsset, processes, rtdump, rtwrite, unlink
 from nsprov.agent.kernel.sockets import Sockets, observe_links
-from nsprov.agent.kernel.objects import pack_data
+from nsprov.agent.kernel.objects import pack_data, resolve_links
 from nsprov.agent.kernel.observing import Observing
 
 MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
@@ -181,13 +181,16 @@ class Kernel(Observing):
 
     def ensure_link(self, ns: str, name: str, kind: str, link: dict, data: tuple = ()) -> None:
         """A link NAME of KIND in NS, any kind the kernel has, with the kind's own attributes
-        DATA ([(type, format, value)]: objects.pack_data) and LINK {mtu, master, up, alias,
-        parent, parent_netns}: bound to PARENT in PARENT_NETNS (a macvlan's lower link; the
-        request goes there and makes the link in NS). Deletions this run began are finished first."""
+        DATA ([(type, format, value)]: objects.pack_data, and `ifindex` for a link named in
+        PARENT_NETNS) and LINK {mtu, master, up, alias, parent, parent_netns}: made from
+        PARENT_NETNS when given (the request goes there and makes the link in NS: a macvlan's
+        lower link, a vxlan's socket, live there), bound to PARENT there if given. Deletions this
+        run began are finished first."""
         unlink.finish(self._deleting)
-        parent, parent_netns = link.get("parent"), link.get("parent_netns") or ""
-        where = parent_netns if parent else ns
+        parent = link.get("parent")
+        where = (link["parent_netns"] or "") if "parent_netns" in link else ns
         index = self._index(where, parent) if parent else None
+        data = resolve_links(data, lambda dev: self._index(where, dev))
         fd = None
         if where != ns:
             fd = os.open(netns.netns_path(ns) if ns else "/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)

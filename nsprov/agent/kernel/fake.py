@@ -16,7 +16,7 @@ import errno
 import ipaddress
 from typing import Optional
 
-from nsprov.agent.kernel.objects import Link, Namespace, Route, pack_data
+from nsprov.agent.kernel.objects import Link, Namespace, Route, pack_data, resolve_links
 
 _UNSET = object()
 # the sysctls the fake knows (a network namespace's own); others do not exist, as on a kernel without them
@@ -80,7 +80,7 @@ class FakeKernel:
             if other["master"] == name:
                 other["master"] = None
         for other_ns, state in list(self.namespaces.items()):
-            for child in [n for n, x in state["links"].items() if x.get("parent") == (ns, name)]:
+            for child in [n for n, x in state["links"].items() if (ns, name) in (x.get("parent"), x.get("lower"))]:
                 self._delete_link(other_ns, child)
 
     # ------------------------------------------------------------ observing
@@ -217,16 +217,20 @@ class FakeKernel:
 
     def ensure_link(self, ns: str, name: str, kind: str, link: dict, data: tuple = ()) -> None:
         self._call("ensure_link", ns, name)
-        parent, parent_netns = link.get("parent"), link.get("parent_netns") or ""
+        parent = link.get("parent")
+        where = (link["parent_netns"] or "") if "parent_netns" in link else ns
         if parent:
-            self._link(parent_netns, parent)
+            self._link(where, parent)
         if link.get("master"):
             self._link(ns, link["master"])
+        lower = [v for _, f, v in data or () if f == "ifindex"]      # a vxlan's underlay: it dies with it
+        data = resolve_links(data, lambda dev: self._link(where, dev)["index"])
         if name in self._ns(ns)["links"]:
             return self._exists_as(ns, name, kind, link.get("alias"))
         new = self._new_link(ns, name, kind, link.get("up"), link.get("mtu"), link.get("alias"))
         new["master"], new["info"] = link.get("master"), pack_data(data)
-        new["parent"] = (parent_netns, parent) if parent else None
+        new["parent"] = (where, parent) if parent else None
+        new["lower"] = (where, lower[0]) if lower else None
 
     def set_link_data(self, ns: str, name: str, kind: str, data: tuple) -> None:
         self._call("set_link_data", ns, name)

@@ -153,6 +153,20 @@ def pack_data(data) -> dict:
     return out
 
 
+def resolve_links(data, index_of) -> tuple:
+    """DATA with each attribute of format `ifindex` (a link's name, such as a vxlan's underlay)
+    given as the u32 index INDEX_OF(name) finds where the request goes; one it cannot find (a
+    link a plan is still to make) is left out."""
+    out = []
+    for kind, fmt, value in data or ():
+        if fmt == "ifindex":
+            value, fmt = index_of(value), "u32"
+            if value is None:
+                continue
+        out.append((kind, fmt, value))
+    return tuple(out)
+
+
 def unpack_value(raw: Optional[bytes], fmt: str):
     """One attribute of Link.info back as a value (None when the kernel did not report it)."""
     if raw is None:
