@@ -1,33 +1,11 @@
 """macvlan: a link with its own MAC address on a parent link, in any netns."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import ADDRESSES, MTU, NETNS, OVERLAP, STATE, UP, Declares, Kind, Param, in_ns
+from nsprov.model.kinds import _stacked
+from nsprov.model.kinds.base import ADDRESSES, MTU, NETNS, OVERLAP, STATE, UP, Kind, Param
 
 MODES = ("bridge", "private", "vepa", "passthru")
 MODE = t.Type(" | ".join(MODES), t.choice(*MODES), {"enum": list(MODES)}, "bridge")
-
-
-def _rules(p: dict) -> list:
-    if p["name"] == p["link"] and p["netns"] == p["link_netns"]:
-        return [("link", f"{p['link']} is the macvlan itself: name its parent, another link")]
-    return []
-
-
-def _declares(p: dict) -> Declares:
-    used = tuple((f, p[f]) for f in ("netns", "link_netns") if p[f])
-    if p["state"] != "present":
-        return Declares(netns_used=used)
-    return Declares(objects=(("link", p["netns"], p["name"]),),
-                    addresses=tuple((p["netns"], p["name"], a) for a in p["addresses"]), netns_used=used)
-
-
-def _draw(p: dict, topo) -> None:
-    if p["state"] != "present":
-        return
-    if p["addresses"]:
-        topo.line(p["netns"], f"{p['name']} {' '.join(p['addresses'])}")
-    topo.edge(topo.ns_node(p["link_netns"]), topo.ns_node(p["netns"]),
-              f"macvlan {p['name']} on {p['link']} ({p['mode']})")
 
 
 class Macvlan(Kind):
@@ -56,12 +34,10 @@ class Macvlan(Kind):
         "state": STATE,
     }
 
-    def label(self, p):
-        return f"macvlan {in_ns(p['netns'])}{p['name']}@{in_ns(p['link_netns'])}{p['link']}"
-
-    rules = staticmethod(_rules)
-    declares = staticmethod(_declares)
-    draw = staticmethod(_draw)
+    label = staticmethod(_stacked.label("macvlan"))
+    rules = staticmethod(_stacked.rules("macvlan"))
+    declares = staticmethod(_stacked.declares())
+    draw = staticmethod(_stacked.draw("macvlan", lambda p: p["mode"]))
 
 
 KIND = Macvlan()
