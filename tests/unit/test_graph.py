@@ -89,3 +89,21 @@ def test_graph_reports_bad_input_like_run_does(tmp_path):
     proc = nsprov("graph", "-i", str(_inventory(tmp_path)), str(PLAYBOOKS / "net.yml"), "-o",
                   str(tmp_path / "x.png"), check=False)
     assert proc.returncode == 2 and ".svg" in proc.stderr
+
+
+def test_every_link_kind_on_a_lower_link_is_drawn_as_an_edge_naming_it():
+    """Generated from the module table: each kind whose link is made on a lower link (its
+    example names `link` or `dev`) draws an edge from the lower link's namespace to its own,
+    labelled with its kind and name, and its addresses in its namespace."""
+    import yaml
+    from nsprov.model.kinds import KINDS
+    stacked = [k for k in KINDS if ("link" in k.params or "dev" in k.params) and "addresses" in k.params]
+    assert {"macvlan", "ipvlan", "vlan", "vxlan"} <= {k.name for k in stacked}
+    for kind in stacked:
+        params, problems = kind.validate(yaml.safe_load(kind.example)[kind.name])
+        assert problems == []
+        t = host_topology("lab1", [{"module": kind.name, "params": params}])
+        edges = [(e.a, e.b, e.label) for e in t.edges]
+        assert len(edges) == 1 and edges[0][1] == f"ns:{params['netns']}", (kind.name, edges)
+        assert edges[0][2].startswith(f"{kind.name} {params['name']}"), edges
+        assert f"{params['name']} {' '.join(params['addresses'])}" in t.nodes[f"ns:{params['netns']}"].lines

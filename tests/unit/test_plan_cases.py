@@ -102,6 +102,8 @@ def test_plan_case(path):
     tp = plan(params, strict_observed(case), ctx)
     assert _actions(tp) == expect["actions"]
     assert tp.reasons == expect["reasons"]
+    for i, key, value in expect.get("args", []):    # [action index, argument, value], as JSON has it
+        assert json.loads(json.dumps(tp.actions[i].args.get(key))) == value, (i, key)
     if "records" in expect:
         assert tp.records == expect["records"]
     if "forgets" in expect:
@@ -115,3 +117,30 @@ def test_there_are_plan_cases_for_every_module_and_for_destroy():
     assert sum(bool(c.get("destroy")) for c in cases) >= 3
     for module in modules - {"exec", "verify"}:   # every kind with a state has its absent branch shown
         assert any(c.get("module") == module and c["params"].get("state") == "absent" for c in cases), module
+
+
+def test_every_record_a_plan_writes_gives_an_absent_task_that_validates():
+    """Destroy and convergence remove a recorded object by its kind's absent(record): over every
+    plan case, each record the plan writes must make a task its kind accepts (a required
+    parameter the record does not keep would leave the object impossible to destroy)."""
+    from nsprov.agent.resources import module_of
+    seen = set()
+    for path in CASES:
+        case = json.loads(path.read_text())
+        if case.get("destroy") or "error" in case["expect"]:
+            continue
+        params, _ = validate_params(case["module"], case["params"])
+        ctx = Context(case["lab"], FakeLedger(case["ledger"]), management=case.get("management"))
+        try:
+            tp = RESOURCES[case["module"]].plan(params, strict_observed(case), ctx)
+        except (PlanError, AssertionError):
+            continue
+        for record in tp.records:
+            module = module_of(record)
+            if module in INTERNAL:
+                continue
+            task = RESOURCES[module].absent(record)
+            assert validate_params(module, task)[1] == [], (path.name, record, task)
+            seen.add(module)
+    with_records = {m for m, r in RESOURCES.items() if m not in INTERNAL and r.RECORDS}
+    assert seen >= with_records - {"exec", "verify"}, sorted(with_records - seen)

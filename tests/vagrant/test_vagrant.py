@@ -230,3 +230,85 @@ def test_seed_playbooks_build_verify_and_destroy_on_a_vm(vms, tmp_path, seed):
         nsprov("destroy", "-i", vms.inventory, str(book), "--limit", "node1", check=False)
     assert vms.sh("node1", f"ls {PIN} 2>/dev/null || true").strip() == ""
     assert vms.netns("node1") == set()
+
+
+# ------------------------------------------------------------------ link kinds this machine's kernel lacks
+def _kinds_book(path: Path, ipvlan_mode: str = "l2", protocol: str = "802.1Q") -> str:
+    pick = "{{{{ {} if inventory_hostname == 'node1' else {} }}}}"
+    path.write_text(yaml.safe_dump([{"hosts": "node1:node2", "lab": "kinds", "tasks": [
+        {"netns": {"name": "va"}}, {"netns": {"name": "ia"}},
+        {"vlan": {"name": "eth1.10", "link": "eth1", "id": 10, "protocol": protocol, "netns": "va",
+                  "addresses": [f"10.78.10.{pick.format(1, 2)}/24"]}},
+        {"ipvlan": {"name": "ipv0", "link": "eth1", "netns": "ia", "mode": ipvlan_mode,
+                    "addresses": [f"10.77.0.{pick.format(21, 22)}/24"]}}]}], sort_keys=False))
+    return str(path)
+
+
+def _dlink(vms, host: str, ns: str, name: str) -> dict:
+    return json.loads(vms.sh(host, f"ip -n {ns} -j -d link show dev {name}"))[0]
+
+
+def test_vlan_and_ipvlan_between_two_vms_edit_in_place_or_again_and_destroy(vms, tmp_path):
+    eth1 = {n: json.loads(vms.sh(n, "ip -j -d link show dev eth1"))[0] for n in vms.names}
+    book = _kinds_book(tmp_path / "kinds.yml")
+    try:
+        proc, events, recap = run("run", "-i", vms.inventory, book)
+        assert recap["node1"]["changed"] == recap["node2"]["changed"] == 4
+        for n in vms.names:
+            vlan, ipv = _dlink(vms, n, "va", "eth1.10"), _dlink(vms, n, "ia", "ipv0")
+            assert vlan["linkinfo"]["info_kind"] == "vlan" and vlan["ifalias"] == "nsprov:kinds"
+            assert (vlan["linkinfo"]["info_data"]["id"], vlan["linkinfo"]["info_data"]["protocol"]) == (10, "802.1Q")
+            assert vlan["link_index"] == eth1[n]["ifindex"] and vlan["mtu"] == eth1[n]["mtu"]
+            assert ipv["linkinfo"]["info_kind"] == "ipvlan" and ipv["linkinfo"]["info_data"]["mode"] == "l2"
+            assert ipv["address"] == eth1[n]["address"]            # an ipvlan shares its parent's MAC
+        # tagged frames and the ipvlan cross the private network between the VMs
+        assert vms["node1"].run("ip netns exec va ping -c2 -W2 10.78.10.2").rc == 0
+        assert vms["node1"].run("ip netns exec ia ping -c2 -W2 10.77.0.22").rc == 0
+        index = {n: (_dlink(vms, n, "va", "eth1.10")["ifindex"], _dlink(vms, n, "ia", "ipv0")["ifindex"])
+                 for n in vms.names}
+        proc, events, recap = run("run", "-i", vms.inventory, book)
+        assert recap["node1"]["changed"] == recap["node2"]["changed"] == 0
+        # ipvlan's mode changes in place; a vlan's protocol makes it again
+        book = _kinds_book(tmp_path / "kinds.yml", ipvlan_mode="l3", protocol="802.1ad")
+        proc, events, recap = run("run", "-i", vms.inventory, book)
+        assert recap["node1"]["changed"] == recap["node2"]["changed"] == 2
+        for n in vms.names:
+            vlan, ipv = _dlink(vms, n, "va", "eth1.10"), _dlink(vms, n, "ia", "ipv0")
+            assert ipv["ifindex"] == index[n][1] and ipv["linkinfo"]["info_data"]["mode"] == "l3"
+            assert vlan["ifindex"] != index[n][0] and vlan["linkinfo"]["info_data"]["protocol"] == "802.1ad"
+        assert vms["node1"].run("ip netns exec va ping -c2 -W2 10.78.10.2").rc == 0   # both ends 802.1ad
+    finally:
+        nsprov("destroy", "-i", vms.inventory, book, check=False)
+    for n in vms.names:
+        assert vms.netns(n) == set()
+        after = json.loads(vms.sh(n, "ip -j -d link show dev eth1"))[0]
+        assert (after["ifindex"], after["mtu"], after["address"], after.get("ifalias")) == (
+            eth1[n]["ifindex"], eth1[n]["mtu"], eth1[n]["address"], eth1[n].get("ifalias"))
+
+
+@pytest.fixture(scope="module")
+def vm_target(vms):
+    """tests/lab/test_edit_every_parameter's procedure, on node1 (as root through sudo)."""
+    import shlex
+    import subprocess
+    from tests.lab.test_edit_every_parameter import Target
+
+    def run_there(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+        out = vms["node1"].run(shlex.join(argv))
+        assert not check or out.rc == 0, f"node1: {argv[:3]}: {out.stderr[-500:]}"
+        return subprocess.CompletedProcess(argv, out.rc, out.stdout, out.stderr)
+    at = Target(vms.inventory, "node1", run_there)
+    at.make_foreign()
+    yield at
+    at.remove_foreign()
+
+
+def _vm_cases():
+    from tests.lab.test_edit_every_parameter import VM_CASES
+    return VM_CASES
+
+
+@pytest.mark.parametrize("case", _vm_cases(), ids=[f"{k}.{p}" for k, p in _vm_cases()])
+def test_an_edited_parameter_of_a_kind_this_kernel_lacks_converges_on_a_vm(vm_target, tmp_path, case):
+    from tests.lab.test_edit_every_parameter import edit_converges
+    edit_converges(vm_target, tmp_path, case)

@@ -1,0 +1,161 @@
+"""vxlan on real lab hosts, checked with `ip -j -d link`, real traffic and the kernel's own
+lists, never by asking nsprov:
+- two hosts' vxlans on their uplinks (the lab switch) carry a segment between two namespaces
+  that have no other link; the id, remote, port, underlay, learning and the MTU (the underlay's
+  less 50) are the kernel's; a second run changes nothing (ifindex kept);
+- an MTU edit is made in place; a new remote or learning makes it again;
+- a change made by hand to a vxlan's own attribute is drift, and the next run puts it back;
+- a missing underlay is refused before anything changes, naming it;
+- a vxlan dies with its underlay: by hand (the control), and in nsprov's plan;
+- destroy removes every vxlan and leaves the uplink as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from tests.conftest import json_events, nsprov
+
+pytestmark = pytest.mark.lab
+HOSTS = ("lab1", "lab2")
+
+
+def link(lab, host: str, name: str, ns: str = ""):
+    args = ("-n", ns) if ns else ()
+    out = json.loads(lab.ssh(host, "ip", *args, "-j", "-d", "link", "show", "dev", name, check=False).stdout or "[]")
+    return out[0] if out else None
+
+
+def uplink_ip(lab, host: str) -> str:
+    out = json.loads(lab.ssh(host, "ip", "-j", "-4", "addr", "show", "dev", "eth0").stdout)
+    return out[0]["addr_info"][0]["local"]
+
+
+def run(lab, book, *extra, check=True):
+    proc = nsprov("run", "-i", str(lab.inventory), str(book), "--json", *extra, check=check)
+    return proc, json_events(proc.stdout)
+
+
+def changed(events: list) -> int:
+    return sum(e["status"] == "changed" for e in events if e["event"] == "task")
+
+
+def book(tmp_path, ips: dict, remote: dict = None, dev="eth0", name="vxlab.yml", **more):
+    remote = remote or {"lab1": ips["lab2"], "lab2": ips["lab1"]}
+    extra = "".join(f"\n                {k}: {json.dumps(v)}" for k, v in more.items())
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(f"""\
+        - hosts: lab1:lab2
+          lab: vxlab
+          tasks:
+            - netns: {{name: vxa}}
+            - vxlan:
+                name: vx42
+                id: 42
+                dev: {dev}
+                remote: "{{{{ '{remote['lab1']}' if inventory_hostname == 'lab1' else '{remote['lab2']}' }}}}"
+                netns: vxa
+                addresses: ["10.83.0.{{{{ 1 if inventory_hostname == 'lab1' else 2 }}}}/24"]{extra}
+        """))
+    return path
+
+
+def test_vxlans_on_two_hosts_carry_a_segment_over_the_lab_switch(lab3, tmp_path):
+    ips = {h: uplink_ip(lab3, h) for h in HOSTS}
+    uplink = {h: link(lab3, h, "eth0") for h in HOSTS}
+    path = book(tmp_path, ips)
+    try:
+        proc, events = run(lab3, path)
+        assert changed(events) == 4
+        for host, other in (("lab1", "lab2"), ("lab2", "lab1")):
+            vx = link(lab3, host, "vx42", "vxa")
+            data = vx["linkinfo"]["info_data"]
+            assert vx["linkinfo"]["info_kind"] == "vxlan" and vx["ifalias"] == "nsprov:vxlab"
+            assert (data["id"], data["remote"], data["port"], data["learning"]) == (42, ips[other], 4789, True)
+            assert vx["mtu"] == uplink[host]["mtu"] - 50
+        # the namespaces have no link but the vxlan: the ping crosses the lab switch inside UDP 4789
+        ping = lab3.ssh("lab1", "ip", "netns", "exec", "vxa", "ping", "-c", "2", "-W", "2", "10.83.0.2", check=False)
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        fdb = lab3.ssh("lab1", "bridge", "-n", "vxa", "-j", "fdb", "show", "dev", "vx42").stdout
+        assert ips["lab2"] in fdb                  # the kernel learned lab2's end behind lab2's address
+        index = link(lab3, "lab1", "vx42", "vxa")["ifindex"]
+        proc, events = run(lab3, path)
+        assert changed(events) == 0 and link(lab3, "lab1", "vx42", "vxa")["ifindex"] == index
+        # an MTU edit is made in place; learning off makes it again (the kernel keeps it for life)
+        proc, events = run(lab3, book(tmp_path, ips, mtu=1400))
+        assert changed(events) == 2 and link(lab3, "lab1", "vx42", "vxa")["ifindex"] == index
+        assert link(lab3, "lab1", "vx42", "vxa")["mtu"] == 1400
+        proc, events = run(lab3, book(tmp_path, ips, mtu=1400, learning=False))
+        assert changed(events) == 2
+        vx = link(lab3, "lab1", "vx42", "vxa")
+        assert vx["ifindex"] != index and vx["linkinfo"]["info_data"]["learning"] is False and vx["mtu"] == 1400
+        # a hand edit of its own attribute is drift; a run puts it back
+        lab3.ssh("lab2", "ip", "-n", "vxa", "link", "set", "vx42", "type", "vxlan", "learning")
+        drift = nsprov("drift", "-i", str(lab3.inventory), str(path), "--json", check=False)
+        drifted = [e for e in json_events(drift.stdout) if e["event"] == "task" and e["status"] == "changed"]
+        assert drift.returncode == 1 and [e["host"] for e in drifted] == ["lab2"], drift.stdout
+        proc, events = run(lab3, path)
+        assert changed(events) == 1 and link(lab3, "lab2", "vx42", "vxa")["linkinfo"]["info_data"]["learning"] is False
+        # a new remote makes it again, toward the new address
+        proc, events = run(lab3, book(tmp_path, ips, remote={"lab1": "192.0.2.9", "lab2": ips["lab1"]},
+                                      mtu=1400, learning=False))
+        assert changed(events) == 1                # lab1's; lab2's remote is as it was
+        assert link(lab3, "lab1", "vx42", "vxa")["linkinfo"]["info_data"]["remote"] == "192.0.2.9"
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(path), check=False)
+    for host in HOSTS:
+        assert link(lab3, host, "vx42", "vxa") is None
+        assert "vxa" not in lab3.ssh(host, "ip", "netns", "list").stdout.split()
+        after = link(lab3, host, "eth0")
+        assert (after["ifindex"], after["mtu"], after["address"]) == (
+            uplink[host]["ifindex"], uplink[host]["mtu"], uplink[host]["address"])
+
+
+def test_a_missing_underlay_is_refused_before_anything_changes_naming_it(lab3, tmp_path):
+    ips = {h: uplink_ip(lab3, h) for h in HOSTS}
+    netns = lab3.ssh("lab1", "ip", "netns", "list").stdout
+    path = book(tmp_path, ips, dev="eth7")
+    proc, events = run(lab3, path, check=False)
+    assert proc.returncode == 1
+    failed = [e for e in events if e["event"] == "task" and e["status"] == "failed"]
+    assert failed and "its underlay link 'eth7' does not exist in the host's namespace" in failed[0]["reason"]
+    assert lab3.ssh("lab1", "ip", "netns", "list").stdout == netns
+    nsprov("destroy", "-i", str(lab3.inventory), str(path), check=False)
+
+
+def test_a_vxlan_dies_with_its_underlay_and_nsprov_plans_it_so(lab3, tmp_path):
+    # control: the kernel does take a vxlan with its underlay
+    lab3.ssh("lab1", "sh", "-c", "ip link add ctxv0 type veth peer name ctxv1 && "
+                                 "ip link add ctx42 type vxlan id 9 dev ctxv0 remote 192.0.2.1 dstport 4789 && "
+                                 "ip link del ctxv0")
+    assert link(lab3, "lab1", "ctx42") is None
+    path = tmp_path / "chain.yml"
+    path.write_text(textwrap.dedent("""\
+        - hosts: lab1
+          lab: vxchain
+          tasks:
+            - netns: {name: vxred}
+            - netns: {name: vxblue}
+            - veth: {name: vxh0, peer: eth0, peer_netns: vxred, addresses: [10.84.0.1/24]}
+            - vxlan: {name: vxb0, id: 7, dev: vxh0, remote: 10.84.0.2, netns: vxblue, addresses: [10.85.0.1/24]}
+        """))
+    try:
+        run(lab3, path)       # the underlay is made by the same run: the vxlan is bound to it by index
+        vx = link(lab3, "lab1", "vxb0", "vxblue")
+        data = vx["linkinfo"]["info_data"]
+        assert "link" in data or "link_index" in data, data       # bound to its underlay
+        assert vx["mtu"] == 1450
+        check = nsprov("destroy", "-i", str(lab3.inventory), str(path), "--check", "--json")
+        reasons = {e["name"]: e["reason"] for e in json_events(check.stdout) if e["event"] == "task"}
+        assert any("removed with" in r for n, r in reasons.items() if "vxb0" in n), reasons
+    finally:
+        proc = nsprov("destroy", "-i", str(lab3.inventory), str(path), "--json", check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert link(lab3, "lab1", "vxh0") is None
+    names = lab3.ssh("lab1", "ip", "netns", "list").stdout.split()
+    assert "vxred" not in names and "vxblue" not in names
+    labs = [e for e in json_events(nsprov("labs", "-i", str(lab3.inventory), "--json").stdout) if e["event"] == "labs"]
+    assert labs and all("vxchain" not in e["labs"] for e in labs)
