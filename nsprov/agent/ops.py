@@ -133,6 +133,22 @@ def _undo_set_link(a: Action, obs: Observed) -> list:
     return [SET_LINK(a.ns, a.name, "undo", **{k: getattr(link, k) for k in a.args})]
 
 
+def _sim_move_link(obs: Observed, a: Action) -> None:
+    link = obs.ns(a.ns).links.pop(a.name)
+    moved = Link(a.args["new_name"], link.kind, up=bool(a.args["link"].get("up")), index=link.index,
+                 mtu=a.args["link"].get("mtu") or link.mtu, alias=a.args["link"].get("alias") or None)
+    obs.ns(a.args["to_netns"]).links[moved.name] = moved
+
+
+def _undo_move_link(a: Action, obs: Observed) -> list:
+    """Back where it was, as it was: its name, settings and addresses (the move dropped them)."""
+    was = obs.link(a.ns, a.name)
+    back = MOVE_LINK(a.args["to_netns"], a.args["new_name"], "undo", to_netns=a.ns, new_name=a.name,
+                     link={"mtu": was.mtu, "up": was.up, "alias": was.alias or ""})
+    return [back] + [ADD_ADDRESS(a.ns, a.name, "undo", dev=a.name, address=x) for x in was.addresses
+                     if not x.startswith("fe80:")]
+
+
 def _sim_delete_link(obs: Observed, a: Action) -> None:
     obs.ns(a.ns).links.pop(a.name, None)
     _sim_takes(obs, a)
@@ -271,6 +287,7 @@ SET_LINK = Op("link.set", "change", "set_link", (_sim_set_link, _undo_set_link))
 SET_LINK_DATA = Op("link.set_data", "change", "set_link_data", (_sim_set_link_data, _undo_set_link_data), _link_of_kind)
 SET_BRIDGE = Op("link.set_bridge", "change", "set_bridge", (_sim_set_bridge, _undo_set_bridge), _named("bridge"))
 DELETE_LINK = Op("link.delete", "delete", "remove_link", (_sim_delete_link, _no_undo))
+MOVE_LINK = Op("link.move", "move", "move_link", (_sim_move_link, _undo_move_link), _named("interface"))
 ADD_ADDRESS = Op("addr.add", "add", "ensure_address", (_sim_add_address, _undo("addr.delete")), _address)
 DELETE_ADDRESS = Op("addr.delete", "remove", "remove_address", (_sim_delete_address, _undo("addr.add")), _address)
 ADD_ROUTE = Op("route.add", "add", "ensure_route", (_sim_route, _undo("route.delete")), _named("route"))
@@ -295,7 +312,8 @@ RUN_COMMAND = Op("exec.run", "run", "run_command", (_sim_nothing, _no_undo), _na
 RUN_CHECKS = Op("verify.run", "run the checks of", "run_checks", (_sim_nothing, _no_undo), _named("verify"))
 
 OPS: dict = {op.name: op for op in (
-    CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, ADD_LINK, SET_LINK, SET_LINK_DATA, SET_BRIDGE, DELETE_LINK, ADD_ADDRESS, DELETE_ADDRESS,
+    CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, ADD_LINK, SET_LINK, SET_LINK_DATA, SET_BRIDGE, DELETE_LINK, MOVE_LINK,
+    ADD_ADDRESS, DELETE_ADDRESS,
     ADD_ROUTE, REPLACE_ROUTE, DELETE_ROUTE, SET_SYSCTL, ADD_RULES, DELETE_RULES, DELETE_TABLE, CREATE_NSSET,
     DELETE_NSSET, REPLACE_NSSET, SET_HOSTNAME, START_PROCESS, STOP_PROCESS, RUN_COMMAND, RUN_CHECKS)}
 

@@ -75,6 +75,23 @@ SCENARIOS = {
         ("remove_link", dict(ns="", name="u0")),                          # the vxlan in red goes with it
         ("remove_netns", dict(ns="", name="red")),
     ],
+    "a link another tool made, moved into a netns under a new name, and back as it was": [
+        ("ensure_netns", dict(ns="", name="red")),
+        veth("", "f0", "f1", ""),
+        addr("", "f0", "10.7.0.1/24"),
+        ("move_link", dict(ns="", name="f0", to_netns="red", new_name="eth5",      # its address stays behind
+                           link={"mtu": 1400, "up": True, "alias": MARK})),
+        ("move_link", dict(ns="", name="f0", to_netns="red", new_name="eth5",      # there already: settings only
+                           link={"mtu": 1400, "up": True, "alias": MARK})),
+        ("move_link", dict(ns="", name="f1", to_netns="red", new_name="eth5",      # EEXIST: the name is taken there
+                           link={"mtu": None, "up": True, "alias": MARK})),
+        ("move_link", dict(ns="red", name="eth5", to_netns="", new_name="f0",
+                           link={"mtu": 1500, "up": False, "alias": ""})),
+        ("move_link", dict(ns="", name="nosuch", to_netns="red", new_name="x",     # ENODEV
+                           link={"mtu": None, "up": True, "alias": MARK})),
+        ("remove_link", dict(ns="", name="f0")),
+        ("remove_netns", dict(ns="", name="red")),
+    ],
     "a bridge, a netns on it, addresses and routes, then all of it removed": [
         ("ensure_netns", dict(ns="", name="red")),
         ("ensure_bridge", dict(ns="", name="br0", mtu=None, stp=False, up=True, alias=MARK)),

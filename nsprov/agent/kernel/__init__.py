@@ -31,7 +31,7 @@ MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
 MNT_DETACH = 2
 _UNSET = object()
 
-PRIMITIVES = ("ensure_netns", "remove_netns", "ensure_bridge", "ensure_veth", "ensure_link", "set_link_data", "set_link", "remove_link",
+PRIMITIVES = ("ensure_netns", "remove_netns", "ensure_bridge", "ensure_veth", "ensure_link", "set_link_data", "set_link", "move_link", "remove_link",
               "ensure_address", "remove_address", "set_bridge", "ensure_route", "remove_route", "set_sysctl", "ensure_rules",
               "remove_rules", "remove_table", "ensure_nsset", "remove_nsset", "replace_nsset", "set_hostname",
               "ensure_process",
@@ -216,6 +216,30 @@ class Kernel(Observing):
             index = self._index(ns, master) if master else 0
         self._send(ns, rtwrite.set_link(name, up=up, mtu=mtu, master_index=index,
                                         alias=None if alias is _UNSET else (alias or "")))
+
+    def move_link(self, ns: str, name: str, to_netns: str, new_name: str, link: dict) -> None:
+        """Link NAME of NS (one nsprov did not make: a second NIC) moved into TO_NETNS as NEW_NAME,
+        then LINK {mtu, up, alias} set there; already there as NEW_NAME and gone from NS: only
+        the settings. The kernel drops its addresses and routes on the way."""
+        if self._has(to_netns, new_name) and self._has(ns, name):
+            # checked first: the kernel moves the link under its own name, then renames it, and
+            # a taken name would fail the rename with the link already moved
+            raise OSError(errno.EEXIST, f"a link named {new_name!r} is there already")
+        if not self._has(to_netns, new_name):
+            fd = os.open(netns.netns_path(to_netns) if to_netns else "/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                self._send(ns, rtwrite.move_link(self._index(ns, name), new_name, fd))
+            finally:
+                os.close(fd)
+        self._send(to_netns, rtwrite.set_link(new_name, up=bool(link.get("up")), mtu=link.get("mtu"),
+                                              alias=link.get("alias") or ""))
+
+    def _has(self, ns: str, name: str) -> bool:
+        try:
+            self._index(ns, name)
+            return True
+        except OSError:
+            return False
 
     def set_bridge(self, ns: str, name: str, stp: bool) -> None:
         self._send(ns, rtwrite.set_bridge(name, stp))

@@ -16,6 +16,7 @@ import errno
 import ipaddress
 from typing import Optional
 
+from nsprov.agent.kernel.fake_sets import FakeSets, _err
 from nsprov.agent.kernel.objects import Link, Namespace, Route, pack_data, resolve_links
 
 _UNSET = object()
@@ -24,12 +25,7 @@ SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv4.conf.all.rp_filter": "0", "net.
            "net.ipv6.conf.all.forwarding": "0", "net.ipv4.conf.default.rp_filter": "0"}
 
 
-def _err(code: int, detail: str = "") -> OSError:
-    import os
-    return OSError(code, detail or os.strerror(code))
-
-
-class FakeKernel:
+class FakeKernel(FakeSets):
     def __init__(self) -> None:
         self.namespaces: dict = {"": self._fresh(loopback=True)}   # name -> {links, routes, sysctl}
         self.rules: dict = {}        # (ns, table) -> {key: spec}
@@ -256,6 +252,27 @@ class FakeKernel:
         if alias is not _UNSET:
             link["alias"] = alias or None
 
+    def move_link(self, ns: str, name: str, to_netns: str, new_name: str, link: dict) -> None:
+        self._call("move_link", ns, name)
+        there = self._ns(to_netns)["links"]
+        if not (new_name in there and name not in self._ns(ns)["links"]):
+            moving = self._link(ns, name)
+            if new_name in there:
+                raise _err(errno.EEXIST)
+            self._drop_routes_of(ns, name)
+            del self._ns(ns)["links"][name]
+            moving.update(addresses=[], master=None, up=False)
+            there[new_name] = moving
+            for state in self.namespaces.values():      # what is bound to it follows it (a veth peer)
+                for other in state["links"].values():
+                    for key in ("parent", "lower"):
+                        if other.get(key) == (ns, name):
+                            other[key] = (to_netns, new_name)
+        moved = there[new_name]
+        moved.update(up=bool(link.get("up")), alias=link.get("alias") or None)
+        if link.get("mtu"):
+            moved["mtu"] = link["mtu"]
+
     def begin_remove_links(self, ns: str, names: list):
         """Deleted at once (the fake has no kernel to wait for)."""
         self.remove_links(ns, names)
@@ -337,55 +354,3 @@ class FakeKernel:
     def remove_table(self, ns: str, name: str, table: str, rules: Optional[dict] = None) -> None:
         self._call("remove_table", ns, name)
         self.rules.pop((ns, table), None)
-
-    # ------------------------------------------------------------ namespace sets, processes, commands
-    def ensure_nsset(self, ns: str, name: str, spec: dict) -> None:
-        self._call("ensure_nsset", ns, name)
-        if "net" in spec["kinds"] and name in self.namespaces:
-            raise _err(errno.EEXIST)
-        self._pid += 1
-        self.sets[name] = {"kinds": list(spec["kinds"]), "alive": True, "pid": self._pid,
-                           "hostname": spec.get("hostname") if "uts" in spec["kinds"] else None,
-                           "domainname": spec.get("domainname") or "", "uid_map": spec.get("uid_map"),
-                           "gid_map": spec.get("gid_map")}
-        if "net" in spec["kinds"]:
-            self.namespaces[name] = self._fresh()
-
-    def remove_nsset(self, ns: str, name: str) -> None:
-        self._call("remove_nsset", ns, name)
-        gone = self.sets.pop(name, None)
-        if gone and "net" in gone["kinds"]:
-            self.remove_netns("", name)
-
-    def replace_nsset(self, ns: str, name: str, spec: dict, goes_with: tuple = ()) -> None:
-        self._call("replace_nsset", ns, name)
-        if name not in self.sets:
-            raise _err(errno.ENOENT)
-        calls = list(self.calls)
-        self.remove_nsset(ns, name)
-        self.ensure_nsset(ns, name, spec)
-        self.calls = calls
-
-    def set_hostname(self, ns: str, name: str, hostname: str, domainname: Optional[str], kinds: list) -> None:
-        self._call("set_hostname", ns, name)
-        if name not in self.sets:
-            raise _err(errno.ENOENT)
-        self.sets[name].update(hostname=hostname, domainname=domainname or "")
-
-    def ensure_process(self, ns: str, name: str, command: dict, target: dict, lab: str) -> None:
-        self._call("ensure_process", ns, name)
-        self._pid += 1
-        self.procs[name] = {"alive": True, "pid": self._pid, "argv": list(command["argv"]), "target": dict(target),
-                            "cwd": command.get("cwd", "/"), "env": dict(command.get("env") or {})}
-
-    def remove_process(self, ns: str, name: str) -> None:
-        self._call("remove_process", ns, name)
-        self.procs.pop(name, None)
-
-    def run_command(self, ns: str, name: str, command: dict) -> dict:
-        self._call("run_command", ns, name)
-        return {"changed": command.get("changed", True), "output": {"rc": 0, "stdout": "", "stderr": ""}}
-
-    def run_checks(self, ns: str, name: str, checks: dict) -> dict:
-        self._call("run_checks", ns, name)
-        return {"changed": False, "reason": "0 check(s) passed", "checks": [], "failed": False}

@@ -153,6 +153,12 @@ def set_bridge(name: str, stp: bool) -> bytes:
     return message(RTM_NEWLINK, 0, body)
 
 
+def move_link(index: int, new_name: str, ns_fd: int) -> bytes:
+    """Move link INDEX into the namespace NS_FD, named NEW_NAME there (the kernel takes it down)."""
+    body = ifinfo(index) + attr(IFLA_IFNAME, _s(new_name)) + attr(IFLA_NET_NS_FD, _u32(ns_fd))
+    return message(RTM_SETLINK, 0, body)
+
+
 def del_link(name: str) -> bytes:
     return message(RTM_DELLINK, 0, ifinfo() + attr(IFLA_IFNAME, _s(name)))
 
