@@ -43,6 +43,7 @@ BASE = {
     "macvlan": {"name": "xm0", "link": "pv1", "addresses": ["10.99.1.1/24"], "mtu": 1400},
     "ipvlan": {"name": "xi0", "link": "pv1", "addresses": ["10.88.1.1/24"], "mtu": 1400},
     "vlan": {"name": "xl0", "link": "pv1", "id": 10, "addresses": ["10.87.1.1/24"], "mtu": 1400},
+    "interface": {"name": "fx0", "netns": "e1", "addresses": ["10.85.1.1/24"], "mtu": 1400},
     "vxlan": {"name": "xx0", "id": 42, "dev": "pv1", "remote": "10.95.1.2", "addresses": ["10.86.1.1/24"],
               "mtu": 1400},
     "address": {"interface": "ebr0", "address": "10.92.1.1/24"},
@@ -78,6 +79,9 @@ EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out
     ("vxlan", "port"): 4790, ("vxlan", "learning"): False, ("vxlan", "netns"): "e1",
     ("vxlan", "addresses"): ["10.86.1.5/24"], ("vxlan", "mtu"): 1300, ("vxlan", "up"): False,
     ("vxlan", "allow_management_overlap"): True,
+    ("interface", "name"): "fx2", ("interface", "netns"): "e2", ("interface", "rename"): "wan0",
+    ("interface", "addresses"): ["10.85.1.5/24"], ("interface", "mtu"): 1300, ("interface", "up"): False,
+    ("interface", "allow_management_overlap"): True,
     ("address", "interface"): "ebr2", ("address", "netns"): "e1", ("address", "address"): "10.92.1.2/24",
     ("address", "allow_management_overlap"): True,
     ("route", "to"): "10.94.0.0/16", ("route", "netns"): "e2", ("route", "via"): "10.95.1.1",
@@ -191,12 +195,15 @@ class Target:
                                        sort_keys=False))
 
     def make_foreign(self) -> None:
-        """A foreign bridge with a foreign address, and a foreign nft table, on the host."""
+        """A foreign bridge with a foreign address, and a foreign nft table, on the host; and two
+        veth pairs another tool made, for `interface` to move."""
         self.run("sh", "-c", "ip link add frb0 type bridge && ip addr add 10.98.0.1/24 dev frb0 && "
-                             "nft add table inet foreignt && nft add chain inet foreignt c")
+                             "nft add table inet foreignt && nft add chain inet foreignt c && "
+                             "ip link add fx0 type veth peer name fx1 && ip link add fx2 type veth peer name fx3")
 
     def remove_foreign(self) -> None:
-        self.run("sh", "-c", "ip link del frb0; nft delete table inet foreignt", check=False)
+        self.run("sh", "-c", "ip link del frb0; nft delete table inet foreignt; ip link del fx0; ip link del fx2",
+                 check=False)
 
     def foreign_state(self) -> tuple:
         link = json.loads(self.run("ip", "-j", "addr", "show", "frb0").stdout)

@@ -12,6 +12,8 @@ absent(record) -> params and exists(record, obs). It may declare:
   macvlan with its parent link. Destroy order, what goes with a deleted link or netns (in the
   plan and in check mode), and which records a deletion forgets all read it (lifetimes below).
 - CONTAINER: other objects go with its objects (a destroy plans their removal first).
+- GIVEN_BACK: its objects are not nsprov's (an interface moved into a netns): the deletion of
+  their netns plans their return first.
 - INTERNAL: planned from records only, not a playbook module.
 - CLAIMS(record): for a record written before records named their module, whether it is this
   resource's (when several resources record that ledger kind).

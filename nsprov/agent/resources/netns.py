@@ -28,6 +28,19 @@ def contents(ctx: Context, obs: Observed, name: str) -> tuple:
     return forgets, awaits
 
 
+def give_back(tp: TaskPlan, ctx: Context, obs: Observed, name: str) -> None:
+    """Plan, before the netns goes, the return of what this lab moved into it but did not make
+    (a resource's GIVEN_BACK: the kernel would destroy a virtual device with the netns, and
+    send a physical one home under whatever name is free)."""
+    from nsprov.agent.resources import RESOURCES, module_of
+    for e in inside(ctx, name):
+        resource = RESOURCES.get(module_of(e))
+        if getattr(resource, "GIVEN_BACK", False) and e.get("netns") == name and obs.link(name, e["name"]):
+            back = resource.plan(resource.absent(e), obs, ctx)
+            tp.actions += back.actions
+            tp.reasons += back.reasons
+
+
 def foreign_links(ctx: Context, obs: Observed, name: str) -> list:
     return sorted(n for n in obs.ns(name).links if n != "lo" and not ctx.owns("link", name, n))
 
@@ -73,6 +86,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         if foreign:
             raise PlanError(f"netns '{name}' holds links nsprov did not create ({', '.join(foreign)}); "
                             f"not deleting it")
+        give_back(tp, ctx, obs, name)
         tp.forgets, tp.awaits = contents(ctx, obs, name)
         others = taken_down(ctx, obs, name)
         tp.act(ops.DELETE_NETNS, "", name, "deleted" + (f" with the {len(tp.forgets)} object(s) inside"
