@@ -149,6 +149,20 @@ def _undo_move_link(a: Action, obs: Observed) -> list:
                      if not x.startswith("fe80:")]
 
 
+def _sim_write_file(obs: Observed, a: Action) -> None:
+    obs.put("file", a.name, value=a.args["content"])
+
+
+def _sim_remove_file(obs: Observed, a: Action) -> None:
+    obs.put("file", a.name, value=None)
+
+
+def _undo_file(a: Action, obs: Observed) -> list:
+    """The file as it was: its old text, or none."""
+    was = obs.file(a.name)
+    return [REMOVE_FILE(a.ns, a.name, "undo")] if was is None else [WRITE_FILE(a.ns, a.name, "undo", content=was)]
+
+
 def _sim_delete_link(obs: Observed, a: Action) -> None:
     obs.ns(a.ns).links.pop(a.name, None)
     _sim_takes(obs, a)
@@ -287,6 +301,8 @@ SET_LINK = Op("link.set", "change", "set_link", (_sim_set_link, _undo_set_link))
 SET_LINK_DATA = Op("link.set_data", "change", "set_link_data", (_sim_set_link_data, _undo_set_link_data), _link_of_kind)
 SET_BRIDGE = Op("link.set_bridge", "change", "set_bridge", (_sim_set_bridge, _undo_set_bridge), _named("bridge"))
 DELETE_LINK = Op("link.delete", "delete", "remove_link", (_sim_delete_link, _no_undo))
+WRITE_FILE = Op("file.write", "write", "write_file", (_sim_write_file, _undo_file), _named("file"))
+REMOVE_FILE = Op("file.remove", "remove", "remove_file", (_sim_remove_file, _undo_file), _named("file"))
 MOVE_LINK = Op("link.move", "move", "move_link", (_sim_move_link, _undo_move_link), _named("interface"))
 ADD_ADDRESS = Op("addr.add", "add", "ensure_address", (_sim_add_address, _undo("addr.delete")), _address)
 DELETE_ADDRESS = Op("addr.delete", "remove", "remove_address", (_sim_delete_address, _undo("addr.add")), _address)
@@ -313,7 +329,7 @@ RUN_CHECKS = Op("verify.run", "run the checks of", "run_checks", (_sim_nothing, 
 
 OPS: dict = {op.name: op for op in (
     CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, ADD_LINK, SET_LINK, SET_LINK_DATA, SET_BRIDGE, DELETE_LINK, MOVE_LINK,
-    ADD_ADDRESS, DELETE_ADDRESS,
+    WRITE_FILE, REMOVE_FILE, ADD_ADDRESS, DELETE_ADDRESS,
     ADD_ROUTE, REPLACE_ROUTE, DELETE_ROUTE, SET_SYSCTL, ADD_RULES, DELETE_RULES, DELETE_TABLE, CREATE_NSSET,
     DELETE_NSSET, REPLACE_NSSET, SET_HOSTNAME, START_PROCESS, STOP_PROCESS, RUN_COMMAND, RUN_CHECKS)}
 

@@ -90,6 +90,10 @@ class Observed:
         """A namespace set: {kinds, alive, hostname, domainname, uid_map, gid_map}, or None."""
         return self.read("nsset", name)
 
+    def file(self, path: str) -> Optional[str]:
+        """A file's text (one nsprov may write: /etc/netns/NAME/hosts), or None."""
+        return self.read("file", path)
+
     def process(self, name: str) -> Optional[dict]:
         """A process nsprov started: {alive, pid, argv, target}, or None."""
         return self.read("process", name)

@@ -44,6 +44,7 @@ def link(ns, name, kind, parent=None, parent_netns="", data=(), mtu=None):
 
 
 BRIDGE_MODE = [(1, "u32", 4)]    # IFLA_MACVLAN_MODE: bridge
+HOSTS = "/run/nsprov-contract/netns/red/hosts"     # the child's /run is a tmpfs of its own
 
 
 SCENARIOS = {
@@ -91,6 +92,12 @@ SCENARIOS = {
                            link={"mtu": None, "up": True, "alias": MARK})),
         ("remove_link", dict(ns="", name="f0")),
         ("remove_netns", dict(ns="", name="red")),
+    ],
+    "a file written whole, written again, and removed (twice)": [
+        ("write_file", dict(ns="", name=HOSTS, content="# nsprov:contract\n10.0.0.1 a\n")),
+        ("write_file", dict(ns="", name=HOSTS, content="# nsprov:contract\n10.0.0.2 b\n")),
+        ("remove_file", dict(ns="", name=HOSTS)),
+        ("remove_file", dict(ns="", name=HOSTS)),                           # gone already: fine
     ],
     "a bridge, a netns on it, addresses and routes, then all of it removed": [
         ("ensure_netns", dict(ns="", name="red")),
@@ -194,6 +201,7 @@ def snapshot(kernel, sysctls: tuple = ()) -> dict:
     for name in SETS:
         s = obs.nsset(name)
         out[f"set {name}"] = None if s is None else (sorted(s["kinds"]), s["hostname"], s["alive"])
+    out[f"file {HOSTS}"] = obs.file(HOSTS)
     for name in PROCS:
         p = obs.process(name)
         out[f"process {name}"] = None if p is None else p["alive"]

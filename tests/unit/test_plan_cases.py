@@ -56,6 +56,7 @@ def strict_observed(case: dict) -> Observed:
         read_rules = staticmethod(lambda ns, table: declared("rules", f"{ns}|{table}", f"table {table} in {ns!r}"))
         read_nsset = staticmethod(lambda name: declared("sets", name, f"namespace set {name!r}"))
         read_process = staticmethod(lambda name: declared("processes", name, f"process {name!r}"))
+        read_file = staticmethod(lambda path: declared("files", path, f"file {path}"))
         survey = staticmethod(lambda ns: None)
 
     return Observed(set(data.get("netns", [])), observers(Declared), placeholders=set(data.get("placeholders", [])))

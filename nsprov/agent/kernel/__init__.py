@@ -22,7 +22,7 @@ import time
 from typing import Optional
 
 from nsprov.agent.kernel.enter import nsenter_args
-from nsprov.agent.kernel import nft, netns, nsset, processes, rtdump, rtwrite, unlink
+from nsprov.agent.kernel import files, nft, netns, nsset, processes, rtdump, rtwrite, unlink
 from nsprov.agent.kernel.sockets import Sockets, observe_links
 from nsprov.agent.kernel.objects import pack_data, resolve_links
 from nsprov.agent.kernel.observing import Observing
@@ -31,7 +31,7 @@ MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
 MNT_DETACH = 2
 _UNSET = object()
 
-PRIMITIVES = ("ensure_netns", "remove_netns", "ensure_bridge", "ensure_veth", "ensure_link", "set_link_data", "set_link", "move_link", "remove_link",
+PRIMITIVES = ("ensure_netns", "remove_netns", "ensure_bridge", "ensure_veth", "ensure_link", "set_link_data", "set_link", "move_link", "remove_link", "write_file", "remove_file",
               "ensure_address", "remove_address", "set_bridge", "ensure_route", "remove_route", "set_sysctl", "ensure_rules",
               "remove_rules", "remove_table", "ensure_nsset", "remove_nsset", "replace_nsset", "set_hostname",
               "ensure_process",
@@ -312,6 +312,12 @@ class Kernel(Observing):
         with netns.entered(ns):
             with open("/proc/sys/" + name.replace(".", "/"), "w") as f:
                 f.write(value)
+
+    def write_file(self, ns: str, name: str, content: str) -> None:
+        files.write(name, content)
+
+    def remove_file(self, ns: str, name: str) -> None:
+        files.remove(name)
 
     # ------------------------------------------------------------ firewall
     def ensure_rules(self, ns: str, name: str, table: str, rules: dict) -> None:

@@ -31,6 +31,7 @@ class FakeKernel(FakeSets):
         self.rules: dict = {}        # (ns, table) -> {key: spec}
         self.sets: dict = {}         # name -> {kinds, alive, hostname, ...}
         self.procs: dict = {}        # name -> {alive, pid, argv, target, cwd}
+        self.files: dict = {}        # path -> text
         self.fail: dict = {}         # (primitive, name) -> errno: the next such call fails
         self.calls: list = []        # (primitive, ns, name), in order
         self.sockets = None
@@ -88,6 +89,17 @@ class FakeKernel(FakeSets):
 
     def read_nsset(self, name: str) -> Optional[dict]:
         return copy.deepcopy(self.sets.get(name))
+
+    def read_file(self, path: str) -> Optional[str]:
+        return self.files.get(path)
+
+    def write_file(self, ns: str, name: str, content: str) -> None:
+        self._call("write_file", ns, name)
+        self.files[name] = content
+
+    def remove_file(self, ns: str, name: str) -> None:
+        self._call("remove_file", ns, name)
+        self.files.pop(name, None)
 
     def read_process(self, name: str) -> Optional[dict]:
         return copy.deepcopy(self.procs.get(name))

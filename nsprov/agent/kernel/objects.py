@@ -123,6 +123,7 @@ ASPECTS = {
     "survey": ("survey", True, blank_survey),
     "nsset": ("read_nsset", False, lambda *key: None),
     "process": ("read_process", False, lambda *key: None),
+    "file": ("read_file", False, lambda *key: None),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from nsprov.agent.kernel import netns, nsset, processes, rtdump
+from nsprov.agent.kernel import files, netns, nsset, processes, rtdump
 from nsprov.agent.kernel.objects import Link, Namespace, Route
 from nsprov.agent.kernel.sockets import observe_links
 
@@ -24,6 +24,7 @@ class Observing:
 
     read_nsset = staticmethod(nsset.observe)
     read_process = staticmethod(processes.observe)
+    read_file = staticmethod(files.read)
 
     def survey(self, ns: str) -> dict:
         from nsprov.agent.kernel import survey

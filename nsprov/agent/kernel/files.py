@@ -1,0 +1,36 @@
+"""Files nsprov writes for a namespace (a netns's /etc/netns/NAME/hosts, which `ip netns exec`
+puts over /etc/hosts): read, written whole (a temporary file renamed over it, so a reader never
+sees half of one), removed with the directory it leaves empty."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+
+def read(path: str) -> Optional[str]:
+    """PATH's text, or None when there is no such file."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def write(path: str, content: str) -> None:
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    tmp = f"{path}.nsprov-{os.getpid()}"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), "w", encoding="utf-8") as f:
+        f.write(content)
+    os.replace(tmp, path)
+
+
+def remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    try:
+        os.rmdir(os.path.dirname(path))      # only when empty: someone else's files keep it
+    except OSError:
+        pass
