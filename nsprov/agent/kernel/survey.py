@@ -16,9 +16,14 @@ NETLINK_NETFILTER, NFNL_SUBSYS_NFTABLES, NFT_MSG_GETTABLE, NFT_MSG_NEWTABLE = 12
 NFTA_TABLE_NAME = 1
 RTM_GETRULE, RTM_NEWRULE, FRA_PRIORITY, FRA_TABLE = 34, 32, 6, 15
 RT_TABLES = {253: "default", 254: "main", 255: "local"}
-# the rules every namespace starts with: (family, priority, table)
+RTNL_FAMILY_IPMR, RTNL_FAMILY_IP6MR = 128, 129
+# the rules every namespace starts with: (family, priority, table); a kernel with multicast
+# routing's multiple tables (Debian's) adds one default rule each for IPv4 and IPv6 multicast
 KERNEL_RULES = {(socket.AF_INET, 0, 255), (socket.AF_INET, 32766, 254), (socket.AF_INET, 32767, 253),
-                (socket.AF_INET6, 0, 255), (socket.AF_INET6, 32766, 254)}
+                (socket.AF_INET6, 0, 255), (socket.AF_INET6, 32766, 254),
+                (RTNL_FAMILY_IPMR, 32767, 253), (RTNL_FAMILY_IP6MR, 32767, 253)}
+VERSIONS = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6", RTNL_FAMILY_IPMR: "ipv4 multicast",
+            RTNL_FAMILY_IP6MR: "ipv6 multicast"}
 FAMILIES = {1: "inet", 2: "ip", 3: "arp", 5: "netdev", 7: "bridge", 10: "ip6"}
 
 
@@ -78,7 +83,7 @@ def policy_rules(sock) -> list:
         if FRA_TABLE in a:
             table = struct.unpack("=I", a[FRA_TABLE])[0]
         if (family, prio, table) not in KERNEL_RULES:
-            version = "ipv6" if family == socket.AF_INET6 else "ipv4"
+            version = VERSIONS.get(family, f"family {family}")
             out.append(f"prio {prio} lookup {RT_TABLES.get(table, table)} ({version})")
     return sorted(out)
 
