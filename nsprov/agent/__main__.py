@@ -228,7 +228,7 @@ def _verify(request: dict, emit, control: Control) -> bool:
 
 def _exec(request: dict, emit) -> bool:
     """Run one command inside a namespace set (or netns), streaming its output."""
-    from nsprov.agent.kernel.enter import enter_prefix
+    from nsprov.agent.kernel.enter import NAME_FILES, enter_prefix, etc_path
     from nsprov.agent.kernel import nsset
     from nsprov.agent.kernel.netns import named_netns
     from nsprov.agent.kernel.processes import stream
@@ -240,7 +240,8 @@ def _exec(request: dict, emit) -> bool:
     if name and info is None:
         if name not in named_netns():
             raise ProtocolError(f"no namespace set or netns named {name!r} on this host")
-        prefix = enter_prefix({"netns": name}, None)
+        names = any(os.path.exists(etc_path(name, f)) for f in NAME_FILES)
+        prefix = enter_prefix({"netns": name}, None, names=names)
     else:
         prefix = enter_prefix({"namespace": name}, info["kinds"]) if name else []
     rc = stream([*prefix, *argv], lambda kind, data: emit(event("output", stream=kind, data=data)))

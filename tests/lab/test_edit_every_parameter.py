@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import json_events, nsprov
+from nsprov.agent.resources import RESOURCES
 from nsprov.model.kinds import KINDS
 
 pytestmark = pytest.mark.lab
@@ -57,7 +58,7 @@ BASE = {
     "process": {"name": "ep1", "netns": "e1", "command": ["sleep", "3601"]},
 }
 EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out; the edited value)
-    ("netns", "name"): "ex2",
+    ("netns", "name"): "ex2", ("netns", "hosts"): {"web": "10.0.0.2"}, ("netns", "resolv"): {"nameservers": ["10.0.0.53"]},
     ("bridge", "name"): "eb9", ("bridge", "netns"): "e1", ("bridge", "addresses"): ["10.90.1.2/24"],
     ("bridge", "mtu"): 1300, ("bridge", "stp"): True, ("bridge", "up"): False,
     ("bridge", "allow_management_overlap"): True,
@@ -106,10 +107,13 @@ ALSO = {("process", "namespace"): {"netns": ""}, ("macvlan", "link_netns"): {"li
         ("ipvlan", "link_netns"): {"link": "eth0"}, ("vlan", "link_netns"): {"link": "eth0"},
         ("vxlan", "dev_netns"): {"dev": "eth0"}, ("vxlan", "group"): {"remote": None}}
 EXTRA_PREAMBLE = {("process", "namespace"): [{"namespace": {"name": "es0", "kinds": ["uts", "pid"]}}]}
-# kinds this machine's kernel lacks: their edits run on a Vagrant VM (tests/vagrant), the same way
+# kinds this machine's kernel lacks: their edits run on a Vagrant VM (tests/vagrant), the same way,
+# for the attributes of their own; the rest (name, link, netns, addresses, mtu, up...) are planned
+# by the same code as macvlan's and vxlan's (agent/resources/_stacked.py), edited here, and each
+# VM case costs ~40 s under TCG, against CI's 30 minutes
 ON_VMS = {"vlan", "ipvlan"}
 CASES = sorted(c for c in EDITS if c[0] not in ON_VMS)
-VM_CASES = sorted(c for c in EDITS if c[0] in ON_VMS)
+VM_CASES = sorted((k, a) for k in ON_VMS for a in RESOURCES[k]._KIND.ATTRS)    # their own: Stacked.ATTRS
 
 
 def test_every_parameter_of_every_kind_has_an_edit():
@@ -142,6 +146,7 @@ for ns in spaces:
     routes = json.loads(run(*pre, "-j", "route") or "[]")
     out["routes " + ns] = sorted([r["dst"], r.get("gateway"), r.get("dev"), r.get("metric")] for r in routes
                                  if r.get("protocol") != "kernel")
+    out["names " + ns] = [run("cat", "/etc/netns/%s/%s" % (ns, f)) for f in ("hosts", "resolv.conf")] if ns else []
     enter = ["nsenter", "--net=/run/netns/" + ns] if ns else []
     out["sysctl " + ns] = [run(*enter, "cat", "/proc/sys/net/ipv4/" + k).strip() for k in ("ip_default_ttl", "tcp_syn_retries")]
     ruleset = json.loads(run(*enter, "nft", "-j", "list", "ruleset") or '{"nftables": []}')["nftables"]

@@ -3,7 +3,7 @@ the argv prefix that enters it, and the working directory it starts in."""
 
 from __future__ import annotations
 
-from nsprov.agent.kernel.enter import enter_prefix, host_cwd
+from nsprov.agent.kernel.enter import NAME_FILES, enter_prefix, etc_path, host_cwd
 from nsprov.agent.planning import PlanError
 from nsprov.agent.state import Observed
 
@@ -19,4 +19,6 @@ def target(p: dict, obs: Observed) -> tuple:
         kinds = cur["kinds"]
     elif p["netns"] and not obs.exists(p["netns"]):
         raise PlanError(f"netns '{p['netns']}' does not exist")
-    return where, enter_prefix(where, kinds, p["chdir"]), host_cwd(where, kinds, p["chdir"])
+    names = bool(p["netns"]) and not p["namespace"] and any(obs.file(etc_path(p["netns"], f)) is not None
+                                                            for f in NAME_FILES)
+    return where, enter_prefix(where, kinds, p["chdir"], names), host_cwd(where, kinds, p["chdir"])

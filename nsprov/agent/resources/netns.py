@@ -9,6 +9,7 @@ the links outside to go (TaskPlan.awaits)."""
 from __future__ import annotations
 
 from nsprov.agent import ops
+from nsprov.agent.kernel.enter import etc_path
 from nsprov.agent.planning import Context, PlanError, TaskPlan, half_made
 from nsprov.agent.resources._lifetimes import inside
 from nsprov.agent.state import Observed
@@ -26,6 +27,35 @@ def contents(ctx: Context, obs: Observed, name: str) -> tuple:
         if e.get("netns") != name and obs.link(e.get("netns", ""), e["name"]) is not None:
             awaits.append((e.get("netns", ""), e["name"], name))
     return forgets, awaits
+
+
+def name_files(p: dict, mark: str) -> dict:
+    """{path: the text nsprov wants there, or None}: /etc/netns/NAME/hosts and resolv.conf."""
+    head = f"# {mark}: written by nsprov for netns {p['name']} (`ip netns exec` puts it over /etc)\n"
+    hosts = resolv = None
+    if p.get("hosts"):
+        hosts = head + "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + "".join(
+            f"{a}\t{name}\n" for name, addresses in p["hosts"].items() for a in addresses)
+    r = p.get("resolv") or {}
+    if any(r.values()):
+        resolv = head + "".join(f"nameserver {a}\n" for a in r["nameservers"]) + (
+            f"search {' '.join(r['search'])}\n" if r["search"] else "") + (
+            f"options {' '.join(r['options'])}\n" if r["options"] else "")
+    return {etc_path(p["name"], "hosts"): hosts, etc_path(p["name"], "resolv.conf"): resolv}
+
+
+def plan_files(tp: TaskPlan, p: dict, obs: Observed, ctx: Context) -> None:
+    """Write what NAME_FILES wants, remove what nsprov wrote and no longer wants; a file nsprov
+    did not write (no mark on its first line) is never overwritten or removed."""
+    for path, want in name_files(p, ctx.mark).items():
+        have = obs.file(path)
+        ours = have is not None and have.startswith(f"# {ctx.mark}:")
+        if want is not None and have != want:
+            if have is not None and not ours:
+                raise PlanError(f"{path} exists and was not written by nsprov; not overwriting it")
+            tp.act(ops.WRITE_FILE, "", path, f"{path} written", content=want)
+        elif want is None and ours:
+            tp.act(ops.REMOVE_FILE, "", path, f"{path} removed")
 
 
 def give_back(tp: TaskPlan, ctx: Context, obs: Observed, name: str) -> None:
@@ -74,11 +104,13 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
             how = ", replacing the empty pin a killed run left" if empty_pin else ""
             tp.act(ops.CREATE_NETNS, "", name, "created (lo up)" + how, replace_placeholder=empty_pin)
             tp.records.append(ctx.record("netns", "", name, MODULE))
+            plan_files(tp, p, obs, ctx)
             return tp
         lo = obs.ns(name).links.get("lo")
         if lo is not None and not lo.up:      # a run killed between making it and bringing lo up
             tp.act(ops.SET_LINK, name, "lo", "exists; lo: down→up", up=True)
-        else:
+        plan_files(tp, p, obs, ctx)
+        if not tp.actions:
             tp.reasons.append("exists")
         return tp
     if exists:
@@ -97,6 +129,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         tp.act(ops.DELETE_NETNS, "", name, "removed the empty pin a killed run left")
     else:
         tp.reasons.append("absent")
+    plan_files(tp, {"name": name}, obs, ctx)       # what nsprov wrote for it goes too
     tp.forgets.append({"kind": "netns", "netns": "", "name": name})
     return tp
 

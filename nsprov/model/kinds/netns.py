@@ -4,6 +4,45 @@ from nsprov.model import types as t
 from nsprov.model.kinds.base import Declares, Kind, Param, STATE
 
 
+def _hosts(value) -> dict:
+    """{hostname: [address, ...]} from {hostname: address or [addresses]}."""
+    if not isinstance(value, dict):
+        raise ValueError("hosts takes a mapping of hostname to an address or a list of them")
+    out = {}
+    for name, addresses in value.items():
+        t.hostname(name)
+        addresses = addresses if isinstance(addresses, list) else [addresses]
+        if not addresses:
+            raise ValueError(f"hosts: {name} has no address")
+        out[name] = [t.ip(a) for a in addresses]
+    return out
+
+
+def _resolv(value) -> dict:
+    """{nameservers: [ip], search: [domain], options: [option]} (each optional)."""
+    if not isinstance(value, dict):
+        raise ValueError("resolv takes a mapping: nameservers, search, options")
+    bad = sorted(set(value) - {"nameservers", "search", "options"})
+    if bad:
+        raise ValueError(f"resolv: unknown key {bad[0]!r}; expected nameservers, search, options")
+    def listed(key, check):
+        items = value.get(key) or []
+        return [check(x) for x in (items if isinstance(items, list) else [items])]
+    def option(x):
+        if not isinstance(x, str) or not x or any(c.isspace() for c in x):
+            raise ValueError(f"resolv: invalid option {x!r}")
+        return x
+    return {"nameservers": listed("nameservers", t.ip), "search": listed("search", t.hostname),
+            "options": listed("options", option)}
+
+
+HOSTS = t.Type("mapping of hostname to address(es)", _hosts, {"type": "object", "additionalProperties": {
+    "type": ["string", "array"]}}, {"web": "10.0.0.2"})
+RESOLV = t.Type("{nameservers, search, options}", _resolv, {"type": "object", "additionalProperties": False,
+    "properties": {k: {"type": "array", "items": {"type": "string"}} for k in ("nameservers", "search", "options")}},
+    {"nameservers": ["10.0.0.53"], "search": ["lab.example"]})
+
+
 def _declares(p: dict) -> Declares:
     if p["state"] != "present":
         return Declares()
@@ -19,12 +58,19 @@ class Netns(Kind):
     name = "netns"
     summary = "a named network namespace, visible to `ip netns`, with lo up"
     doc = ("A network namespace pinned at /run/netns/NAME (as `ip netns add` makes it), with its loopback "
-           "up. nsprov never adopts one it did not make: a same-named netns is an error.")
+           "up. nsprov never adopts one it did not make: a same-named netns is an error. `hosts` and `resolv` "
+           "are written where `ip netns exec` looks (/etc/netns/NAME/hosts, resolv.conf), marked as nsprov's on "
+           "their first line; processes and commands nsprov starts in the netns see them over /etc. A file there "
+           "that nsprov did not write is never overwritten.")
     absent = ("Deletes the namespace with everything inside it (its links go with it, and the records of "
               "what nsprov made inside); refused while it holds links nsprov did not make.")
     example = "netns: {name: red}"
     params = {
         "name": Param(t.OWN_NAME, "the namespace's name", required=True),
+        "hosts": Param(HOSTS, "names for `ip netns exec` (and nsprov's processes and commands) to resolve in it: "
+                              "/etc/netns/NAME/hosts, with localhost; unset: the host's /etc/hosts", default={}),
+        "resolv": Param(RESOLV, "its resolver: /etc/netns/NAME/resolv.conf (nameserver, search, options lines); "
+                                "unset: the host's", default={}),
         "state": STATE,
     }
 
