@@ -21,7 +21,7 @@ RTNL_FAMILY_IPMR, RTNL_FAMILY_IP6MR = 128, 129
 # routing's multiple tables (Debian's) adds one default rule each for IPv4 and IPv6 multicast
 KERNEL_RULES = {(socket.AF_INET, 0, 255), (socket.AF_INET, 32766, 254), (socket.AF_INET, 32767, 253),
                 (socket.AF_INET6, 0, 255), (socket.AF_INET6, 32766, 254),
-                (RTNL_FAMILY_IPMR, 32767, 253), (RTNL_FAMILY_IP6MR, 32767, 253)}
+                (RTNL_FAMILY_IPMR, 32767, 253), (RTNL_FAMILY_IP6MR, 32767, 254)}   # ip6mr: RT6_TABLE_DFLT is main
 VERSIONS = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6", RTNL_FAMILY_IPMR: "ipv4 multicast",
             RTNL_FAMILY_IP6MR: "ipv6 multicast"}
 FAMILIES = {1: "inet", 2: "ip", 3: "arp", 5: "netdev", 7: "bridge", 10: "ip6"}
