@@ -7,6 +7,7 @@ from typing import Optional
 
 from nsprov.agent import ops
 from nsprov.agent.planning import Context, PlanError, TaskPlan, half_made
+from nsprov.agent.resources._lifetimes import links_going_with
 from nsprov.agent.state import Observed
 
 
@@ -91,6 +92,17 @@ def require_bridge(obs: Observed, ns: str, bridge: Optional[str]) -> None:
 def gone_with(obs: Observed, *namespaces: str) -> Optional[str]:
     """The first of NAMESPACES this plan deletes (its links go with it), if any."""
     return next((ns for ns in namespaces if ns and ns in obs.removed), None)
+
+
+def delete_link(tp: TaskPlan, ctx: Context, ns: str, name: str, exists: bool) -> TaskPlan:
+    """The absent end of a link task: our link NAME deleted, with what goes with it, if it is
+    there; its record forgotten either way."""
+    if exists:
+        tp.act(ops.DELETE_LINK, ns, name, "deleted", takes=links_going_with(ctx, ("link", ns, name)))
+    else:
+        tp.reasons.append("absent")
+    tp.forgets.append({"kind": "link", "netns": ns, "name": name})
+    return tp
 
 
 def gone_already(tp: TaskPlan, ns: str, record: dict) -> TaskPlan:

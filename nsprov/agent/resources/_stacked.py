@@ -13,7 +13,7 @@ from nsprov.agent import ops
 from nsprov.agent.kernel.objects import Link, unpack_value
 from nsprov.agent.planning import Claim, Context, PlanError, TaskPlan, guard_management, require_ns
 from nsprov.agent.resources._lifetimes import links_going_with
-from nsprov.agent.resources._links import after, gone_already, gone_with, own_link, reconcile_link
+from nsprov.agent.resources._links import after, delete_link, gone_already, gone_with, own_link, reconcile_link
 from nsprov.agent.state import Observed
 
 
@@ -159,12 +159,7 @@ class Stacked:
             return gone_already(tp, ns, {"kind": "link", "netns": ns, "name": name})
         exists = own_link(obs, ctx, ns, name, self.kind)
         tp.before = self.summary(obs.link(ns, name)) if exists else {}
-        if exists:
-            tp.act(ops.DELETE_LINK, ns, name, "deleted", takes=links_going_with(ctx, ("link", ns, name)))
-        else:
-            tp.reasons.append("absent")
-        tp.forgets.append({"kind": "link", "netns": ns, "name": name})
-        return tp
+        return delete_link(tp, ctx, ns, name, exists)
 
     def absent(self, record: dict) -> dict:
         """The absent task that removes a recorded link."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from nsprov.agent import ops
 from nsprov.agent.planning import Claim, Context, TaskPlan, guard_management, require_ns
-from nsprov.agent.resources._lifetimes import links_going_with
-from nsprov.agent.resources._links import after, gone_already, gone_with, link_exists, own_link, reconcile_link
+from nsprov.agent.resources._links import after, delete_link, gone_already, gone_with, link_exists, own_link, reconcile_link
 from nsprov.agent.state import Observed
 
 MODULE = "bridge"
@@ -26,12 +25,7 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     exists = own_link(obs, ctx, ns, name, "bridge")
     tp.before = obs.link(ns, name).summary() if exists else {}
     if p["state"] == "absent":
-        if exists:
-            tp.act(ops.DELETE_LINK, ns, name, "deleted", takes=links_going_with(ctx, ("link", ns, name)))
-        else:
-            tp.reasons.append("absent")
-        tp.forgets.append({"kind": "link", "netns": ns, "name": name})
-        return tp
+        return delete_link(tp, ctx, ns, name, exists)
     for a in p["addresses"]:
         guard_management(ctx, obs, p, ns, Claim(f"address {a} on bridge '{name}'", a, name))
     if not exists:
