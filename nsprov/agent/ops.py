@@ -163,6 +163,21 @@ def _undo_file(a: Action, obs: Observed) -> list:
     return [REMOVE_FILE(a.ns, a.name, "undo")] if was is None else [WRITE_FILE(a.ns, a.name, "undo", content=was)]
 
 
+def _sim_set_whole(aspect: str, field: str) -> Callable[[Observed, Action], None]:
+    """The effect of replacing what ASPECT holds at (netns, name) with the action's FIELD (None:
+    removing it): a filter table, a link's root qdisc."""
+    return lambda obs, a: obs.put(aspect, a.ns, a.name, value=a.args.get(field))
+
+
+def _undo_whole(aspect: str, field: str, set_op: str, remove_op: str) -> Callable[[Action, Observed], list]:
+    """Back to what ASPECT held before: that, set again, or nothing."""
+    def inverse(a: Action, obs: Observed) -> list:
+        was = obs.read(aspect, a.ns, a.name)
+        return [OPS[remove_op](a.ns, a.name, "undo")] if was is None else [OPS[set_op](a.ns, a.name, "undo",
+                                                                                      **{field: was})]
+    return inverse
+
+
 def _sim_delete_link(obs: Observed, a: Action) -> None:
     obs.ns(a.ns).links.pop(a.name, None)
     _sim_takes(obs, a)
@@ -314,6 +329,10 @@ SET_SYSCTL = Op("sysctl.set", "set", "set_sysctl", (_sim_sysctl, _undo_sysctl), 
 ADD_RULES = Op("fw.add_rules", "add", "ensure_rules", (_sim_add_rules, _undo_add_rules), _table)
 DELETE_RULES = Op("fw.delete_rules", "delete", "remove_rules", (_sim_delete_rules, _undo("fw.add_rules")), _table)
 DELETE_TABLE = Op("fw.delete_table", "delete", "remove_table", (_sim_delete_table, _undo_delete_table), _table)
+SET_FIREWALL = Op("firewall.set", "set", "set_firewall", (_sim_set_whole("firewall", "table"), _undo_whole(
+    "firewall", "table", "firewall.set", "firewall.delete")), _named("firewall table"))
+DELETE_FIREWALL = Op("firewall.delete", "delete", "remove_firewall", (_sim_set_whole("firewall", "table"), _undo_whole(
+    "firewall", "table", "firewall.set", "firewall.delete")), _named("firewall table"))
 CREATE_NSSET = Op("nsset.create", "create", "ensure_nsset", (_sim_nsset_create, _undo_by("nsset.delete")),
                   _named("namespace set"))
 DELETE_NSSET = Op("nsset.delete", "delete", "remove_nsset", (_sim_nsset_delete, _no_undo), _named("namespace set"))
@@ -330,7 +349,8 @@ RUN_CHECKS = Op("verify.run", "run the checks of", "run_checks", (_sim_nothing, 
 OPS: dict = {op.name: op for op in (
     CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, ADD_LINK, SET_LINK, SET_LINK_DATA, SET_BRIDGE, DELETE_LINK, MOVE_LINK,
     WRITE_FILE, REMOVE_FILE, ADD_ADDRESS, DELETE_ADDRESS,
-    ADD_ROUTE, REPLACE_ROUTE, DELETE_ROUTE, SET_SYSCTL, ADD_RULES, DELETE_RULES, DELETE_TABLE, CREATE_NSSET,
+    ADD_ROUTE, REPLACE_ROUTE, DELETE_ROUTE, SET_SYSCTL, ADD_RULES, DELETE_RULES, DELETE_TABLE, SET_FIREWALL, DELETE_FIREWALL,
+    CREATE_NSSET,
     DELETE_NSSET, REPLACE_NSSET, SET_HOSTNAME, START_PROCESS, STOP_PROCESS, RUN_COMMAND, RUN_CHECKS)}
 
 

@@ -308,20 +308,6 @@ def name_list(value: Any) -> list:
     return [netns_name(v) for v in value]
 
 
-def reach_list(value: Any) -> list:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ValueError("expected a list of {from: NAMESPACE, to: ADDRESS, port: N}")
-    out = []
-    for r in value:
-        if not isinstance(r, dict) or "to" not in r or set(r) - {"from", "to", "port"}:
-            raise ValueError(f"each entry needs to (and optional from, port), not {r!r}")
-        out.append({"from": netns_name(r.get("from", "")), "to": ip(r["to"]),
-                    "port": port(r["port"]) if r.get("port") is not None else None})
-    return out
-
-
 def hostname_checks(value: Any) -> list:
     if value is None:
         return []
@@ -349,8 +335,6 @@ _S_INT = {"type": "integer"}
 _S_MAP = {"type": "array", "minItems": 1, "items": {"type": "object", "additionalProperties": False,
                                                     "required": ["inside", "outside", "count"],
                                                     "properties": {k: _S_INT for k in ("inside", "outside", "count")}}}
-_S_REACH = {"type": "array", "items": {"type": "object", "additionalProperties": False, "required": ["to"],
-                                       "properties": {"from": {"type": "string"}, "to": _S_IP, "port": _S_INT}}}
 
 IFNAME = Type("interface name (1-15 bytes)", ifname, {"type": "string", "minLength": 1, "maxLength": 15,
                                                       "pattern": r"^[^/:%\s]+$"}, "veth0")
@@ -389,7 +373,6 @@ MOUNTS = Type("list of {type: tmpfs|bind, target, source, options}", mounts, {"t
     [{"type": "tmpfs", "target": "/tmp"}, {"type": "bind", "source": "/srv/www", "target": "/www", "options": "ro"}])
 NAME_LIST = Type("list of namespace names", name_list, {"type": ["array", "string"], "items": {"type": "string"}},
                  ["red", "blue"])
-REACH_LIST = Type("list of {from, to, port}", reach_list, _S_REACH, [{"from": "red", "to": "10.2.0.3", "port": 80}])
 HOSTNAME_CHECKS = Type("list of {namespace, equals}", hostname_checks, {"type": "array", "items": {
     "type": "object", "required": ["namespace", "equals"], "additionalProperties": False,
     "properties": {"namespace": {"type": "string"}, "equals": {"type": "string"}}}},

@@ -44,6 +44,9 @@ def link(ns, name, kind, parent=None, parent_netns="", data=(), mtu=None):
 
 
 BRIDGE_MODE = [(1, "u32", 4)]    # IFLA_MACVLAN_MODE: bridge
+FILTER = {"input": {"policy": "drop", "rules": [{"text": "tcp dport 22 accept", "comment": "nsprov 0 a"},
+                                               {"text": "meta l4proto icmp drop", "comment": "nsprov 1 b"}]},
+          "forward": {"policy": "accept", "rules": []}}
 HOSTS = "/run/nsprov-contract/netns/red/hosts"     # the child's /run is a tmpfs of its own
 
 
@@ -157,6 +160,17 @@ SCENARIOS = {
         ("remove_table", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"dnat b": DNAT})),   # with its rule
         ("remove_table", dict(ns="", name="nsprov_c", table="nsprov_c")),
     ],
+    "a filter table of our own, replaced whole, going with its netns": [
+        ("set_firewall", dict(ns="", name="nsprov_c", table={"chains": FILTER})),
+        ("set_firewall", dict(ns="", name="nsprov_c", table={"chains": {**FILTER, "input": {
+            "policy": "accept", "rules": []}}})),
+        ("remove_firewall", dict(ns="", name="nsprov_c")),
+        ("remove_firewall", dict(ns="", name="nsprov_c")),                 # gone already: fine
+        ("ensure_netns", dict(ns="", name="fw")),
+        ("set_firewall", dict(ns="fw", name="nsprov_c", table={"chains": FILTER})),
+        ("set_firewall", dict(ns="ghost", name="nsprov_c", table={"chains": FILTER})),   # no such netns
+        ("remove_netns", dict(ns="", name="fw")),                            # the table goes with it
+    ],
     "a namespace set and a process": [
         ("ensure_nsset", dict(ns="", name="box", spec={"kinds": ["uts", "ipc"], "hostname": "box", "domainname": None,
                                                       "uid_map": None, "gid_map": None, "mounts": []})),
@@ -202,6 +216,9 @@ def snapshot(kernel, sysctls: tuple = ()) -> dict:
         s = obs.nsset(name)
         out[f"set {name}"] = None if s is None else (sorted(s["kinds"]), s["hostname"], s["alive"])
     out[f"file {HOSTS}"] = obs.file(HOSTS)
+    for ns in ("", "fw"):
+        fw = obs.read("firewall", ns, "nsprov_c") if obs.exists(ns) else None
+        out[f"firewall {ns}"] = None if fw is None else fw["chains"]
     for name in PROCS:
         p = obs.process(name)
         out[f"process {name}"] = None if p is None else p["alive"]

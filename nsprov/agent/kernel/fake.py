@@ -16,6 +16,7 @@ import errno
 import ipaddress
 from typing import Optional
 
+from nsprov.agent.kernel.fake_policies import FakePolicies
 from nsprov.agent.kernel.fake_sets import FakeSets, _err
 from nsprov.agent.kernel.objects import Link, Namespace, Route, pack_data, resolve_links
 
@@ -25,7 +26,7 @@ SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv4.conf.all.rp_filter": "0", "net.
            "net.ipv6.conf.all.forwarding": "0", "net.ipv4.conf.default.rp_filter": "0"}
 
 
-class FakeKernel(FakeSets):
+class FakeKernel(FakeSets, FakePolicies):
     def __init__(self) -> None:
         self.namespaces: dict = {"": self._fresh(loopback=True)}   # name -> {links, routes, sysctl}
         self.rules: dict = {}        # (ns, table) -> {key: spec}

@@ -124,6 +124,7 @@ ASPECTS = {
     "nsset": ("read_nsset", False, lambda *key: None),
     "process": ("read_process", False, lambda *key: None),
     "file": ("read_file", False, lambda *key: None),
+    "firewall": ("read_firewall", True, lambda made, *key: None),
 }
 
 

@@ -17,7 +17,7 @@ import subprocess
 import time
 from typing import Optional
 
-from nsprov.agent.kernel import netns, nsset
+from nsprov.agent.kernel import netns, nsset, probes
 from nsprov.agent.kernel.enter import nsenter_args
 from nsprov.agent.kernel.processes import environment
 
@@ -272,14 +272,19 @@ def _tcp(ns: str, address: str, port: int, grace: float = 0.0) -> bool:
         time.sleep(0.2)
 
 
-def check_reach(entry: dict, expect: bool) -> dict:
+def check_reach(entry: dict, expect: bool, sockets=None) -> dict:
     src, dst, port = entry["from"], entry["to"], entry.get("port")
-    how = f"tcp/{port}" if port else "ping"
+    proto = entry.get("proto") or ("tcp" if port else "icmp")
+    how = f"{proto}/{port}" if port else "ping"
     try:
         # a refused port that must be reached gets REACH_GRACE seconds; one that must not, none
-        ok = _tcp(src, dst, port, REACH_GRACE if expect else 0.0) if port else _ping(src, dst, PING_GRACE if expect
-                                                                                       else 0.0)
-        observed = "reached" if ok else "no answer"
+        if proto == "udp":
+            observed = probes.udp(src, dst, port, PING_GRACE if expect else 2.0, sockets)
+            ok = observed == "reached"
+        else:
+            ok = _tcp(src, dst, port, REACH_GRACE if expect else 0.0) if port else _ping(src, dst, PING_GRACE
+                                                                                           if expect else 0.0)
+            observed = "reached" if ok else "no answer"
     except OSError as exc:
         ok, observed = False, f"error: {exc}"
     return _check("reach" if expect else "no_reach", f"{src or 'host'} -> {dst} ({how})",
@@ -339,7 +344,7 @@ def verify_assertions(p: dict, sockets) -> list:
         if "user" in kinds and u["inside"] == 0:
             out += check_file_owner(u["namespace"], kinds, u["outside"])
     for r in p.get("reach", []):
-        out.append(check_reach(r, True))
+        out.append(check_reach(r, True, sockets))
     for r in p.get("no_reach", []):
-        out.append(check_reach(r, False))
+        out.append(check_reach(r, False, sockets))
     return out

@@ -23,6 +23,7 @@ REGISTRY = (         # in the order `nsprov doc` lists them
     "address",
     "route",
     "sysctl",
+    "firewall",
     "nat",
     "port_forward",
     "namespace",

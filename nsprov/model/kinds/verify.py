@@ -1,10 +1,35 @@
 """verify: assertions checked on the host, after the tasks before it."""
 
+from typing import Any
+
 from nsprov.model import types as t
 from nsprov.model.kinds.base import Declares, Kind, Param
 
 SET_CHECKS = ("isolation", "ipc_isolated", "pid1", "mount_isolated", "isolated_from_host")
 CHECKS = (*SET_CHECKS, "reach", "no_reach", "hostname", "uid_map")
+
+
+def reach_list(value: Any) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("expected a list of {from: NAMESPACE, to: ADDRESS, port: N}")
+    out = []
+    for r in value:
+        if not isinstance(r, dict) or "to" not in r or set(r) - {"from", "to", "port", "proto"}:
+            raise ValueError(f"each entry needs to (and optional from, port, proto), not {r!r}")
+        n = t.port(r["port"]) if r.get("port") is not None else None
+        proto = t.choice("icmp", "tcp", "udp")(r.get("proto") or ("tcp" if n else "icmp"))
+        if (proto == "icmp") != (n is None):
+            raise ValueError(f"{r!r}: tcp and udp need a port, and a ping (icmp) takes none")
+        out.append({"from": t.netns_name(r.get("from", "")), "to": t.ip(r["to"]), "port": n, "proto": proto})
+    return out
+
+
+_S_REACH = {"type": "array", "items": {"type": "object", "additionalProperties": False, "required": ["to"],
+                                       "properties": {"from": {"type": "string"}, "to": t._S_IP, "port": t._S_INT,
+                                                      "proto": {"enum": ["icmp", "tcp", "udp"]}}}}
+REACH_LIST = t.Type("list of {from, to, port, proto}", reach_list, _S_REACH, [{"from": "red", "to": "10.2.0.3", "port": 80}])
 
 
 def _rules(p: dict) -> list:
@@ -23,13 +48,16 @@ class Verify(Kind):
     summary = "assertions: reach/no_reach, hostname, ipc_isolated, pid1, mount_isolated, uid_map, isolation"
     doc = ("Runs the seed tutorial's experiments for real on the host once the tasks before it are done, "
            "and reachability by packets: ping, or a TCP connect when a port is given (a refused port that must "
-           "be reached is retried for 10 s). A failed check fails the task without undoing the build.")
+           "be reached is retried for 10 s), or with `proto: udp` a datagram that must come back: where the "
+           "address lives on the same host, the agent answers it there itself for the check's length (a port "
+           "already served is left to its server). A failed check fails the task without undoing the build.")
     absent = ""
-    example = "verify:\n  reach: [{from: red, to: 10.2.0.1}]\n  no_reach: [{from: netns1, to: 10.2.0.2, port: 80}]"
+    example = "verify:\n  reach: [{from: red, to: 10.2.0.1}]\n  no_reach: [{from: netns1, to: 10.2.0.2, port: 80}, {from: red, to: 10.2.0.2, port: 53, proto: udp}]"
     params = {
         "isolation": Param(t.NAME_LIST, "sets to put through every experiment their kinds allow", default=[]),
-        "reach": Param(t.REACH_LIST, "{from: NAMESPACE, to: ADDRESS, port: N} that must answer", default=[]),
-        "no_reach": Param(t.REACH_LIST, "the same, that must not answer", default=[]),
+        "reach": Param(REACH_LIST, "{from: NAMESPACE, to: ADDRESS, port: N, proto: icmp|tcp|udp} that must answer "
+                                     "(tcp when a port is given, else ping)", default=[]),
+        "no_reach": Param(REACH_LIST, "the same, that must not answer", default=[]),
         "hostname": Param(t.HOSTNAME_CHECKS, "{namespace, equals}: the hostname inside", default=[]),
         "ipc_isolated": Param(t.NAME_LIST, "sets whose SysV message queues are their own", default=[]),
         "pid1": Param(t.NAME_LIST, "sets whose init is PID 1 inside and another PID outside", default=[]),
