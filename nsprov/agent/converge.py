@@ -95,7 +95,7 @@ def foreign_in(obs: Observed, ctx: Context, ns: str) -> list:
     """What netns NS (the lab's) holds that nsprov did not make, beside links: [(kind, name, what)]."""
     found = obs.survey(ns)
     out = [("nft_table", f"{family} {name}", f"nft table {family} {name}")
-           for family, name in found["tables"] if (family, name) != ("ip", ctx.table)
+           for family, name in found["tables"] if (family, name) not in (("ip", ctx.table), ("ip6", ctx.table))
            and not (family == "inet" and name == ctx.table and ctx.owns("firewall", ns, name))]
     out += [("route", f"{dst} table {table}", f"route {dst} in table {table}") for table, dst in found["routes"]]
     out += [("policy_rule", rule, f"policy rule {rule}") for rule in found["rules"]]

@@ -333,6 +333,10 @@ SET_FIREWALL = Op("firewall.set", "set", "set_firewall", (_sim_set_whole("firewa
     "firewall", "table", "firewall.set", "firewall.delete")), _named("firewall table"))
 DELETE_FIREWALL = Op("firewall.delete", "delete", "remove_firewall", (_sim_set_whole("firewall", "table"), _undo_whole(
     "firewall", "table", "firewall.set", "firewall.delete")), _named("firewall table"))
+SET_QDISC = Op("qdisc.set", "set", "set_qdisc", (_sim_set_whole("qdisc", "qdisc"), _undo_whole(
+    "qdisc", "qdisc", "qdisc.set", "qdisc.delete")), _named("qdisc on"))
+DELETE_QDISC = Op("qdisc.delete", "remove", "remove_qdisc", (_sim_set_whole("qdisc", "qdisc"), _undo_whole(
+    "qdisc", "qdisc", "qdisc.set", "qdisc.delete")), _named("qdisc on"))
 CREATE_NSSET = Op("nsset.create", "create", "ensure_nsset", (_sim_nsset_create, _undo_by("nsset.delete")),
                   _named("namespace set"))
 DELETE_NSSET = Op("nsset.delete", "delete", "remove_nsset", (_sim_nsset_delete, _no_undo), _named("namespace set"))
@@ -349,7 +353,7 @@ RUN_CHECKS = Op("verify.run", "run the checks of", "run_checks", (_sim_nothing, 
 OPS: dict = {op.name: op for op in (
     CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, ADD_LINK, SET_LINK, SET_LINK_DATA, SET_BRIDGE, DELETE_LINK, MOVE_LINK,
     WRITE_FILE, REMOVE_FILE, ADD_ADDRESS, DELETE_ADDRESS,
-    ADD_ROUTE, REPLACE_ROUTE, DELETE_ROUTE, SET_SYSCTL, ADD_RULES, DELETE_RULES, DELETE_TABLE, SET_FIREWALL, DELETE_FIREWALL,
+    ADD_ROUTE, REPLACE_ROUTE, DELETE_ROUTE, SET_SYSCTL, ADD_RULES, DELETE_RULES, DELETE_TABLE, SET_FIREWALL, DELETE_FIREWALL, SET_QDISC, DELETE_QDISC,
     CREATE_NSSET,
     DELETE_NSSET, REPLACE_NSSET, SET_HOSTNAME, START_PROCESS, STOP_PROCESS, RUN_COMMAND, RUN_CHECKS)}
 

@@ -196,10 +196,21 @@ def ip(value: Any) -> str:
 
 
 def ip_port(value: Any) -> str:
-    if not isinstance(value, str) or value.count(":") != 1:
-        raise ValueError(f"expected ADDRESS:PORT like 10.2.0.2:80, not {value!r}")
-    addr, port_s = value.split(":")
-    return f"{ip(addr)}:{port(port_s)}"
+    """ADDRESS:PORT, an IPv6 address in brackets: 10.2.0.2:80, [fd00::2]:80."""
+    if not isinstance(value, str) or ":" not in value or (value.count(":") > 1 and not value.startswith("[")):
+        raise ValueError(f"expected ADDRESS:PORT like 10.2.0.2:80 or [fd00::2]:80, not {value!r}")
+    addr, port_s = value.rsplit(":", 1)
+    bracketed = addr.startswith("[") and addr.endswith("]")
+    addr = ip(addr[1:-1] if bracketed else addr)
+    if (":" in addr) != bracketed:
+        raise ValueError(f"expected an IPv6 address in brackets ([fd00::2]:80), an IPv4 one without, not {value!r}")
+    return f"[{addr}]:{port(port_s)}" if bracketed else f"{addr}:{port(port_s)}"
+
+
+def split_ip_port(value: str) -> tuple:
+    """('fd00::2', 80) of '[fd00::2]:80' (a checked ip_port)."""
+    addr, port_s = value.rsplit(":", 1)
+    return addr.strip("[]"), int(port_s)
 
 
 # ------------------------------------------------------------------ sysctl values, paths, commands
@@ -350,7 +361,8 @@ CIDR_LIST = Type("list of address/prefix", cidr_list, {"type": "array", "items":
 NETWORK = Type("network (10.0.0.0/24)", network, {"type": "string"}, "10.2.0.0/24")
 ROUTE_DST = Type("'default' or a network", route_dst, {"type": "string"}, "default")
 IP = Type("IP address", ip, _S_IP, "10.2.0.1")
-IP_PORT = Type("ADDRESS:PORT", ip_port, {"type": "string", "pattern": r"^[^:]+:[0-9]+$"}, "10.2.0.2:80")
+IP_PORT = Type("ADDRESS:PORT ([IPv6]:PORT)", ip_port, {"type": "string", "pattern": r"^([^:]+|\[[0-9A-Fa-f:.]+\]):[0-9]+$"},
+               "10.2.0.2:80")
 PORT = Type("port (1-65535)", port, {"type": "integer", "minimum": 1, "maximum": 65535}, 8080)
 MTU = Type("mtu (68-65535)", mtu, {"type": "integer", "minimum": 68, "maximum": 65535}, 1400)
 METRIC = Type("whole number (0-4294967295)", metric, {"type": "integer", "minimum": 0, "maximum": 2 ** 32 - 1}, 100)

@@ -56,9 +56,12 @@ BASE = {
                   "uid_map": [{"inside": 0, "outside": 100000, "count": 65536}],
                   "gid_map": [{"inside": 0, "outside": 100000, "count": 65536}]},
     "process": {"name": "ep1", "netns": "e1", "command": ["sleep", "3601"]},
+    "firewall": {"netns": "e1", "rules": [{"action": "accept", "proto": "tcp", "port": 80}], "policy": {"in": "drop"}},
+    "netem": {"link": "pv1", "rate": "10mbit"},
 }
 EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out; the edited value)
     ("netns", "name"): "ex2", ("netns", "hosts"): {"web": "10.0.0.2"}, ("netns", "resolv"): {"nameservers": ["10.0.0.53"]},
+    ("netns", "forwarding"): True,
     ("bridge", "name"): "eb9", ("bridge", "netns"): "e1", ("bridge", "addresses"): ["10.90.1.2/24"],
     ("bridge", "mtu"): 1300, ("bridge", "stp"): True, ("bridge", "up"): False,
     ("bridge", "allow_management_overlap"): True,
@@ -101,19 +104,31 @@ EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out
     ("process", "name"): "ep2", ("process", "netns"): "e2", ("process", "command"): ["sleep", "3602"],
     ("process", "env"): {"EDITED": "1"}, ("process", "chdir"): "/tmp",
     ("process", "namespace"): "es0",
+    ("firewall", "netns"): "e2", ("firewall", "rules"): [{"action": "drop", "proto": "udp", "port": 53}],
+    ("firewall", "policy"): {"forward": "drop"}, ("firewall", "stateful"): False,
+    ("firewall", "allow_management_overlap"): True,
+    ("netem", "link"): "pv2", ("netem", "netns"): "e1", ("netem", "rate"): "20mbit",
+    ("netem", "allow_management_overlap"): True, ("netem", "delay"): "20ms", ("netem", "jitter"): "5ms",
+    ("netem", "correlation"): 25, ("netem", "distribution"): "normal", ("netem", "loss"): 5,
+    ("netem", "duplicate"): 1, ("netem", "corrupt"): 1, ("netem", "reorder"): 10, ("netem", "limit"): 500,
 }
 # an edit that moves a task to where another of its parameters must follow
 ALSO = {("process", "namespace"): {"netns": ""}, ("macvlan", "link_netns"): {"link": "eth0"},
         ("ipvlan", "link_netns"): {"link": "eth0"}, ("vlan", "link_netns"): {"link": "eth0"},
-        ("vxlan", "dev_netns"): {"dev": "eth0"}, ("vxlan", "group"): {"remote": None}}
+        ("vxlan", "dev_netns"): {"dev": "eth0"}, ("vxlan", "group"): {"remote": None},
+        ("netem", "netns"): {"link": "eth0"}}
 EXTRA_PREAMBLE = {("process", "namespace"): [{"namespace": {"name": "es0", "kinds": ["uts", "pid"]}}]}
 # kinds this machine's kernel lacks: their edits run on a Vagrant VM (tests/vagrant), the same way,
 # for the attributes of their own; the rest (name, link, netns, addresses, mtu, up...) are planned
 # by the same code as macvlan's and vxlan's (agent/resources/_stacked.py), edited here, and each
 # VM case costs ~40 s under TCG, against CI's 30 minutes
 ON_VMS = {"vlan", "ipvlan"}
-CASES = sorted(c for c in EDITS if c[0] not in ON_VMS)
-VM_CASES = sorted((k, a) for k in ON_VMS for a in RESOURCES[k]._KIND.ATTRS)    # their own: Stacked.ATTRS
+# netem's impairments but a rate need sch_netem: delay and loss run the whole rule on a VM; the rest
+# are set and edited together, each checked in the kernel's qdisc dump, by tests/vagrant's netem test
+NETEM_HERE = {("netem", p) for p in ("link", "netns", "rate", "allow_management_overlap")}
+NETEM_ON_VMS = [("netem", "delay"), ("netem", "loss")]
+CASES = sorted(c for c in EDITS if c[0] not in ON_VMS and (c[0] != "netem" or c in NETEM_HERE))
+VM_CASES = sorted((k, a) for k in ON_VMS for a in RESOURCES[k]._KIND.ATTRS) + NETEM_ON_VMS
 
 
 def test_every_parameter_of_every_kind_has_an_edit():
@@ -148,8 +163,14 @@ for ns in spaces:
                                  if r.get("protocol") != "kernel")
     out["names " + ns] = [run("cat", "/etc/netns/%s/%s" % (ns, f)) for f in ("hosts", "resolv.conf")] if ns else []
     enter = ["nsenter", "--net=/run/netns/" + ns] if ns else []
-    out["sysctl " + ns] = [run(*enter, "cat", "/proc/sys/net/ipv4/" + k).strip() for k in ("ip_default_ttl", "tcp_syn_retries")]
+    out["sysctl " + ns] = [run(*enter, "cat", "/proc/sys/net/" + k).strip() for k in (
+        "ipv4/ip_default_ttl", "ipv4/tcp_syn_retries", "ipv4/ip_forward", "ipv6/conf/all/forwarding")]
     ruleset = json.loads(run(*enter, "nft", "-j", "list", "ruleset") or '{"nftables": []}')["nftables"]
+    out["chains " + ns] = sorted([x["chain"]["table"], x["chain"]["name"], x["chain"].get("policy")]
+                                 for x in ruleset if "chain" in x and x["chain"]["table"].startswith("nsprov_"))
+    qdiscs = json.loads(run(*enter, "tc", "-j", "qdisc", "show") or "[]")
+    out["qdisc " + ns] = sorted([q.get("dev"), q["kind"], json.dumps(q.get("options"), sort_keys=True)]
+                                for q in qdiscs if q.get("root") and q.get("handle") != "0:")
     out["nft " + ns] = sorted([x["rule"]["table"], x["rule"]["chain"], x["rule"].get("comment")]
                               for x in ruleset if "rule" in x and x["rule"]["table"].startswith("nsprov_"))
 sets = sorted(os.listdir("/run/nsprov/ns")) if os.path.isdir("/run/nsprov/ns") else []

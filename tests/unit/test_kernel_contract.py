@@ -21,6 +21,8 @@ MS_REC, MS_PRIVATE = 0x4000, 1 << 18
 MARK = "nsprov:contract"
 MASQ = {"type": "masquerade", "source": "10.2.0.0/24", "oif": "eth0"}
 DNAT = {"type": "dnat", "proto": "tcp", "dport": 8080, "to": "10.2.0.2:80", "hook": "prerouting", "iif": None}
+MASQ6 = {"type": "masquerade", "source": "fd00:2::/64", "oif": "eth0"}
+DNAT6 = {"type": "dnat", "proto": "tcp", "dport": 8080, "to": "[fd00:2::2]:80", "hook": "prerouting", "iif": None}
 
 
 def veth(ns, name, peer, peer_netns, master=None, mtu=None):
@@ -155,6 +157,8 @@ SCENARIOS = {
     "firewall rules in a table of our own": [
         ("ensure_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"masquerade a": MASQ})),
         ("ensure_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"dnat b": DNAT})),
+        ("ensure_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"masquerade6 c": MASQ6, "dnat6 d": DNAT6})),
+        ("remove_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"dnat6 d": DNAT6})),
         ("remove_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"masquerade a": MASQ})),
         ("remove_rules", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"masquerade a": MASQ})),
         ("remove_table", dict(ns="", name="nsprov_c", table="nsprov_c", rules={"dnat b": DNAT})),   # with its rule
@@ -170,6 +174,16 @@ SCENARIOS = {
         ("set_firewall", dict(ns="fw", name="nsprov_c", table={"chains": FILTER})),
         ("set_firewall", dict(ns="ghost", name="nsprov_c", table={"chains": FILTER})),   # no such netns
         ("remove_netns", dict(ns="", name="fw")),                            # the table goes with it
+    ],
+    "a link's root qdisc (a token bucket: this kernel may lack netem), replaced, removed, going with its link": [
+        veth("", "q0", "q1", ""),
+        ("set_qdisc", dict(ns="", name="q0", qdisc={"kind": "tbf", "rate": 10 ** 7})),
+        ("set_qdisc", dict(ns="", name="q0", qdisc={"kind": "tbf", "rate": 512 * 10 ** 3})),
+        ("remove_qdisc", dict(ns="", name="q0")),
+        ("remove_qdisc", dict(ns="", name="q0")),                              # the default already: fine
+        ("set_qdisc", dict(ns="", name="ghost0", qdisc={"kind": "tbf", "rate": 10 ** 7})),   # ENODEV
+        ("set_qdisc", dict(ns="", name="q1", qdisc={"kind": "tbf", "rate": 10 ** 6})),
+        ("remove_link", dict(ns="", name="q0")),                               # its qdisc goes with it
     ],
     "a namespace set and a process": [
         ("ensure_nsset", dict(ns="", name="box", spec={"kinds": ["uts", "ipc"], "hostname": "box", "domainname": None,
@@ -216,6 +230,8 @@ def snapshot(kernel, sysctls: tuple = ()) -> dict:
         s = obs.nsset(name)
         out[f"set {name}"] = None if s is None else (sorted(s["kinds"]), s["hostname"], s["alive"])
     out[f"file {HOSTS}"] = obs.file(HOSTS)
+    for link in ("q0", "q1"):
+        out[f"qdisc {link}"] = obs.read("qdisc", "", link)
     for ns in ("", "fw"):
         fw = obs.read("firewall", ns, "nsprov_c") if obs.exists(ns) else None
         out[f"firewall {ns}"] = None if fw is None else fw["chains"]

@@ -229,3 +229,22 @@ def test_control_the_recipe_check_sees_a_file_the_readme_does_not_list():
     patterns = [p.replace("<kind>", PROOF_KIND) for p in readme_recipe()]
     assert not any(fnmatch("nsprov/agent/ops.py", p) for p in patterns)
     assert any(fnmatch(f"tests/data/plans/{PROOF_KIND}_absent_is_deleted.json", p) for p in patterns)
+
+
+EXAMPLES = [(kind.name, name) for kind in KINDS for name, param in kind.params.items()]
+
+
+@pytest.mark.parametrize("kind,param", EXAMPLES)
+def test_every_parameter_checks_to_itself(kind, param):
+    """The agent checks a task's parameters again: a checked value must check to itself (a rate
+    of 20mbit checked to 20000000, read again as Mbit/s, was out of range)."""
+    spec = MODULES[kind].params[param]
+    once = spec.type.check(spec.example)
+    assert spec.type.check(once) == once
+
+
+def test_control_a_check_that_is_not_stable_is_seen():
+    from nsprov.model import types as t
+    unstable = t.Type("Mbit/s", lambda v: float(str(v).rstrip("mbit")) * 10 ** 6, None, "20mbit")
+    once = unstable.check(unstable.example)
+    assert unstable.check(once) != once

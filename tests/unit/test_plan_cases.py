@@ -58,6 +58,7 @@ def strict_observed(case: dict) -> Observed:
         read_process = staticmethod(lambda name: declared("processes", name, f"process {name!r}"))
         # a case with no "files" has none; one with "files" declares each file a plan may read
         read_file = staticmethod(lambda path: declared("files", path, f"file {path}") if "files" in data else None)
+        read_qdisc = staticmethod(lambda ns, link: declared("qdisc", f"{ns}|{link}", f"qdisc on {link} in {ns!r}"))
         read_firewall = staticmethod(lambda ns, table: declared("firewall", f"{ns}|{table}", f"filter {table} in {ns!r}"))
         survey = staticmethod(lambda ns: None)
 

@@ -312,3 +312,65 @@ def _vm_cases():
 def test_an_edited_parameter_of_a_kind_this_kernel_lacks_converges_on_a_vm(vm_target, tmp_path, case):
     from tests.lab.test_edit_every_parameter import edit_converges
     edit_converges(vm_target, tmp_path, case)
+
+
+NETEM_A = {"delay": "20ms", "jitter": "5ms", "correlation": 25, "distribution": "normal", "loss": 5, "duplicate": 1,
+           "corrupt": 1, "reorder": 10, "limit": 500}
+NETEM_B = {"delay": "30ms", "jitter": "2ms", "correlation": 10, "distribution": "pareto", "loss": 2, "duplicate": 2,
+           "corrupt": 0.5, "reorder": 20, "limit": 800}
+
+
+def _netem_book(path: Path, netem: dict, link_checks: list = ()) -> str:
+    tasks = [{"netns": {"name": "na"}}, {"netns": {"name": "nb"}},
+             {"veth": {"name": "eth0", "netns": "na", "peer": "eth0", "peer_netns": "nb",
+                       "addresses": ["10.63.0.1/24"], "peer_addresses": ["10.63.0.2/24"]}},
+             {"netem": {"link": "eth0", "netns": "na", **netem}}]
+    if link_checks:
+        tasks.append({"verify": {"link": list(link_checks)}})
+    path.write_text(yaml.safe_dump([{"hosts": "node1", "lab": "netem", "tasks": tasks}], sort_keys=False))
+    return str(path)
+
+
+def _netem_seen(vms) -> dict:
+    q = json.loads(vms.sh("node1", "ip netns exec na tc -j qdisc show dev eth0 root"))[0]
+    o = q["options"]
+    return {"kind": q["kind"], "delay": round(o["delay"]["delay"] * 1000, 3), "jitter": round(o["delay"]["jitter"] * 1000, 3),
+            "correlation": round(o["delay"]["correlation"] * 100, 2), "loss": round(o["loss-random"]["loss"] * 100, 2),
+            "duplicate": round(o["duplicate"]["duplicate"] * 100, 2), "corrupt": round(o["corrupt"]["corrupt"] * 100, 2),
+            "reorder": round(o["reorder"]["reorder"] * 100, 2), "limit": o["limit"]}
+
+
+def _as_seen(netem: dict) -> dict:
+    return {"kind": "netem", "delay": float(netem["delay"][:-2]), "jitter": float(netem["jitter"][:-2]),
+            **{k: float(netem[k]) for k in ("correlation", "loss", "duplicate", "corrupt", "reorder")},
+            "limit": netem["limit"]}
+
+
+def test_netem_every_impairment_set_edited_and_measured_on_a_vm(vms, tmp_path):
+    """Every impairment, in the kernel's qdisc dump (tc -j) as declared, then all edited at once;
+    re-runs change nothing and keep the link; verify's link check measures a 20 ms delay and 10 %
+    loss, and a claim of 5 ms fails (the control)."""
+    book = tmp_path / "netem.yml"
+    try:
+        run("run", "-i", vms.inventory, _netem_book(book, NETEM_A))
+        assert _netem_seen(vms) == _as_seen(NETEM_A)
+        index = vms.links("node1", "na")["eth0"]
+        events = run("run", "-i", vms.inventory, _netem_book(book, NETEM_A))[1]
+        assert [e["name"] for e in events if e["event"] == "task" and e["status"] == "changed"] == []
+        run("run", "-i", vms.inventory, _netem_book(book, NETEM_B))
+        assert _netem_seen(vms) == _as_seen(NETEM_B)
+        assert vms.links("node1", "na")["eth0"] == index
+        events = run("run", "-i", vms.inventory, _netem_book(book, NETEM_B))[1]
+        assert [e["name"] for e in events if e["event"] == "task" and e["status"] == "changed"] == []
+        measured = {"delay": "20ms", "loss": 10}
+        claims = [{"from": "na", "to": "10.63.0.2", "rtt": "20ms", "loss": 10, "count": 400},
+                  {"from": "na", "to": "10.63.0.2", "rtt": "5ms", "count": 20}]
+        proc, events, _ = run("run", "-i", vms.inventory, _netem_book(book, measured, claims), check=False)
+        checks = [c for e in events if e["event"] == "task" for c in e.get("checks", [])] or [
+            e for e in events if e["event"] == "check"]
+        print("link checks:", json.dumps(checks, indent=1))
+        assert [(c["check"], c["passed"]) for c in checks] == [("link: rtt", True), ("link: loss", True),
+                                                                ("link: rtt", False)], checks
+    finally:
+        nsprov("destroy", "-i", vms.inventory, str(book), check=False)
+    assert vms.netns("node1") == set()

@@ -26,7 +26,7 @@ from nsprov.agent.kernel import files, nft, netns, nsset, processes, rtdump, rtw
 from nsprov.agent.kernel.sockets import Sockets, observe_links
 from nsprov.agent.kernel.objects import pack_data, resolve_links
 from nsprov.agent.kernel.observing import Observing
-from nsprov.agent.kernel.policies import Policies
+from nsprov.agent.kernel.policies import Policies, Qdiscs
 
 MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
 MNT_DETACH = 2
@@ -34,7 +34,7 @@ _UNSET = object()
 
 PRIMITIVES = ("ensure_netns", "remove_netns", "ensure_bridge", "ensure_veth", "ensure_link", "set_link_data", "set_link", "move_link", "remove_link", "write_file", "remove_file",
               "ensure_address", "remove_address", "set_bridge", "ensure_route", "remove_route", "set_sysctl", "ensure_rules",
-              "remove_rules", "remove_table", "set_firewall", "remove_firewall", "ensure_nsset", "remove_nsset", "replace_nsset", "set_hostname",
+              "remove_rules", "remove_table", "set_firewall", "remove_firewall", "set_qdisc", "remove_qdisc", "ensure_nsset", "remove_nsset", "replace_nsset", "set_hostname",
               "ensure_process",
               "remove_process", "run_command", "run_checks")
 
@@ -65,7 +65,7 @@ def _exists_as(link: Optional[dict], kind: str, alias: Optional[str], what: str)
                                     f"not the {kind} nsprov is making")
 
 
-class Kernel(Observing, Policies):
+class Kernel(Observing, Policies, Qdiscs):
     def __init__(self, fw_backend: Optional[str] = None):
         self.sockets = Sockets()
         self.fw = nft.backend(fw_backend)

@@ -27,3 +27,16 @@ class FakePolicies:
     def remove_firewall(self, ns: str, name: str) -> None:
         self._call("remove_firewall", ns, name)
         self._ns(ns).setdefault("firewall", {}).pop(name, None)
+
+    def read_qdisc(self, ns: str, link: str) -> Optional[dict]:
+        x = self._ns(ns)["links"].get(link)
+        q = x.get("qdisc") if x else None
+        return None if q is None else {k: v for k, v in q.items() if k != "distribution"}
+
+    def set_qdisc(self, ns: str, name: str, qdisc: dict) -> None:
+        self._call("set_qdisc", ns, name)
+        self._link(ns, name)["qdisc"] = dict(qdisc)
+
+    def remove_qdisc(self, ns: str, name: str) -> None:
+        self._call("remove_qdisc", ns, name)
+        self._link(ns, name).pop("qdisc", None)

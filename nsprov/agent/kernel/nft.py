@@ -44,6 +44,7 @@ def _fail(argv: list, proc: subprocess.CompletedProcess) -> FirewallError:
 
 
 # ------------------------------------------------------------------ nftables
+FAMILIES = ("ip", "ip6")     # IPv4 rules in table ip NAME, IPv6 ones in table ip6 NAME
 _CHAINS = {
     "prerouting": "type nat hook prerouting priority -100; policy accept;",
     "output": "type nat hook output priority -100; policy accept;",
@@ -55,11 +56,16 @@ def _q(text: str) -> str:
     return '"' + text.replace('"', "") + '"'
 
 
+def family_of(rule: dict) -> str:
+    """The nft family a backend-neutral rule belongs to: ip6 for IPv6 addresses, ip otherwise."""
+    return "ip6" if ":" in (rule.get("source") or rule.get("daddr") or rule.get("to", "").rsplit(":", 1)[0]) else "ip"
+
+
 def nft_rule(rule: dict) -> tuple[str, str]:
-    """(chain, rule text) for one backend-neutral rule."""
-    t = rule["type"]
+    """(chain, rule text) for one backend-neutral rule, in its family's table."""
+    t, fam = rule["type"], family_of(rule)
     if t == "masquerade":
-        return "postrouting", f"ip saddr {rule['source']} oifname {_q(rule['oif'])} masquerade"
+        return "postrouting", f"{fam} saddr {rule['source']} oifname {_q(rule['oif'])} masquerade"
     if t == "dnat":
         match = f"{rule['proto']} dport {rule['dport']} dnat to {rule['to']}"
         if rule["hook"] == "output":
@@ -67,7 +73,7 @@ def nft_rule(rule: dict) -> tuple[str, str]:
         iif = f"iifname {_q(rule['iif'])} " if rule.get("iif") else ""
         return "prerouting", f"{iif}{match}"
     if t == "hairpin":
-        return "postrouting", (f"ip saddr {rule['source']} ip daddr {rule['daddr']} {rule['proto']} dport "
+        return "postrouting", (f"{fam} saddr {rule['source']} {fam} daddr {rule['daddr']} {rule['proto']} dport "
                                f"{rule['dport']} ct status dnat masquerade")
     raise ValueError(f"unknown rule type {t!r}")
 
@@ -76,45 +82,56 @@ class Nft:
     name = "nftables"
 
     def list_rules(self, ns: str, table: str) -> Optional[dict]:
-        """{key: {chain, handle}} of the table's rules, or None when the table does not exist.
-        What nsprov never adds is listed too, under keys no record can have: a rule without a
-        comment as `(rule in CHAIN handle N)`, a chain of another name as `(chain NAME)`."""
-        argv = ["nft", "-j", "-a", "list", "table", "ip", table]
-        proc = _run(ns, argv)
-        if proc.returncode != 0:
-            if "No such file or directory" in proc.stderr:
-                return None
-            raise _fail(argv, proc)
-        out = {}
-        for item in json.loads(proc.stdout).get("nftables", []):
-            rule, chain = item.get("rule"), item.get("chain")
-            if rule:
-                key = rule.get("comment") or f"(rule in {rule['chain']} handle {rule['handle']})"
-                out[key] = {"chain": rule["chain"], "handle": rule["handle"]}
-            elif chain and chain.get("name") not in _CHAINS:
-                out[f"(chain {chain['name']})"] = {"chain": chain["name"], "handle": chain.get("handle")}
+        """{key: {chain, handle, family}} of the table's rules (its ip and ip6 halves), or None when
+        neither exists. What nsprov never adds is listed too, under keys no record can have: a
+        rule without a comment as `(rule in CHAIN handle N)`, a chain of another name as `(chain
+        NAME)`."""
+        from nsprov.agent.kernel.survey import nft_tables
+        families = [f for f, name in nft_tables(ns) if name == table and f in FAMILIES]
+        if not families:
+            return None
+        out: dict = {}
+        for family in families:
+            argv = ["nft", "-j", "-a", "list", "table", family, table]
+            proc = _run(ns, argv)
+            if proc.returncode != 0:
+                if "No such file or directory" in proc.stderr:
+                    continue
+                raise _fail(argv, proc)
+            for item in json.loads(proc.stdout).get("nftables", []):
+                rule, chain = item.get("rule"), item.get("chain")
+                if rule:
+                    key = rule.get("comment") or f"(rule in {family} {rule['chain']} handle {rule['handle']})"
+                    out[key] = {"chain": rule["chain"], "handle": rule["handle"], "family": family}
+                elif chain and chain.get("name") not in _CHAINS:
+                    out[f"(chain {family} {chain['name']})"] = {"chain": chain["name"], "handle": chain.get("handle"),
+                                                               "family": family}
         return out
 
     def add_rules(self, ns: str, table: str, rules: dict) -> None:
-        lines = [f"table ip {table} {{"] + [f"  chain {c} {{ {spec} }}" for c, spec in _CHAINS.items()] + ["}"]
+        lines = []
+        for family in sorted({family_of(r) for r in rules.values()}):
+            lines += [f"table {family} {table} {{"] + [f"  chain {c} {{ {spec} }}" for c, spec in _CHAINS.items()]
+            lines.append("}")
         for key, rule in rules.items():
             chain, text = nft_rule(rule)
-            lines.append(f"add rule ip {table} {chain} {text} comment {_q(key)}")
+            lines.append(f"add rule {family_of(rule)} {table} {chain} {text} comment {_q(key)}")
         self._apply(ns, "\n".join(lines) + "\n")
 
     def delete_rules(self, ns: str, table: str, keys: list) -> None:
         current = self.list_rules(ns, table) or {}
-        lines = [f"delete rule ip {table} {current[k]['chain']} handle {current[k]['handle']}"
+        lines = [f"delete rule {current[k]['family']} {table} {current[k]['chain']} handle {current[k]['handle']}"
                  for k in keys if k in current]
         if lines:
             self._apply(ns, "\n".join(lines) + "\n")
 
     def delete_table(self, ns: str, table: str) -> None:
-        """The table with whatever rules it holds (one transaction); nothing if it is gone."""
-        argv = ["nft", "-f", "-"]
-        proc = _run(ns, argv, stdin=f"delete table ip {table}\n")
-        if proc.returncode != 0 and "No such file or directory" not in proc.stderr:
-            raise _fail(argv, proc)
+        """The table (both halves) with whatever rules it holds; nothing if it is gone."""
+        for family in FAMILIES:
+            argv = ["nft", "-f", "-"]
+            proc = _run(ns, argv, stdin=f"delete table {family} {table}\n")
+            if proc.returncode != 0 and "No such file or directory" not in proc.stderr:
+                raise _fail(argv, proc)
 
     def _apply(self, ns: str, script: str) -> None:
         argv = ["nft", "-f", "-"]
@@ -167,6 +184,8 @@ class Iptables:
         return out or None
 
     def add_rules(self, ns: str, table: str, rules: dict) -> None:
+        if any(family_of(r) == "ip6" for r in rules.values()):
+            raise FirewallError("IPv6 NAT and port forwards need nftables (the nft program); this host has iptables only")
         for key, rule in rules.items():
             chain, spec = iptables_rule(rule)
             j = spec.index("-j")   # the comment match goes before the target

@@ -125,6 +125,7 @@ ASPECTS = {
     "process": ("read_process", False, lambda *key: None),
     "file": ("read_file", False, lambda *key: None),
     "firewall": ("read_firewall", True, lambda made, *key: None),
+    "qdisc": ("read_qdisc", True, lambda made, *key: None),
 }
 
 

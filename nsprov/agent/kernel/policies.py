@@ -10,6 +10,7 @@ the one users compare with.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from typing import Optional
@@ -82,3 +83,96 @@ class Policies:
         proc = _run(ns, argv, stdin=f"delete table inet {name}\n")
         if proc.returncode != 0 and "No such file or directory" not in proc.stderr:
             raise _fail(argv, proc)
+
+
+# ------------------------------------------------------------------ a link's root qdisc
+QDISC_FIELDS = ("delay", "jitter", "correlation", "loss", "duplicate", "corrupt", "reorder", "rate", "limit")
+
+
+def tc_args(q: dict) -> list:
+    """`tc qdisc replace ... root` arguments for Q {kind, delay (us), jitter, correlation (%), loss,
+    duplicate, corrupt, reorder (%), rate (bit/s), limit (packets), distribution}."""
+    if q["kind"] == "tbf":
+        rate = q["rate"]
+        return ["tbf", "rate", f"{rate}bit", "burst", str(max(rate // 8 // 50, 4 * 1514)), "latency", "50ms"]
+    out = ["netem"]
+    if q.get("delay"):
+        out += ["delay", f"{q['delay']}us"]
+        if q.get("jitter"):
+            out.append(f"{q['jitter']}us")
+            if q.get("correlation"):
+                out.append(f"{q['correlation']:g}%")
+            if q.get("distribution"):
+                out += ["distribution", q["distribution"]]
+    out += [x for k in ("loss", "duplicate", "corrupt", "reorder") if q.get(k) for x in (k, f"{q[k]:g}%")]
+    if q.get("rate"):
+        out += ["rate", f"{q['rate']}bit"]
+    return out + ["limit", str(q.get("limit") or 1000)]
+
+
+def qdisc_from_tc(item: Optional[dict]) -> Optional[dict]:
+    """A root qdisc as `tc -j qdisc show` gives it, as plain data; None for the kernel's default
+    (none, or one the kernel attached itself: handle 0:)."""
+    if item is None or item.get("handle") in (None, "0:"):
+        return None
+    o, kind = item.get("options") or {}, item["kind"]
+    if kind == "tbf":
+        return {"kind": "tbf", "rate": int(o.get("rate", 0)) * 8}
+    if kind != "netem":
+        return {"kind": kind, "handle": item["handle"]}
+    delay = o.get("delay") or {}
+    pct = lambda section, key: round(float((o.get(section) or {}).get(key, 0)) * 100, 4)   # noqa: E731
+    return {"kind": "netem", "delay": round(float(delay.get("delay", 0)) * 1e6),
+            "jitter": round(float(delay.get("jitter", 0)) * 1e6), "correlation": pct("delay", "correlation"),
+            "loss": pct("loss-random", "loss"), "duplicate": pct("duplicate", "duplicate"),
+            "corrupt": pct("corrupt", "corrupt"), "reorder": pct("reorder", "reorder"),
+            "rate": int((o.get("rate") or {}).get("rate", 0)) * 8, "limit": int(o.get("limit", 1000))}
+
+
+def same_qdisc(a: Optional[dict], b: Optional[dict]) -> bool:
+    """A and B hold the same discipline and settings, as far as the kernel keeps them (a time to
+    2 us, a rate to 0.1 %: the kernel stores them in its own units); distribution aside."""
+    if a is None or b is None or a["kind"] != b["kind"]:
+        return a is None and b is None
+    for k in QDISC_FIELDS:
+        x, y = a.get(k) or 0, b.get(k) or 0
+        tolerance = 2 if k in ("delay", "jitter") else 0.001 * max(x, y) if k == "rate" else 0.001
+        if k == "limit" and a["kind"] == "netem":
+            x, y = x or 1000, y or 1000
+        if abs(x - y) > tolerance:
+            return False
+    return True
+
+
+class Qdiscs:
+    """Mixed into the Kernel (kernel/__init__.py), beside Policies."""
+
+    def read_qdisc(self, ns: str, link: str) -> Optional[dict]:
+        argv = ["tc", "-j", "qdisc", "show", "dev", link, "root"]
+        proc = _run(ns, argv)
+        if proc.returncode != 0:
+            if "Cannot find device" in proc.stderr:
+                return None
+            raise _fail(argv, proc)
+        items = json.loads(proc.stdout or "[]")
+        return qdisc_from_tc(items[0] if items else None)
+
+    def set_qdisc(self, ns: str, name: str, qdisc: dict) -> None:
+        argv = ["tc", "qdisc", "replace", "dev", name, "root", *tc_args(qdisc)]
+        proc = _run(ns, argv)
+        if proc.returncode != 0:
+            raise _no_device(proc) or _fail(argv, proc)
+
+    def remove_qdisc(self, ns: str, name: str) -> None:
+        """Back to the kernel's default; nothing to do when it has that already."""
+        argv = ["tc", "qdisc", "del", "dev", name, "root"]
+        proc = _run(ns, argv)
+        if proc.returncode != 0 and not any(s in proc.stderr for s in (
+                "handle of zero", "No such file or directory", "Invalid handle")):
+            raise _no_device(proc) or _fail(argv, proc)
+
+
+def _no_device(proc) -> Optional[OSError]:
+    if "Cannot find device" in proc.stderr:
+        return OSError(errno.ENODEV, proc.stderr.strip())
+    return None

@@ -124,3 +124,93 @@ def udp(src: str, address: str, port: int, grace: float, sockets) -> str:
         s.close()
         if echo is not None:
             echo.close()
+
+
+# ------------------------------------------------------------------ a link, measured
+STREAM_PORT = 5201       # iperf's: a throughput probe's sink, where the address lives
+WARMUP, MEASURE = 0.5, 2.0
+
+
+def ping_train(src: str, address: str, count: int) -> tuple:
+    """(sent, received, average RTT in ms or None) of COUNT echoes from netns SRC, 10 ms apart."""
+    import re
+    import subprocess
+    prefix = ["nsenter", f"--net={netns.netns_path(src)}", "--"] if src else []
+    proc = subprocess.run([*prefix, "ping", "-6" if ":" in address else "-4", "-q", "-n", "-c", str(count), "-i",
+                           "0.01", "-W", "2", address], capture_output=True, text=True, timeout=count * 0.05 + 30,
+                          stdin=subprocess.DEVNULL)
+    sent = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", proc.stdout)
+    rtt = re.search(r"= [0-9.]+/([0-9.]+)/", proc.stdout)
+    if sent is None:
+        raise OSError(f"ping gave no summary: {(proc.stderr or proc.stdout).strip()[-200:]}")
+    return int(sent.group(1)), int(sent.group(2)), float(rtt.group(1)) if rtt else None
+
+
+def goodput(src: str, address: str, sockets) -> tuple:
+    """(Mbit/s of TCP payload from SRC to ADDRESS over MEASURE seconds, after WARMUP; the share of
+    the link's bytes that payload is: MSS over MSS plus TCP (with timestamps), IP and Ethernet
+    headers). The sink runs where ADDRESS lives on this host."""
+    sink = responder(sockets, address, STREAM_PORT, stream=True)
+    if sink is None:
+        raise OSError(f"no sink for {address}: a throughput probe needs the address on this host, with tcp port "
+                      f"{STREAM_PORT} free")
+    s = _socket(src, address, socket.SOCK_STREAM)
+    try:
+        s.settimeout(5)
+        s.connect((address, STREAM_PORT))
+        mss = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+        chunk, began = b"\0" * (1 << 16), time.monotonic()
+        marks = []
+        while True:
+            now = time.monotonic() - began
+            if not marks and now >= WARMUP or len(marks) == 1 and now >= WARMUP + MEASURE:
+                marks.append((time.monotonic(), sink.received))
+                if len(marks) == 2:
+                    break
+            s.send(chunk)
+        (t0, b0), (t1, b1) = marks
+        header = 12 + 20 + (40 if ":" in address else 20) + 14
+        return (b1 - b0) * 8 / (t1 - t0) / 1e6, mss / (mss + header)
+    finally:
+        s.close()
+        sink.close()
+
+
+def _within(measured: float, declared: float, tolerance: dict, floor: float = 0.0) -> tuple:
+    allowed = max(declared * tolerance["percent"] / 100, floor)
+    return abs(measured - declared) <= allowed, allowed
+
+
+def measure_link(entry: dict, sockets, check) -> list:
+    """The checks of one `link` entry {from, to, rtt ('NNNus'), loss (%), rate ('NNNbit'), count,
+    tolerance {percent, ms}}: CHECK(name, subject, expected, observed, passed) for each."""
+    src, dst, tol = entry["from"], entry["to"], entry["tolerance"]
+    rtt_us = int(entry["rtt"][:-2]) if entry["rtt"] is not None else None
+    rate = int(entry["rate"][:-3]) if entry["rate"] is not None else None
+    subject = f"{src or 'host'} -> {dst}"
+    out = []
+    if entry["rtt"] is not None or entry["loss"] is not None:
+        sent, got, rtt = ping_train(src, dst, entry["count"])
+        if rtt_us is not None:
+            want = rtt_us / 1000
+            ok, allowed = _within(rtt if rtt is not None else float("inf"), want, tol, tol["ms"])
+            out.append(check("link: rtt", subject, f"{want:g} ms ± {allowed:.3g} ms",
+                             f"{rtt:.3f} ms average of {got}" if rtt is not None else "no reply", ok))
+        if entry["loss"] is not None:
+            p, measured = entry["loss"] / 100, 100 * (1 - got / sent) if sent else 100.0
+            # the sampling error of SENT probes: 3 sigma, and one probe's worth
+            noise = max(300 * (p * (1 - p) / sent) ** 0.5, 100 / sent if p else 0) if sent else 100
+            ok, allowed = _within(measured, entry["loss"], tol, noise)
+            out.append(check("link: loss", subject, f"{entry['loss']:g} % ± {allowed:.3g}",
+                             f"{measured:.3g} % ({sent - got} of {sent} lost)", ok))
+    if rate is not None:
+        try:
+            mbit, share = goodput(src, dst, sockets)
+            want = rate / 1e6 * share
+            ok, allowed = _within(mbit, want, tol)
+            observed = f"{mbit:.3g} Mbit/s of TCP payload"
+        except OSError as exc:
+            want, ok, allowed, observed = rate / 1e6, False, 0, f"error: {exc}"
+        out.append(check("link: throughput", subject, f"{want:.3g} Mbit/s ± {allowed:.3g} (the rate less headers)",
+                         observed, ok))
+    return out

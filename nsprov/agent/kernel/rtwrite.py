@@ -173,11 +173,17 @@ def _family(address: str) -> int:
     return socket.AF_INET6 if ":" in address else socket.AF_INET
 
 
+IFA_F_NODAD = 0x02
+
+
 def address(add: bool, index: int, cidr: str) -> bytes:
     ip, prefix = cidr.split("/")
     family = _family(ip)
     raw = socket.inet_pton(family, ip)
-    body = struct.pack("=BBBBI", family, int(prefix), 0, 0, index) + attr(IFA_LOCAL, raw) + attr(IFA_ADDRESS, raw)
+    # an IPv6 address is usable at once (IFA_F_NODAD): a lab's addresses are declared, and duplicate
+    # address detection would hold each back a second or two, failing the first packets sent
+    flags = IFA_F_NODAD if add and family == socket.AF_INET6 else 0
+    body = struct.pack("=BBBBI", family, int(prefix), flags, 0, index) + attr(IFA_LOCAL, raw) + attr(IFA_ADDRESS, raw)
     if add:
         return message(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body)
     return message(RTM_DELADDR, 0, body)

@@ -347,4 +347,9 @@ def verify_assertions(p: dict, sockets) -> list:
         out.append(check_reach(r, True, sockets))
     for r in p.get("no_reach", []):
         out.append(check_reach(r, False, sockets))
+    for entry in p.get("link", []):
+        try:
+            out += probes.measure_link(entry, sockets, _check)
+        except (OSError, subprocess.SubprocessError) as exc:
+            out.append(_check("link", f"{entry['from'] or 'host'} -> {entry['to']}", "measured", f"error: {exc}", False))
     return out

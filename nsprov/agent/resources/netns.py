@@ -12,7 +12,7 @@ from nsprov.agent import ops
 from nsprov.agent.kernel.enter import etc_path
 from nsprov.agent.planning import Context, PlanError, TaskPlan, half_made
 from nsprov.agent.resources._lifetimes import inside
-from nsprov.agent.state import Observed
+from nsprov.agent.state import NEW_NETNS_DEFAULT, Observed
 
 MODULE = "netns"
 RECORDS = ("netns",)
@@ -56,6 +56,21 @@ def plan_files(tp: TaskPlan, p: dict, obs: Observed, ctx: Context) -> None:
             tp.act(ops.WRITE_FILE, "", path, f"{path} written", content=want)
         elif want is None and ours:
             tp.act(ops.REMOVE_FILE, "", path, f"{path} removed")
+
+
+FORWARDING = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
+
+
+def plan_forwarding(tp: TaskPlan, p: dict, obs: Observed) -> None:
+    """IPv4 and IPv6 forwarding in the netns as `forwarding` says (unset: left as they are; a
+    new netns starts with both off)."""
+    if p.get("forwarding") is None:
+        return
+    want = "1" if p["forwarding"] else "0"
+    for key in FORWARDING:
+        have = obs.sysctl(p["name"], key)
+        if have != want and (have != NEW_NETNS_DEFAULT or want == "1"):
+            tp.act(ops.SET_SYSCTL, p["name"], key, f"{key} {'on' if p['forwarding'] else 'off'}", value=want)
 
 
 def give_back(tp: TaskPlan, ctx: Context, obs: Observed, name: str) -> None:
@@ -105,11 +120,13 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
             tp.act(ops.CREATE_NETNS, "", name, "created (lo up)" + how, replace_placeholder=empty_pin)
             tp.records.append(ctx.record("netns", "", name, MODULE))
             plan_files(tp, p, obs, ctx)
+            plan_forwarding(tp, p, obs)
             return tp
         lo = obs.ns(name).links.get("lo")
         if lo is not None and not lo.up:      # a run killed between making it and bringing lo up
             tp.act(ops.SET_LINK, name, "lo", "exists; lo: down→up", up=True)
         plan_files(tp, p, obs, ctx)
+        plan_forwarding(tp, p, obs)
         if not tp.actions:
             tp.reasons.append("exists")
         return tp

@@ -9,6 +9,7 @@ from nsprov.agent.planning import Context, TaskPlan, guard_management_port
 from nsprov.agent.resources._firewall import plan_rules, rule_exists
 from nsprov.agent.state import Observed
 from nsprov.model.kinds import object_name
+from nsprov.model.types import split_ip_port
 
 MODULE = "port_forward"
 RECORDS = ("fw_rule",)
@@ -20,7 +21,7 @@ def CLAIMS(record: dict) -> bool:
 
 def rules_of(p: dict, obs: Observed) -> dict:
     ns, proto, port = p["netns"], p["protocol"], p["port"]
-    to_ip, to_port = p["to"].split(":")
+    to_ip, to_port = split_ip_port(p["to"])
     base = f"{proto}/{port}->{p['to']}"
     dnat = {"type": "dnat", "proto": proto, "dport": port, "to": p["to"]}
     rules = {f"dnat {base}" + (f" iif {p['in_interface']}" if p["in_interface"] else ""):
@@ -33,7 +34,7 @@ def rules_of(p: dict, obs: Observed) -> dict:
         for link in obs.ns(ns).links.values():
             for a in link.addresses:
                 iface = ipaddress.ip_interface(a)
-                if iface.version == 4 and target in iface.network:
+                if iface.version == target.version and target in iface.network and not iface.ip.is_link_local:
                     rules[f"hairpin {base}"] = {"type": "hairpin", "source": str(iface.network), "daddr": to_ip,
                                                 "proto": proto, "dport": int(to_port)}
     return rules

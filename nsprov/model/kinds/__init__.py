@@ -20,6 +20,7 @@ REGISTRY = (         # in the order `nsprov doc` lists them
     "vlan",
     "vxlan",
     "interface",
+    "netem",
     "address",
     "route",
     "sysctl",

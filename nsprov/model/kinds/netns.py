@@ -71,6 +71,7 @@ class Netns(Kind):
                               "/etc/netns/NAME/hosts, with localhost; unset: the host's /etc/hosts", default={}),
         "resolv": Param(RESOLV, "its resolver: /etc/netns/NAME/resolv.conf (nameserver, search, options lines); "
                                 "unset: the host's", default={}),
+        "forwarding": Param(t.BOOL, "IPv4 and IPv6 forwarding in it (a router); unset: as it is (off in a new one)"),
         "state": STATE,
     }
 

@@ -7,6 +7,8 @@ from nsprov.model.kinds.base import Declares, Kind, NETNS, OVERLAP, Param, STATE
 def _rules(p: dict) -> list:
     if p["state"] == "present" and not p["via"] and not p["dev"]:
         return [("via", "a route needs via or dev")]
+    if p["via"] and p["to"] not in ("default", "::/0") and (":" in p["via"]) != (":" in p["to"]):
+        return [("via", f"gateway {p['via']} and destination {p['to']} are not of one IP version")]
     return []
 
 
@@ -32,7 +34,8 @@ class Route(Kind):
     absent = "Deletes the route."
     example = "route: {netns: red, to: default, via: 10.2.0.1}"
     params = {
-        "to": Param(t.ROUTE_DST, "'default' or the destination network", required=True),
+        "to": Param(t.ROUTE_DST, "'default' (IPv4's, or IPv6's with an IPv6 gateway), '::/0' or the destination "
+                                 "network", required=True),
         "netns": NETNS,
         "via": Param(t.IP, "the gateway"),
         "dev": Param(t.IFNAME, "the interface it leaves by", example="eth0"),
@@ -43,6 +46,13 @@ class Route(Kind):
 
     def label(self, p):
         return f"route {in_ns(p['netns'])}{p['to']}"
+
+    def validate(self, params):
+        """`to: default` with an IPv6 gateway is IPv6's default route, ::/0 (as the kernel names it)."""
+        out, problems = super().validate(params)
+        if out.get("to") == "default" and ":" in (out.get("via") or ""):
+            out["to"] = "::/0"
+        return out, problems
 
     rules = staticmethod(_rules)
     declares = staticmethod(_declares)

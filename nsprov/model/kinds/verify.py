@@ -6,7 +6,8 @@ from nsprov.model import types as t
 from nsprov.model.kinds.base import Declares, Kind, Param
 
 SET_CHECKS = ("isolation", "ipc_isolated", "pid1", "mount_isolated", "isolated_from_host")
-CHECKS = (*SET_CHECKS, "reach", "no_reach", "hostname", "uid_map")
+CHECKS = (*SET_CHECKS, "reach", "no_reach", "link", "hostname", "uid_map")
+_LINK_KEYS = ("from", "to", "rtt", "loss", "rate", "count", "tolerance")
 
 
 def reach_list(value: Any) -> list:
@@ -32,6 +33,49 @@ _S_REACH = {"type": "array", "items": {"type": "object", "additionalProperties":
 REACH_LIST = t.Type("list of {from, to, port, proto}", reach_list, _S_REACH, [{"from": "red", "to": "10.2.0.3", "port": 80}])
 
 
+def _tolerance(value) -> dict:
+    value = {} if value is None else value
+    if not isinstance(value, dict) or set(value) - {"percent", "ms"}:
+        raise ValueError(f"tolerance takes {{percent, ms}}, not {value!r}")
+    out = {"percent": float(value.get("percent", 10)), "ms": float(value.get("ms", 2))}
+    if not 0 <= out["percent"] <= 100 or out["ms"] < 0:
+        raise ValueError(f"tolerance {value!r}: percent from 0 to 100, ms not negative")
+    return out
+
+
+def link_list(value: Any) -> list:
+    """[{from, to, rtt ('NNNus'), loss (%), rate ('NNNbit'), count, tolerance {percent, ms}}]."""
+    from nsprov.model.kinds.netem import DURATION, RATE, percent
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("expected a list of {from, to, rtt, loss, rate, count, tolerance}")
+    out = []
+    for r in value:
+        if not isinstance(r, dict) or "to" not in r or set(r) - set(_LINK_KEYS):
+            raise ValueError(f"each entry needs to (and from, rtt, loss, rate, count, tolerance), not {r!r}")
+        if all(r.get(k) is None for k in ("rtt", "loss", "rate")):
+            raise ValueError(f"{r!r}: say what to measure: rtt, loss or rate")
+        count = r.get("count", 100)
+        if isinstance(count, bool) or not isinstance(count, int) or not 10 <= count <= 100000:
+            raise ValueError(f"count {count!r}: a number of echoes from 10 to 100000")
+        out.append({"from": t.netns_name(r.get("from", "")), "to": t.ip(r["to"]),
+                    "rtt": DURATION.check(r["rtt"]) if r.get("rtt") is not None else None,
+                    "loss": percent(r["loss"]) if r.get("loss") is not None else None,
+                    "rate": RATE.check(r["rate"]) if r.get("rate") is not None else None,
+                    "count": count, "tolerance": _tolerance(r.get("tolerance"))})
+    return out
+
+
+LINK_LIST = t.Type("list of {from, to, rtt, loss, rate, count, tolerance}", link_list, {"type": "array", "items": {
+    "type": "object", "additionalProperties": False, "required": ["to"], "properties": {
+        "from": {"type": "string"}, "to": t._S_IP, "rtt": {"type": ["string", "number"]},
+        "loss": {"type": ["string", "number"]}, "rate": {"type": ["string", "number"]}, "count": t._S_INT,
+        "tolerance": {"type": "object", "additionalProperties": False, "properties": {
+            "percent": {"type": "number"}, "ms": {"type": "number"}}}}}},
+    [{"from": "red", "to": "10.2.0.3", "rtt": "20ms", "rate": "10mbit"}])
+
+
 def _rules(p: dict) -> list:
     return [] if any(p[k] for k in CHECKS) else [("", "verify needs at least one check")]
 
@@ -39,7 +83,7 @@ def _rules(p: dict) -> list:
 def _declares(p: dict) -> Declares:
     sets = [(k, n) for k in SET_CHECKS for n in p[k]]
     sets += [(k, h["namespace"]) for k in ("hostname", "uid_map") for h in p[k]]
-    netns = [(f"{k}.from", r["from"]) for k in ("reach", "no_reach") for r in p[k] if r["from"]]
+    netns = [(f"{k}.from", r["from"]) for k in ("reach", "no_reach", "link") for r in p[k] if r["from"]]
     return Declares(netns_used=tuple(netns), sets_used=tuple(sets))
 
 
@@ -58,6 +102,11 @@ class Verify(Kind):
         "reach": Param(REACH_LIST, "{from: NAMESPACE, to: ADDRESS, port: N, proto: icmp|tcp|udp} that must answer "
                                      "(tcp when a port is given, else ping)", default=[]),
         "no_reach": Param(REACH_LIST, "the same, that must not answer", default=[]),
+        "link": Param(LINK_LIST, "{from: NAMESPACE, to: ADDRESS, rtt: 20ms, loss: 1, rate: 10mbit}: a link measured "
+                                 "(a ping train of `count` echoes, 100 unless set; a 2 s TCP stream into a sink the "
+                                 "agent runs where the address lives) against what is declared, within `tolerance` "
+                                 "(10 percent or 2 ms, whichever is larger; loss also within its sampling error)",
+                      default=[]),
         "hostname": Param(t.HOSTNAME_CHECKS, "{namespace, equals}: the hostname inside", default=[]),
         "ipc_isolated": Param(t.NAME_LIST, "sets whose SysV message queues are their own", default=[]),
         "pid1": Param(t.NAME_LIST, "sets whose init is PID 1 inside and another PID outside", default=[]),
