@@ -101,6 +101,7 @@ EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out
     ("namespace", "uid_map"): [{"inside": 0, "outside": 200000, "count": 65536}],
     ("namespace", "gid_map"): [{"inside": 0, "outside": 200000, "count": 65536}],
     ("namespace", "mounts"): [{"type": "tmpfs", "target": "/tmp"}], ("namespace", "allow_host_root"): True,
+    ("namespace", "hosts"): {"web": "10.0.0.2"}, ("namespace", "resolv"): {"nameservers": ["10.0.0.53"]},
     ("process", "name"): "ep2", ("process", "netns"): "e2", ("process", "command"): ["sleep", "3602"],
     ("process", "env"): {"EDITED": "1"}, ("process", "chdir"): "/tmp",
     ("process", "namespace"): "es0",
@@ -181,7 +182,8 @@ for s in sets:
     uts = run("nsenter", f"--uts=/run/nsprov/ns/{s}/uts", "cat", "/proc/sys/kernel/hostname",
               "/proc/sys/kernel/domainname").split() if "uts" in kinds else []
     out["set " + s] = [kinds, uts, open(f"/proc/{pid}/uid_map").read().split(), open(f"/proc/{pid}/gid_map").read().split(),
-                       sorted(l.split()[4] for l in open(f"/proc/{pid}/mountinfo") if l.split()[4] in ("/tmp", "/srv"))]
+                       sorted(l.split()[4] for l in open(f"/proc/{pid}/mountinfo") if l.split()[4] in ("/tmp", "/srv")),
+                       [open(f"/proc/{pid}/root/etc/{f}").read() for f in ("hosts", "resolv.conf")]]
 procs = []
 for l in run("ps", "-eo", "pid=,args=").splitlines():
     pid, args = l.split(None, 1)

@@ -92,3 +92,52 @@ def test_a_file_nsprov_did_not_write_is_never_overwritten(lab3, tmp_path):
     finally:
         nsprov("destroy", "-i", str(lab3.inventory), str(path), check=False)
         sh(lab3, "rm -rf /etc/netns/nm2", check=False)
+
+
+SET_BOOK = """\
+- hosts: lab2
+  lab: setnames
+  tasks:
+    - namespace:
+        name: nmset
+        kinds: [uts, mnt, pid, user, net]
+        hostname: nmset
+        uid_map: [{{inside: 0, outside: 100000, count: 65536}}]
+        gid_map: [{{inside: 0, outside: 100000, count: 65536}}]
+        hosts: {{web: {web}}}
+        resolv: {{nameservers: [10.0.0.53]}}
+    - process: {{name: nmsp, namespace: nmset, command: [sh, -c, "getent hosts web > /tmp/nms-proc; exec sleep 3600"]}}
+"""
+
+
+def test_names_of_a_namespace_set_are_inside_its_mount_namespace_only(lab3, tmp_path):
+    """hosts and resolv on a set with its own mount namespace (and a user namespace, which mounts
+    them as an unprivileged root): seen inside through /proc/INIT/root, resolved by a process and
+    by `nsprov exec`; the host's own files untouched; a changed name reaches the same set (its
+    init keeps its pid); destroy removes what nsprov kept."""
+    path = tmp_path / "set.yml"
+    host_hosts, host_resolv = sh(lab3, "cat /etc/hosts").stdout, sh(lab3, "cat /etc/resolv.conf").stdout
+    init = "$(python3 -c 'import json; print(json.load(open(\"/run/nsprov/ns/nmset/init.json\"))[\"pid\"])')"
+    try:
+        path.write_text(SET_BOOK.format(web="10.0.0.7"))
+        run(lab3, path)
+        inside = sh(lab3, f"cat /proc/{init}/root/etc/hosts").stdout
+        assert "10.0.0.7\tweb" in inside
+        assert "nameserver 10.0.0.53" in sh(lab3, f"cat /proc/{init}/root/etc/resolv.conf").stdout
+        assert sh(lab3, "cat /etc/hosts").stdout == host_hosts
+        assert sh(lab3, "cat /etc/resolv.conf").stdout == host_resolv
+        assert sh(lab3, "for i in 1 2 3 4 5; do [ -s /tmp/nms-proc ] && break; sleep 0.2; done; "
+                        "cat /tmp/nms-proc").stdout.split()[:2] == ["10.0.0.7", "web"]
+        got = nsprov("exec", "-i", str(lab3.inventory), HOST, "nmset", "--", "getent", "hosts", "web")
+        assert got.stdout.split()[:2] == ["10.0.0.7", "web"]
+        pid = sh(lab3, f"echo {init}").stdout.strip()
+        proc, events = run(lab3, path)
+        assert changed(events) == 0
+        path.write_text(SET_BOOK.format(web="10.0.0.8"))
+        run(lab3, path)
+        assert "10.0.0.8\tweb" in sh(lab3, f"cat /proc/{init}/root/etc/hosts").stdout
+        assert sh(lab3, f"echo {init}").stdout.strip() == pid             # the same set, not made again
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(path), check=False)
+        sh(lab3, "rm -f /tmp/nms-proc", check=False)
+    assert sh(lab3, "test -e /run/nsprov-names/nmset", check=False).returncode == 1

@@ -248,3 +248,20 @@ def test_control_a_check_that_is_not_stable_is_seen():
     unstable = t.Type("Mbit/s", lambda v: float(str(v).rstrip("mbit")) * 10 ** 6, None, "20mbit")
     once = unstable.check(unstable.example)
     assert unstable.check(once) != once
+
+
+def _task_with(kind, param: str) -> dict:
+    """A task of KIND with its required parameters at their examples, and PARAM at its example."""
+    out = {name: spec.example for name, spec in kind.params.items() if spec.required}
+    out[param] = kind.params[param].example
+    return out
+
+
+@pytest.mark.parametrize("kind,param", EXAMPLES)
+def test_a_validated_task_validates_to_itself(kind, param):
+    """The agent validates what the controller validated: the same parameters, the same verdict
+    (resolv: {} checked to {nameservers: [], ...}, which the agent then took as declared)."""
+    k = MODULES[kind]
+    once, problems = k.validate(_task_with(k, param))
+    again, problems_again = k.validate(once)
+    assert again == once and problems_again == problems

@@ -18,7 +18,14 @@ def read(path: str) -> Optional[str]:
 
 
 def write(path: str, content: str) -> None:
+    """A new file appears whole (renamed into place); one there already is rewritten in place,
+    so a bind mount of it (a namespace set's /etc/hosts, `ip netns exec`'s) shows the new text."""
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    if os.path.isfile(path):
+        with open(path, "r+", encoding="utf-8") as f:
+            f.write(content)
+            f.truncate()
+        return
     tmp = f"{path}.nsprov-{os.getpid()}"
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), "w", encoding="utf-8") as f:
         f.write(content)

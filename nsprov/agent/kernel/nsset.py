@@ -81,6 +81,19 @@ def _reveal_proc() -> None:
         _libc.umount2(target.encode(), MNT_DETACH)
 
 
+def _mount_inside(m: dict) -> None:
+    """One of a set's mounts, made by its init: a tmpfs, or a bind (a file over a file: /etc/hosts)."""
+    if m["type"] == "bind" and os.path.isfile(m["source"]):
+        if not os.path.exists(m["target"]):
+            os.close(os.open(m["target"], os.O_WRONLY | os.O_CREAT, 0o644))
+    else:
+        os.makedirs(m["target"], exist_ok=True)
+    if m["type"] == "tmpfs":
+        _mount("nsprov", m["target"], "tmpfs", MS_NOSUID | MS_NODEV, m.get("options") or None)
+    else:
+        _mount(m["source"], m["target"], None, MS_BIND | MS_REC)
+
+
 def init_main(spec_json: str) -> int:
     """Entry point of `ns-init`: never returns while the set lives."""
     spec = json.loads(spec_json)
@@ -116,11 +129,7 @@ def init_main(spec_json: str) -> int:
         if "mnt" in kinds and "pid" in kinds:
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         for m in spec.get("mounts", []):
-            os.makedirs(m["target"], exist_ok=True)
-            if m["type"] == "tmpfs":
-                _mount("nsprov", m["target"], "tmpfs", MS_NOSUID | MS_NODEV, m.get("options") or None)
-            else:
-                _mount(m["source"], m["target"], None, MS_BIND | MS_REC)
+            _mount_inside(m)
         if "net" in kinds:
             _lo_up()
         _say("ready")

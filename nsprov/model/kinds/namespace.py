@@ -1,9 +1,11 @@
 """namespace: a named set of namespaces of any kinds, held by a small init and pinned."""
 
 from nsprov.model import types as t
+from nsprov.model.kinds import netns as netns_kind
 from nsprov.model.kinds.base import Declares, Kind, Param, STATE
 
-_NEEDS = (("hostname", "uts"), ("domainname", "uts"), ("uid_map", "user"), ("gid_map", "user"), ("mounts", "mnt"))
+_NEEDS = (("hostname", "uts"), ("domainname", "uts"), ("uid_map", "user"), ("gid_map", "user"), ("mounts", "mnt"),
+          ("hosts", "mnt"), ("resolv", "mnt"))
 
 
 def _rules(p: dict) -> list:
@@ -75,6 +77,11 @@ class Namespace(Kind):
         "uid_map": Param(t.ID_MAP, "uid ranges (kind user): inside -> outside, count"),
         "gid_map": Param(t.ID_MAP, "gid ranges (kind user)"),
         "mounts": Param(t.MOUNTS, "tmpfs or bind mounts made inside (kind mnt)", default=[]),
+        "hosts": netns_kind.KIND.params["hosts"].but(
+            "names its processes resolve (kind mnt): bind-mounted over /etc/hosts inside, from a file nsprov keeps "
+            "under /run/nsprov-names/NAME; unset: the host's"),
+        "resolv": netns_kind.KIND.params["resolv"].but(
+            "its resolver (kind mnt): bind-mounted over /etc/resolv.conf inside; unset: the host's"),
         "allow_host_root": Param(t.BOOL, "allow a uid/gid map onto the host's 0 (no user isolation)",
             default=False),
         "state": STATE,

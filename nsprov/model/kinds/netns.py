@@ -32,8 +32,9 @@ def _resolv(value) -> dict:
         if not isinstance(x, str) or not x or any(c.isspace() for c in x):
             raise ValueError(f"resolv: invalid option {x!r}")
         return x
-    return {"nameservers": listed("nameservers", t.ip), "search": listed("search", t.hostname),
-            "options": listed("options", option)}
+    out = {"nameservers": listed("nameservers", t.ip), "search": listed("search", t.hostname),
+           "options": listed("options", option)}
+    return out if any(out.values()) else {}     # nothing declared: as unset (and it checks to itself)
 
 
 HOSTS = t.Type("mapping of hostname to address(es)", _hosts, {"type": "object", "additionalProperties": {
