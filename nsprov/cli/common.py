@@ -9,6 +9,7 @@ from typing import Optional
 
 import click
 
+from nsprov.cli import remember
 from nsprov.controller.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK  # noqa: F401 (re-exported)
 
 
@@ -141,6 +142,8 @@ def selection_options(f):
     f = click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="key=value, @file.yml or JSON")(f)
     f = click.option("--tags", "-t", "tags", default="", help="only tasks with these tags (comma separated)")(f)
     f = click.option("--skip-tags", "skip_tags", default="", help="skip tasks with these tags")(f)
+    f = click.option("--place", multiple=True, expose_value=False, callback=remember("place"), metavar="PATTERN=HOST",
+                     help="a containerlab topology: put the nodes matching PATTERN on HOST (repeatable)")(f)
     return f
 
 
@@ -277,7 +280,7 @@ def resolve_playbook(inventories, playbook, limit, extra, tags: tuple = ("", "")
     work is in the ledgers)."""
     tags, skip_tags = tags
     from nsprov.controller.listing import unmatched_tags
-    from nsprov.controller.playbook import load_playbook_lenient
+    from nsprov.cli.topologies import load_book
     from nsprov.controller.resolve import resolve, resolve_hosts
     from nsprov.controller.yamlsrc import InputError, Problem
     inv = load_inventory(inventories)
@@ -285,7 +288,7 @@ def resolve_playbook(inventories, playbook, limit, extra, tags: tuple = ("", "")
     plans: dict = {}
     only, skip = tuple(t for t in tags.split(",") if t), tuple(t for t in skip_tags.split(",") if t)
     try:
-        book, problems = load_playbook_lenient(playbook)
+        book, problems = load_book(playbook, inv, lambda: select(inv, "all", limit))
         for option, wanted in (("--tags", only), ("--skip-tags", skip)):
             message = unmatched_tags(book, wanted)
             if message:

@@ -376,7 +376,9 @@ class Kernel(Observing, Policies, Qdiscs):
         out = processes.run_once(command["argv"], command["env"], cwd=command.get("cwd", "/"))
         if out["rc"] != 0:
             tail = " ".join((out["stderr"] or out["stdout"]).strip().splitlines()[-3:])
-            raise OSError(errno.EIO, f"exit status {out['rc']}: {tail}")
+            if command.get("fails", True):
+                raise OSError(errno.EIO, f"exit status {out['rc']}: {tail}")
+            return {"changed": False, "reason": f"exit status {out['rc']} (failed_when: false): {tail}", "output": out}
         return {"changed": command.get("changed", True), "output": out}
 
     def run_checks(self, ns: str, name: str, checks: dict) -> dict:

@@ -17,7 +17,8 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     check = prefix + ["test", "-e", p["creates"]] if p["creates"] and prefix else None
     tp.act(ops.RUN_COMMAND, "", p["command"][0], f"ran {p['command'][0]}",
            command={"argv": prefix + p["command"], "env": p["env"], "cwd": cwd, "creates": p["creates"],
-                    "creates_check": check, "changed": p["changed_when"]})
+                    "creates_check": check, "changed": p["changed_when"],
+                    "fails": p["failed_when"]})
     return tp
 
 

@@ -14,7 +14,7 @@ class Exec(Kind):
     name = "exec"
     summary = "a one-shot command inside a namespace set or netns (changed unless creates/changed_when)"
     doc = ("Runs COMMAND once per run and waits for it (up to 300 s); a non-zero exit fails the task (and "
-           "rolls the run back). It is reported changed, unless `creates` names a path that exists (then it "
+           "rolls the run back), unless `failed_when: false`. It is reported changed, unless `creates` names a path that exists (then it "
            "does not run) or `changed_when: false`.")
     absent = ""
     example = "exec: {command: [ip, route], netns: red, changed_when: false}"
@@ -26,6 +26,8 @@ class Exec(Kind):
                          example="/run/setup-done"),
         "changed_when": Param(t.BOOL, "report the task changed when it ran (true or false, no expression)",
                               default=True, example=False),
+        "failed_when": Param(t.BOOL, "fail the task when the command exits non-zero (false: the exit status is "
+                                     "reported, and the play goes on)", default=True, example=False),
         "env": Param(t.ENV, ENV_DOC, default={}),
         "chdir": Param(t.PATH, CHDIR_DOC, default="/", example="/srv"),
     }

@@ -1,0 +1,278 @@
+"""containerlab topology files, as they are, compiled into a playbook: one play per host for the
+nodes and links on it, then one per host for the nodes' `exec` lines and `cmd`s (once every
+host's links are up), then, for `verify`, a ping matrix between nodes that share a subnet.
+
+A topology is a file named *.clab.yml / *.clab.yaml, or any YAML file with a top-level
+`topology:` key. Its `name` is the lab. Environment variables are expanded as containerlab
+expands them (`${VAR}`, `${VAR:=default}`, `${VAR:-default}`) before the YAML is read.
+A node's settings come from the node, then its group, then its kind, then `defaults` (mappings
+such as env and labels are merged in that order). Nodes are placed on hosts by `--place
+PATTERN=HOST`, the label `nsprov.host`, or, when one host is selected, all on it; links between
+nodes on different hosts become VXLAN pairs (clab_links.py).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Optional
+
+from nsprov.controller.playbook import Play, Playbook, Task
+from nsprov.controller.yamlsrc import InputError, MarkedDict, Problem, load_yaml, read_input
+from nsprov.model import types as t
+
+NODE_KINDS = ("linux", "bridge", "host")
+INHERITED = ("kind", "image", "exec", "cmd", "env", "labels", "network-mode", "binds", "startup-delay", "group")
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-=])([^}]*))?\}")
+_TOP = ("name", "prefix", "topology", "mgmt", "settings")
+
+
+def looks_like_topology(path: str) -> bool:
+    """*.clab.yml / *.clab.yaml, or a file with a top-level `topology:` key."""
+    if path.endswith((".clab.yml", ".clab.yaml")):
+        return True
+    try:
+        text = read_input(Path(path))
+    except InputError:
+        return False
+    return re.search(r"^topology:", text, re.MULTILINE) is not None
+
+
+def expand_env(text: str, env=os.environ) -> str:
+    """${VAR}, ${VAR:=default}, ${VAR:-default}, as containerlab expands them (unset: empty)."""
+    def one(m: re.Match) -> str:
+        value = env.get(m.group(1))
+        if m.group(2) and (value is None or (m.group(2).startswith(":") and value == "")):
+            return m.group(3)
+        return value or ""
+    return _ENV.sub(one, text)
+
+
+class Node:
+    """One topology node, its settings inherited, its place and its namespace's name."""
+
+    def __init__(self, name: str, spec: dict, line: int):
+        self.name, self.spec, self.line = name, spec, line
+        self.kind = spec.get("kind") or "linux"
+        self.host: Optional[str] = None
+        self.ns = ""                     # its netns ("" the host's own)
+        self.set_kinds: Optional[list] = None
+
+    @property
+    def target(self) -> dict:
+        """Where its commands run: {namespace: SET} or {netns: NS}."""
+        return {"namespace": self.ns} if self.set_kinds else {"netns": self.ns}
+
+
+def container_name(lab: str, prefix: Optional[str], node: str) -> str:
+    """The node's namespace as containerlab names its container: clab-LAB-NODE, PREFIX-LAB-NODE,
+    NODE with an empty prefix, LAB-NODE with `__lab-name`."""
+    if prefix is None:
+        return f"clab-{lab}-{node}"
+    if prefix == "":
+        return node
+    if prefix == "__lab-name":
+        return f"{lab}-{node}"
+    return f"{prefix}-{lab}-{node}"
+
+
+def inherit(node: dict, group: dict, kind: dict, defaults: dict) -> dict:
+    """A node's settings: the node's, else its group's, its kind's, the defaults'; mappings merged."""
+    layers = [defaults, kind, group, node]
+    out: dict = {}
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = {**out[key], **value}
+            elif value is not None:
+                out[key] = value
+    return out
+
+
+class Topology:
+    """A topology file read and checked; PROBLEMS name file, line and field."""
+
+    def __init__(self, path: str, text: Optional[str] = None):
+        self.path, self.problems, self.warnings, self.underlays = path, [], [], {}
+        data = load_yaml(Path(path), text=expand_env(text if text is not None else read_input(Path(path))))
+        if not isinstance(data, dict) or not isinstance(data.get("topology"), dict):
+            raise InputError([Problem(path, 1, "topology", "a topology file has a `topology:` mapping")])
+        self.data, self.top = data, data["topology"]
+        try:
+            self.lab = t.lab_name(data.get("name"))
+        except ValueError as exc:
+            self.problem(data, "name", f"is required, the lab's name ({exc})")
+            self.lab = Path(path).name.split(".")[0]
+        self.prefix = data.get("prefix")
+        for key in data:
+            if key not in _TOP:
+                self.problem(data, key, f"unknown top-level key; a topology has {', '.join(_TOP)}")
+        if data.get("mgmt"):
+            self.warnings.append(f"{path}: mgmt is containerlab's management network (Docker's): nsprov ignores it")
+        self.nodes = self._nodes()
+
+    def problem(self, where, key, message: str, field: Optional[str] = None) -> None:
+        line = where.line_of(key) if isinstance(where, (MarkedDict,)) else 1
+        self.problems.append(Problem(self.path, line, field or str(key), message))
+
+    def _nodes(self) -> dict:
+        raw = self.top.get("nodes") or {}
+        if not isinstance(raw, dict) or not raw:
+            self.problem(self.top, "nodes", "is required: a mapping of node names to their settings", "topology.nodes")
+            return {}
+        kinds, groups, defaults = (self.top.get(k) or {} for k in ("kinds", "groups", "defaults"))
+        out = {}
+        for name, spec in raw.items():
+            spec = spec or {}
+            field = f"topology.nodes.{name}"
+            if not isinstance(spec, dict):
+                self.problem(raw, name, "a node is a mapping of its settings", field)
+                continue
+            group = groups.get(spec.get("group")) if spec.get("group") else None
+            if spec.get("group") and group is None:
+                self.problem(spec, "group", f"no group {spec['group']!r} under topology.groups", f"{field}.group")
+            kind_name = spec.get("kind") or (group or {}).get("kind") or defaults.get("kind")
+            node = Node(str(name), inherit(spec, group or {}, kinds.get(kind_name) or {}, defaults), raw.line_of(name))
+            if node.kind not in NODE_KINDS:
+                self.problem(spec, "kind" if "kind" in spec else name, f"kind {node.kind!r} is not one nsprov runs "
+                             f"(it runs {', '.join(NODE_KINDS)}: a router's image needs its software on the host)",
+                             f"{field}.kind")
+            out[node.name] = node
+        return out
+
+    def place(self, hosts: list, place: tuple) -> None:
+        """Each node's host: --place PATTERN=HOST (first match), its label nsprov.host, or the one
+        host selected; a node sharing another's netns (network-mode container:X) goes with X."""
+        rules = []
+        for item in place:
+            pattern, _, host = item.partition("=")
+            if not host or host not in hosts:
+                self.problems.append(Problem("--place", 0, item, f"expected PATTERN=HOST with HOST one of "
+                                                                 f"{', '.join(hosts)}"))
+            rules.append((pattern, host))
+        for node in self.nodes.values():
+            label = (node.spec.get("labels") or {}).get("nsprov.host")
+            node.host = next((h for p, h in rules if fnmatch.fnmatchcase(node.name, p)), None) or label or (
+                hosts[0] if len(hosts) == 1 else None)
+            if node.host is not None and node.host not in hosts:
+                self.problem(self.top["nodes"], node.name, f"placed on {node.host!r}, which is not among the "
+                             f"selected hosts ({', '.join(hosts)})", f"topology.nodes.{node.name}")
+        for node in self.nodes.values():
+            mode = str(node.spec.get("network-mode") or "")
+            if mode.startswith("container:"):
+                other = self.nodes.get(mode.split(":", 1)[1])
+                if other is None:
+                    self.problem(self.top["nodes"], node.name, f"network-mode {mode}: no such node",
+                                 f"topology.nodes.{node.name}.network-mode")
+                else:
+                    node.host = other.host
+            if node.host is None and node.kind != "host":
+                self.problem(self.top["nodes"], node.name, "has no host: place it with --place "
+                             f"'{node.name}=HOST' or the label nsprov.host (more than one host is selected)",
+                             f"topology.nodes.{node.name}")
+
+    def namespaces(self) -> None:
+        """Each node's namespace: its container name, the host's own (network-mode host), or the
+        one it shares (container:X); a namespace set with the kinds its label nsprov.namespaces asks."""
+        for node in self.nodes.values():
+            mode = str(node.spec.get("network-mode") or "")
+            if node.kind in ("host", "bridge") or mode == "host":
+                node.ns = ""
+                continue
+            node.ns = container_name(self.lab, self.prefix, node.name)
+            kinds = (node.spec.get("labels") or {}).get("nsprov.namespaces")
+            if kinds:
+                kinds = kinds.replace(",", " ").split() if isinstance(kinds, str) else list(kinds)
+                node.set_kinds = sorted(set(kinds) | {"net"})
+        for node in self.nodes.values():
+            mode = str(node.spec.get("network-mode") or "")
+            if mode.startswith("container:") and mode.split(":", 1)[1] in self.nodes:
+                other = self.nodes[mode.split(":", 1)[1]]
+                node.ns, node.set_kinds = other.ns, other.set_kinds
+
+
+def scalar(value) -> str:
+    """A YAML scalar as the string containerlab reads it into (`- false` is the command false)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def node_tasks(node: Node) -> list:
+    """The node itself: its netns, namespace set, or bridge (nothing for a host-mode node)."""
+    mode = str(node.spec.get("network-mode") or "")
+    if node.kind == "bridge":
+        return [{"bridge": {"name": node.name}}]
+    if node.kind == "host" or mode == "host" or mode.startswith("container:"):
+        return []
+    if node.set_kinds:
+        task = {"name": node.ns, "kinds": node.set_kinds}
+        if "uts" in node.set_kinds:
+            task["hostname"] = node.name
+        return [{"namespace": task}]
+    return [{"netns": {"name": node.ns}}]
+
+
+def start_tasks(node: Node) -> list:
+    """Its `exec` lines, one by one and without a shell (a failing one is reported and the rest
+    run, as containerlab does), then its `cmd` as its long-running process; `env` for both."""
+    env = {str(k): scalar(v) for k, v in (node.spec.get("env") or {}).items()}
+    out = []
+    for line in node.spec.get("exec") or []:
+        out.append({"exec": {**node.target, "command": shlex.split(scalar(line)), "env": env, "failed_when": False,
+                             "changed_when": False}})
+    if node.spec.get("cmd"):
+        cmd = node.spec["cmd"]
+        argv = shlex.split(cmd) if isinstance(cmd, str) else [str(x) for x in cmd]
+        out.append({"process": {"name": f"{node.name}-cmd"[:64], **node.target, "command": argv, "env": env}})
+    return out
+
+
+def make_play(lab: str, index: int, name: str, host: str, tasks: list, line: int) -> Play:
+    made = tuple(Task(name=None, module=next(iter(task)), params=task[next(iter(task))], tags=(), when=None,
+                      loop=None, register=None, line=line, param_lines={}, index=i) for i, task in enumerate(tasks))
+    return Play(name=name, hosts=host, vars={}, become=False, tags=(), tasks=made, line=line, index=index)
+
+
+def load_topology(path: str, hosts: list, place: tuple = (), pingall: bool = False,
+                  underlays: Optional[dict] = None) -> tuple:
+    """(Playbook, problems, warnings) of the topology at PATH over the selected HOSTS (UNDERLAYS:
+    each one's address for the VXLAN links between them)."""
+    from nsprov.controller.clab_links import link_tasks, ping_tasks
+    topo = Topology(path)
+    topo.underlays = underlays or {}
+    topo.place(hosts, place)
+    topo.namespaces()
+    links = link_tasks(topo)
+    per_host = {h: [] for h in hosts}
+    for node in topo.nodes.values():
+        if node.host is not None:
+            per_host[node.host] += node_tasks(node)
+    for host, tasks in links.items():
+        per_host[host] += tasks
+    plays, line = [], topo.data.line_of("topology")
+    for host in hosts:
+        if per_host[host]:
+            plays.append(make_play(topo.lab, len(plays), f"{topo.lab}: nodes and links on {host}", host,
+                                   per_host[host], line))
+    for host in hosts:
+        tasks = [x for n in topo.nodes.values() if n.host == host for x in start_tasks(n)]
+        if tasks:
+            plays.append(make_play(topo.lab, len(plays), f"{topo.lab}: exec and cmd on {host}", host, tasks, line))
+    if pingall:
+        for host, tasks in ping_tasks(topo, links).items():
+            plays.append(make_play(topo.lab, len(plays), f"{topo.lab}: ping between nodes on {host}", host, tasks,
+                                   line))
+    images = sorted({str(n.spec["image"]) for n in topo.nodes.values() if n.spec.get("image")})
+    if images:
+        topo.warnings.append(f"{path}: image {', '.join(images)}: nsprov runs no images; the nodes use the "
+                             f"host's own software")
+    return Playbook(path=path, plays=tuple(plays), named_lab=topo.lab), topo.problems, topo.warnings
+
+
+def load_for(path: str, inv, hosts: list, place: tuple, pingall: bool) -> tuple:
+    """load_topology over HOSTS of the inventory INV, each host's underlay its address (or its
+    variable nsprov_underlay)."""
+    underlays = {h: str(inv.host_vars(h).get("nsprov_underlay") or inv.connection(h).address) for h in hosts}
+    return load_topology(path, hosts, place, pingall=pingall, underlays=underlays)

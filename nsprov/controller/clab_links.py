@@ -1,0 +1,193 @@
+"""A topology's links as tasks per host (clab.py has the nodes). Brief links (`endpoints:
+["a:eth1", "b:eth1"]`, with `host:IF`, `macvlan:PARENT` and bridge ends) and extended ones (`type:
+veth | host | macvlan | vxlan`) map to veth, macvlan and vxlan tasks; `mtu` and `ipv4`/`ipv6` per
+end go with them. A veth whose ends are on different hosts becomes a VXLAN pair: each end a
+vxlan in its node, towards the other host's underlay address, with a VNI made from the lab and
+the link (the same on both sides, the same on every run)."""
+
+from __future__ import annotations
+
+import ipaddress
+import zlib
+from typing import Optional
+
+from nsprov.controller.yamlsrc import MarkedDict, Problem
+
+CLAB_MTU = 9500          # containerlab's MTU for the veths it makes
+SPECIAL = ("host", "macvlan", "mgmt-net")
+
+
+def short_name(name: str) -> str:
+    """An interface name the kernel takes (15 bytes): a longer one keeps 10 bytes and gains 5 hex
+    digits of its checksum, the same on every run."""
+    if len(name.encode()) <= 15:
+        return name
+    return name.encode()[:10].decode(errors="ignore") + f"{zlib.crc32(name.encode()):08x}"[:5]
+
+
+def vni(lab: str, ends: list) -> int:
+    """The link's VXLAN id: from the lab and both ends, in 4096..16777215."""
+    return 4096 + zlib.crc32(f"{lab}/{'|'.join(sorted(ends))}".encode()) % (16777216 - 4096)
+
+
+class End:
+    """One end of a link: its node (None for the host's own), interface, host, netns, the bridge
+    it joins, and its addresses."""
+
+    def __init__(self, node, iface: str, host: Optional[str], ns: str, bridge: Optional[str], addresses: list):
+        self.node, self.iface, self.host, self.ns, self.bridge, self.addresses = (node, short_name(iface), host,
+                                                                                 ns, bridge, addresses)
+
+
+def _addresses(link: dict, i: int, endpoint) -> list:
+    out = []
+    for family in ("ipv4", "ipv6"):
+        per_link = link.get(family)
+        if isinstance(per_link, list) and i < len(per_link) and per_link[i]:
+            out.append(str(per_link[i]))
+        if isinstance(endpoint, dict) and endpoint.get(family):
+            value = endpoint[family]
+            out += [str(v) for v in (value if isinstance(value, list) else [value])]
+    return out
+
+
+def _end(topo, link: dict, i: int, endpoint, where: str, lines) -> Optional[End]:
+    if isinstance(endpoint, str):
+        node_name, _, iface = endpoint.partition(":")
+    elif isinstance(endpoint, dict):
+        node_name, iface = str(endpoint.get("node", "")), str(endpoint.get("interface", ""))
+    else:
+        node_name = iface = ""
+    if not node_name or not iface:
+        topo.problems.append(Problem(topo.path, lines, where, f"endpoint {endpoint!r}: expected NODE:INTERFACE"))
+        return None
+    addresses = _addresses(link, i, endpoint)
+    if node_name in SPECIAL:
+        return End(None, iface, None, "", None, addresses) if node_name == "host" else End(node_name, iface, None, "",
+                                                                                          None, addresses)
+    node = topo.nodes.get(node_name)
+    if node is None:
+        topo.problems.append(Problem(topo.path, lines, where, f"endpoint {endpoint!r}: no node {node_name!r}"))
+        return None
+    bridge = node.name if node.kind == "bridge" else None
+    return End(node, iface, node.host, node.ns, bridge, addresses)
+
+
+def _veth(a: End, b: End, mtu) -> dict:
+    task = {"name": a.iface, "netns": a.ns, "peer": b.iface, "peer_netns": b.ns, "mtu": mtu or CLAB_MTU}
+    if a.addresses:
+        task["addresses"] = a.addresses
+    if b.addresses:
+        task["peer_addresses"] = b.addresses
+    if a.bridge:
+        task["bridge"] = a.bridge
+    if b.bridge:
+        task["peer_bridge"] = b.bridge
+    return {"veth": task}
+
+
+def _vxlan(end: End, vni_: int, remote: str, mtu, port: int = 4789) -> dict:
+    task = {"name": end.iface, "netns": end.ns, "id": vni_, "remote": remote, "port": port}
+    if mtu:
+        task["mtu"] = mtu
+    if end.addresses:
+        task["addresses"] = end.addresses
+    return {"vxlan": task}
+
+
+def _brief(topo, link: dict, where: str, line: int, out: dict) -> None:
+    raw = link.get("endpoints")
+    if not isinstance(raw, list) or len(raw) != 2:
+        topo.problems.append(Problem(topo.path, line, where, "a link has two endpoints"))
+        return
+    a, b = (_end(topo, link, i, e, f"{where}.endpoints[{i}]", line) for i, e in enumerate(raw))
+    if a is None or b is None:
+        return
+    if a.node == "macvlan" or b.node == "macvlan":
+        parent, end = (a, b) if a.node == "macvlan" else (b, a)
+        _add(out, end.host, {"macvlan": {"name": end.iface, "link": parent.iface, "netns": end.ns,
+                                         "addresses": end.addresses}})
+        return
+    if a.host is None or b.host is None:       # host:IF is on the other end's host
+        a.host = a.host or b.host
+        b.host = b.host or a.host
+    if a.host == b.host:
+        _add(out, a.host, _veth(a, b, link.get("mtu")))
+        return
+    for end in (a, b):
+        if end.bridge:
+            topo.problems.append(Problem(topo.path, line, where, f"bridge {end.bridge} is on {end.host} and the other "
+                                                                 f"end on another host: a bridge takes links on its own "
+                                                                 f"host (place them together)"))
+            return
+    vni_ = vni(topo.lab, [str(e) for e in raw])
+    for end, other in ((a, b), (b, a)):
+        remote = topo.underlays.get(other.host)
+        if remote is None:
+            topo.problems.append(Problem(topo.path, line, where, f"no underlay address for {other.host}"))
+            return
+        _add(out, end.host, _vxlan(end, vni_, remote, link.get("mtu")))
+
+
+def _extended(topo, link: dict, where: str, line: int, out: dict) -> None:
+    kind = link.get("type")
+    if kind == "veth":
+        _brief(topo, link, where, line, out)
+        return
+    end = _end(topo, link, 0, link.get("endpoint"), f"{where}.endpoint", line)
+    if end is None:
+        return
+    if kind == "host":
+        task = {"veth": {"name": end.iface, "netns": end.ns, "peer": str(link.get("host-interface")), "peer_netns": "",
+                         "mtu": link.get("mtu") or CLAB_MTU, **({"addresses": end.addresses} if end.addresses else {})}}
+    elif kind == "macvlan":
+        task = {"macvlan": {"name": end.iface, "link": str(link.get("host-interface")), "netns": end.ns,
+                            "mode": link.get("mode") or "bridge", "addresses": end.addresses}}
+    elif kind == "vxlan":
+        task = _vxlan(end, int(link.get("vni") or 0), str(link.get("remote")), link.get("mtu"),
+                      int(link.get("udp-port") or 4789))
+    else:
+        topo.problems.append(Problem(topo.path, line, f"{where}.type", f"link type {kind!r}: nsprov makes veth, host, "
+                                                                      f"macvlan and vxlan links"))
+        return
+    _add(out, end.host, task)
+
+
+def _add(out: dict, host: Optional[str], task: dict) -> None:
+    if host is not None:
+        out.setdefault(host, []).append(task)
+
+
+def link_tasks(topo) -> dict:
+    """{host: [task]} of every link of TOPO (its nodes placed)."""
+    out: dict = {}
+    links = topo.top.get("links") or []
+    for i, link in enumerate(links):
+        where, line = f"topology.links[{i}]", links.line_of(i) if hasattr(links, "line_of") else 1
+        if not isinstance(link, (dict, MarkedDict)):
+            topo.problems.append(Problem(topo.path, line, where, "a link is a mapping (endpoints, or type and its keys)"))
+        elif "type" in link:
+            _extended(topo, link, where, line, out)
+        else:
+            _brief(topo, link, where, line, out)
+    return out
+
+
+def ping_tasks(topo, links: dict) -> dict:
+    """{host: [verify task]}: each node pings every other node's address on a subnet it shares
+    (LINKS: link_tasks's)."""
+    by_node: dict = {}
+    for tasks in links.values():
+        for task in tasks:
+            p = next(iter(task.values()))
+            for ns, key in ((p.get("netns", ""), "addresses"), (p.get("peer_netns"), "peer_addresses")):
+                if ns is not None and p.get(key):
+                    by_node.setdefault(ns, []).extend(ipaddress.ip_interface(a) for a in p[key])
+    hosts = {n.ns: n.host for n in topo.nodes.values() if n.ns}
+    out: dict = {}
+    for src, mine in sorted(by_node.items()):
+        reach = [{"from": src, "to": str(b.ip)} for dst, theirs in sorted(by_node.items()) if dst != src
+                 for b in theirs if any(a.network == b.network for a in mine)]
+        if reach and src in hosts:
+            out.setdefault(hosts[src], []).append({"verify": {"reach": reach}})
+    return out

@@ -1,0 +1,97 @@
+"""containerlab topology files on real lab hosts, checked with `ip -j`, `ip netns exec` and real
+packets, never by asking nsprov:
+- a topology file, as containerlab users write it, on one host: the nodes are network namespaces
+  named as containerlab names its containers, the bridge node a bridge, links veths with the
+  addresses declared; exec lines run in their node in order (a failing one is reported and the
+  next still runs), cmd is a process; packets cross the chain through the middle node; a re-run
+  changes nothing; `verify` pings between nodes that share a subnet; destroy leaves nothing;
+- the same format across two hosts: a link between nodes placed on different hosts is a VXLAN
+  pair over the lab switch, and the nodes reach each other.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import json_events, nsprov
+
+pytestmark = pytest.mark.lab
+CHAIN = Path(__file__).parents[1] / "data" / "topologies" / "chain.clab.yml"
+
+
+def sh(lab, host: str, command: str, check: bool = True):
+    return lab.ssh(host, "sh", "-c", command, check=check)
+
+
+def run(lab, command: str, path, *extra, check=True):
+    proc = nsprov(command, "-i", str(lab.inventory), str(path), *extra, "--json", check=check)
+    return proc, json_events(proc.stdout)
+
+
+def netns(lab, host: str) -> set:
+    return {x["name"] for x in json.loads(sh(lab, host, "ip -j netns list").stdout or "[]")}
+
+
+def test_a_containerlab_topology_on_one_host(lab3, tmp_path):
+    path = tmp_path / "chain.clab.yml"
+    shutil.copy(CHAIN, path)
+    try:
+        proc, events = run(lab3, "run", path, "--limit", "lab1")
+        assert {"clab-chain-a", "clab-chain-b", "clab-chain-c"} <= netns(lab3, "lab1")
+        assert netns(lab3, "lab2") & {"clab-chain-a"} == set()
+        addrs = json.loads(sh(lab3, "lab1", "ip -n clab-chain-a -j addr show eth1").stdout)[0]
+        assert addrs["mtu"] == 9500 and [a["local"] for a in addrs["addr_info"] if a["family"] == "inet"] == ["10.70.1.1"]
+        ports = json.loads(sh(lab3, "lab1", "ip -j link show master br-chain").stdout)
+        assert [p["ifname"] for p in ports] == ["c-port"]
+        # exec lines: c's `false` failed, was reported, and the line after it ran
+        failed = [e for e in events if e["event"] == "task" and e["module"] == "exec" and "exit status" in
+                  (e.get("reason") or "")]
+        assert len(failed) == 1 and "clab-chain-c" in json.dumps(failed[0])
+        # a's route (an exec line) and b's forwarding (another) carry a packet across b
+        sh(lab3, "lab1", "ip netns exec clab-chain-a ping -c1 -W2 10.70.2.2")
+        assert "sleep 3607" in sh(lab3, "lab1", "ip netns pids clab-chain-b | xargs -r ps -o args= -p").stdout
+        proc, events = run(lab3, "run", path, "--limit", "lab1")
+        assert sum(e["status"] == "changed" for e in events if e["event"] == "task") == 0
+        proc, events = run(lab3, "verify", path, "--limit", "lab1")
+        checks = [c for e in events if e["event"] == "task" for c in e.get("checks", [])] or [
+            e for e in events if e["event"] == "check"]
+        assert len(checks) >= 4 and all(c["passed"] for c in checks)
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(path), "--limit", "lab1", check=False)
+    assert not {n for n in netns(lab3, "lab1") if n.startswith("clab-chain")}
+    assert sh(lab3, "lab1", "ip link show br-chain", check=False).returncode != 0
+
+
+ACROSS = """\
+name: across
+topology:
+  nodes:
+    x: {kind: linux, labels: {nsprov.host: lab1}}
+    y: {kind: linux}
+  links:
+    - type: veth
+      endpoints: [{node: x, interface: eth1}, {node: y, interface: eth1}]
+      ipv4: [10.71.0.1/24, 10.71.0.2/24]
+"""
+
+
+def test_a_topology_across_two_hosts_links_them_by_vxlan(lab3, tmp_path):
+    path = tmp_path / "across.clab.yml"
+    path.write_text(ACROSS)
+    try:
+        run(lab3, "run", path, "--limit", "lab1,lab2", "--place", "y=lab2")
+        one = json.loads(sh(lab3, "lab1", "ip -n clab-across-x -d -j link show eth1").stdout)[0]
+        two = json.loads(sh(lab3, "lab2", "ip -n clab-across-y -d -j link show eth1").stdout)[0]
+        assert one["linkinfo"]["info_kind"] == two["linkinfo"]["info_kind"] == "vxlan"
+        assert one["linkinfo"]["info_data"]["id"] == two["linkinfo"]["info_data"]["id"]
+        sh(lab3, "lab1", "ip netns exec clab-across-x ping -c1 -W2 10.71.0.2")
+        proc, events = run(lab3, "run", path, "--limit", "lab1,lab2", "--place", "y=lab2")
+        assert sum(e["status"] == "changed" for e in events if e["event"] == "task") == 0
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(path), "--limit", "lab1,lab2", "--place", "y=lab2",
+               check=False)
+    assert "clab-across-x" not in netns(lab3, "lab1") and "clab-across-y" not in netns(lab3, "lab2")

@@ -1,0 +1,122 @@
+"""containerlab topology files compiled into plays (nsprov/controller/clab*.py): naming as
+containerlab names, inheritance, placement, links to veth/macvlan/vxlan tasks, VXLAN pairs across
+hosts, and every task a topology compiles to validates as a playbook task would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nsprov.controller import clab
+from nsprov.controller.clab_links import short_name, vni
+from nsprov.model.kinds import validate_params
+
+DATA = Path(__file__).parents[1] / "data" / "topologies"
+UNDERLAYS = {"h1": "10.0.0.1", "h2": "10.0.0.2"}
+
+
+def compile_text(tmp_path, text: str, hosts=("h1",), place=(), pingall=False, name="t.clab.yml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return clab.load_topology(str(path), list(hosts), place, pingall=pingall, underlays=UNDERLAYS)
+
+
+def tasks_of(book, host=None) -> list:
+    return [(t.module, t.params) for p in book.plays if host in (None, p.hosts) for t in p.tasks]
+
+
+def test_environment_variables_expand_as_containerlab_expands_them():
+    env = {"SET": "x", "EMPTY": ""}
+    assert clab.expand_env("${SET} ${UNSET} ${UNSET:=d} ${EMPTY:=d} ${EMPTY-d} ${UNSET:-e}", env) == "x  d d  e"
+
+
+@pytest.mark.parametrize("prefix,name", [(None, "clab-lab-n1"), ("", "n1"), ("__lab-name", "lab-n1"),
+                                         ("p", "p-lab-n1")])
+def test_node_namespaces_are_named_as_containerlab_names_its_containers(prefix, name):
+    assert clab.container_name("lab", prefix, "n1") == name
+
+
+def test_a_node_inherits_from_group_then_kind_then_defaults_and_merges_mappings():
+    got = clab.inherit({"env": {"A": "node"}, "cmd": "n"}, {"env": {"B": "group"}, "image": "g"},
+                       {"image": "k", "exec": ["k"]}, {"env": {"A": "d", "C": "d"}, "image": "d"})
+    assert got == {"env": {"A": "node", "B": "group", "C": "d"}, "cmd": "n", "image": "g", "exec": ["k"]}
+
+
+def test_the_chain_topology_compiles_to_plays_whose_tasks_all_validate(tmp_path):
+    book, problems, warnings = clab.load_topology(str(DATA / "chain.clab.yml"), ["h1"], (), pingall=True,
+                                                  underlays=UNDERLAYS)
+    assert problems == []
+    assert book.lab == "chain" and [p.hosts for p in book.plays] == ["h1", "h1", "h1"]
+    assert any("alpine:3" in w for w in warnings)                     # ${NODE_IMAGE:=alpine:3}
+    for module, params in tasks_of(book):
+        assert validate_params(module, params)[1] == [], (module, params)
+    made = tasks_of(book)
+    assert ("netns", {"name": "clab-chain-a"}) in made and ("bridge", {"name": "br-chain"}) in made
+    assert ("veth", {"name": "eth1", "netns": "clab-chain-a", "peer": "eth1", "peer_netns": "clab-chain-b",
+                     "mtu": 9500, "addresses": ["10.70.1.1/24"], "peer_addresses": ["10.70.1.2/24"]}) in made
+    assert ("veth", {"name": "eth2", "netns": "clab-chain-c", "peer": "c-port", "peer_netns": "", "mtu": 9500,
+                     "peer_bridge": "br-chain"}) in made
+    execs = [p for m, p in made if m == "exec"]
+    assert [e["command"] for e in execs if e["netns"] == "clab-chain-c"] == [
+        ["ip", "route", "add", "10.70.1.0/24", "via", "10.70.2.1"], ["false"], ["ip", "link", "set", "lo", "up"]]
+    assert all(e["failed_when"] is False and e["env"] == {"LAB": "chain"} for e in execs)
+    assert ("process", {"name": "b-cmd", "netns": "clab-chain-b", "command": ["sleep", "3607"],
+                        "env": {"LAB": "chain"}}) in made
+    pings = [r for m, p in made if m == "verify" for r in p["reach"]]
+    assert {"from": "clab-chain-a", "to": "10.70.1.2"} in pings and {"from": "clab-chain-b", "to": "10.70.2.2"} in pings
+
+
+TWO = """\
+name: two
+topology:
+  nodes:
+    x: {kind: linux, labels: {nsprov.host: h1}}
+    y: {kind: linux}
+  links:
+    - endpoints: ["x:eth1", "y:eth1"]
+"""
+
+
+def test_a_link_across_hosts_is_a_vxlan_pair_with_one_vni_towards_each_other(tmp_path):
+    book, problems, _ = compile_text(tmp_path, TWO, hosts=("h1", "h2"), place=("y=h2",))
+    assert problems == []
+    one = [p for m, p in tasks_of(book, "h1") if m == "vxlan"]
+    two = [p for m, p in tasks_of(book, "h2") if m == "vxlan"]
+    assert one[0]["remote"] == "10.0.0.2" and two[0]["remote"] == "10.0.0.1"
+    assert one[0]["id"] == two[0]["id"] == vni("two", ["x:eth1", "y:eth1"])
+    assert one[0]["netns"] == "clab-two-x" and two[0]["netns"] == "clab-two-y"
+
+
+def test_an_unplaced_node_among_several_hosts_is_an_error_naming_it_and_its_line(tmp_path):
+    book, problems, _ = compile_text(tmp_path, TWO, hosts=("h1", "h2"))
+    assert [(p.line, p.field) for p in problems] == [(5, "topology.nodes.y")]
+    assert "--place 'y=HOST'" in problems[0].message
+
+
+def test_a_kind_nsprov_does_not_run_is_refused_by_name(tmp_path):
+    text = "name: k\ntopology:\n  nodes:\n    r1: {kind: nokia_srlinux}\n"
+    _, problems, _ = compile_text(tmp_path, text)
+    assert len(problems) == 1 and "kind 'nokia_srlinux'" in problems[0].message and problems[0].line == 4
+
+
+def test_long_interface_names_are_shortened_the_same_way_every_time():
+    long = "ethernet-1-long-name"
+    assert len(short_name(long).encode()) == 15 and short_name(long) == short_name(long)
+    assert short_name(long) != short_name(long + "2") and short_name("eth1") == "eth1"
+
+
+def test_a_node_sharing_another_nodes_network_runs_its_commands_there(tmp_path):
+    text = ("name: s\ntopology:\n  nodes:\n    a: {kind: linux}\n    b:\n      kind: linux\n"
+            "      network-mode: container:a\n      exec: [ip addr]\n")
+    book, problems, _ = compile_text(tmp_path, text)
+    assert problems == []
+    assert [p["netns"] for m, p in tasks_of(book) if m == "exec"] == ["clab-s-a"]
+    assert [m for m, p in tasks_of(book)].count("netns") == 1
+
+
+def test_a_node_with_nsprov_namespaces_is_a_namespace_set_named_as_its_container(tmp_path):
+    text = "name: n\ntopology:\n  nodes:\n    a:\n      kind: linux\n      labels: {nsprov.namespaces: [uts, pid, mnt]}\n"
+    book, problems, _ = compile_text(tmp_path, text)
+    assert tasks_of(book) == [("namespace", {"name": "clab-n-a", "kinds": ["mnt", "net", "pid", "uts"],
+                                             "hostname": "a"})]
