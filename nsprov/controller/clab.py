@@ -174,6 +174,26 @@ class Topology:
                              f"'{node.name}=HOST' or the label nsprov.host (more than one host is selected)",
                              f"topology.nodes.{node.name}")
 
+    def start_order(self) -> list:
+        """The nodes in steps: each after every node it waits for (`wait-for`, stages), across hosts."""
+        left = {n: set(waits_for(node)) for n, node in self.nodes.items()}
+        for name, deps in left.items():
+            for dep in sorted(deps - set(self.nodes)):
+                self.problem(self.top["nodes"], name, f"waits for {dep!r}, which is no node of this topology",
+                             f"topology.nodes.{name}")
+            deps &= set(self.nodes)
+        steps = []
+        while left:
+            ready = sorted(n for n, deps in left.items() if not deps & set(left))
+            if not ready:
+                self.problem(self.top["nodes"], sorted(left)[0], f"nodes wait for each other in a circle: "
+                             f"{', '.join(sorted(left))}", "topology.nodes")
+                break
+            steps.append(ready)
+            for n in ready:
+                del left[n]
+        return steps
+
     def namespaces(self) -> None:
         """Each node's namespace: its container name, the host's own (network-mode host), or the
         one it shares (container:X); a namespace set with the kinds its label nsprov.namespaces asks."""
@@ -199,6 +219,15 @@ def scalar(value) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
+def waits_for(node: Node) -> list:
+    """The nodes NODE waits for: its `wait-for` (names), and every stage's `wait-for: [{node}]`."""
+    out = [str(x) for x in node.spec.get("wait-for") or [] if not isinstance(x, dict)]
+    stages = node.spec.get("stages") or {}
+    for stage in stages.values() if isinstance(stages, dict) else ():
+        out += [str(w.get("node")) for w in (stage or {}).get("wait-for") or [] if isinstance(w, dict)]
+    return out
+
+
 def node_tasks(node: Node) -> list:
     """The node itself: its netns, namespace set, or bridge (nothing for a host-mode node)."""
     mode = str(node.spec.get("network-mode") or "")
@@ -219,6 +248,9 @@ def start_tasks(node: Node) -> list:
     run, as containerlab does), then its `cmd` as its long-running process; `env` for both."""
     env = {str(k): scalar(v) for k, v in (node.spec.get("env") or {}).items()}
     out = []
+    delay = node.spec.get("startup-delay")
+    if delay:       # containerlab holds the node back this many seconds
+        out.append({"exec": {"command": ["sleep", str(int(delay))], "changed_when": False}})
     for line in node.spec.get("exec") or []:
         out.append({"exec": {**node.target, "command": shlex.split(scalar(line)), "env": env, "failed_when": False,
                              "changed_when": False}})
@@ -256,10 +288,13 @@ def load_topology(path: str, hosts: list, place: tuple = (), pingall: bool = Fal
         if per_host[host]:
             plays.append(make_play(topo.lab, len(plays), f"{topo.lab}: nodes and links on {host}", host,
                                    per_host[host], line))
-    for host in hosts:
-        tasks = [x for n in topo.nodes.values() if n.host == host for x in start_tasks(n)]
-        if tasks:
-            plays.append(make_play(topo.lab, len(plays), f"{topo.lab}: exec and cmd on {host}", host, tasks, line))
+    for level, names in enumerate(topo.start_order()):
+        for host in hosts:
+            tasks = [x for n in names if topo.nodes[n].host == host for x in start_tasks(topo.nodes[n])]
+            if tasks:
+                plays.append(make_play(topo.lab, len(plays), f"{topo.lab}: exec and cmd on {host}"
+                                       + (f" (after what they wait for, step {level + 1})" if level else ""),
+                                       host, tasks, line))
     if pingall:
         for host, tasks in ping_tasks(topo, links).items():
             plays.append(make_play(topo.lab, len(plays), f"{topo.lab}: ping between nodes on {host}", host, tasks,

@@ -120,3 +120,38 @@ def test_a_node_with_nsprov_namespaces_is_a_namespace_set_named_as_its_container
     book, problems, _ = compile_text(tmp_path, text)
     assert tasks_of(book) == [("namespace", {"name": "clab-n-a", "kinds": ["mnt", "net", "pid", "uts"],
                                              "hostname": "a"})]
+
+
+WAITS = """\
+name: w
+topology:
+  nodes:
+    a: {kind: linux, exec: [ip link], labels: {nsprov.host: h1}}
+    b:
+      kind: linux
+      exec: [ip addr]
+      startup-delay: 2
+      stages:
+        create:
+          wait-for:
+            - {node: a, stage: healthy}
+      labels: {nsprov.host: h2}
+    c: {kind: linux, wait-for: [b], cmd: sleep 60, labels: {nsprov.host: h1}}
+"""
+
+
+def test_nodes_start_after_what_they_wait_for_across_hosts(tmp_path):
+    book, problems, _ = compile_text(tmp_path, WAITS, hosts=("h1", "h2"))
+    assert problems == []
+    starts = [(p.hosts, [t.module for t in p.tasks]) for p in book.plays if "exec and cmd" in p.name]
+    assert starts == [("h1", ["exec"]), ("h2", ["exec", "exec"]), ("h1", ["process"])]
+    delay = next(p for p in book.plays if p.hosts == "h2" and "exec and cmd" in p.name).tasks[0].params
+    assert delay["command"] == ["sleep", "2"]
+
+
+def test_nodes_waiting_in_a_circle_or_for_no_node_are_errors(tmp_path):
+    text = WAITS.replace("wait-for: [b]", "wait-for: [b, ghost]").replace("{node: a, stage: healthy}",
+                                                                          "{node: c, stage: healthy}")
+    _, problems, _ = compile_text(tmp_path, text, hosts=("h1", "h2"))
+    messages = " / ".join(p.message for p in problems)
+    assert "waits for 'ghost'" in messages and "in a circle: b, c" in messages
