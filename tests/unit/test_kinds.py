@@ -265,3 +265,14 @@ def test_a_validated_task_validates_to_itself(kind, param):
     once, problems = k.validate(_task_with(k, param))
     again, problems_again = k.validate(once)
     assert again == once and problems_again == problems
+
+
+@pytest.mark.parametrize("kind,param", EXAMPLES)
+def test_a_bad_value_is_a_problem_never_a_crash(kind, param):
+    """Each kind's cross-field rules see the default where a value was refused (route's rule read
+    an invalid `to` as None and raised TypeError: the run died with a traceback, not exit 2)."""
+    k = MODULES[kind]
+    for bad in ({"x": 1}, [object], "", -1, "::", "10.0.0.0/33", True):
+        task = {name: spec.example for name, spec in k.params.items()}   # every other value set
+        task[param] = bad
+        k.validate(task)          # problems, or none: never an exception

@@ -101,10 +101,11 @@ class Nft:
             for item in json.loads(proc.stdout).get("nftables", []):
                 rule, chain = item.get("rule"), item.get("chain")
                 if rule:
-                    key = rule.get("comment") or f"(rule in {family} {rule['chain']} handle {rule['handle']})"
+                    where = rule["chain"] if family == "ip" else f"{family} {rule['chain']}"
+                    key = rule.get("comment") or f"(rule in {where} handle {rule['handle']})"
                     out[key] = {"chain": rule["chain"], "handle": rule["handle"], "family": family}
                 elif chain and chain.get("name") not in _CHAINS:
-                    out[f"(chain {family} {chain['name']})"] = {"chain": chain["name"], "handle": chain.get("handle"),
+                    out[f"(chain {chain['name'] if family == 'ip' else family + ' ' + chain['name']})"] = {"chain": chain["name"], "handle": chain.get("handle"),
                                                                "family": family}
         return out
 

@@ -7,7 +7,7 @@ from nsprov.model.kinds.base import Declares, Kind, NETNS, OVERLAP, Param, STATE
 def _rules(p: dict) -> list:
     if p["state"] == "present" and not p["via"] and not p["dev"]:
         return [("via", "a route needs via or dev")]
-    if p["via"] and p["to"] not in ("default", "::/0") and (":" in p["via"]) != (":" in p["to"]):
+    if p["via"] and p["to"] and p["to"] not in ("default", "::/0") and (":" in p["via"]) != (":" in p["to"]):
         return [("via", f"gateway {p['via']} and destination {p['to']} are not of one IP version")]
     return []
 

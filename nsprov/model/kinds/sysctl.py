@@ -8,7 +8,7 @@ def _rules(p: dict) -> list:
     out = []
     if p["state"] == "present" and p["value"] is None:
         out.append(("value", "is required when state is present"))
-    if p["netns"] and not p["name"].startswith("net."):
+    if p["netns"] and p["name"] and not p["name"].startswith("net."):
         out.append(("name", f"{p['name']} is not a per-network-namespace sysctl (only net.* are)"))
     return out
 
