@@ -14,15 +14,6 @@ import sys
 import click
 
 
-def remember(key: str):
-    """A click callback keeping an option for the loader (ctx.meta["nsprov.KEY"]), off the
-    command's signature: an option every playbook command takes and only the loader reads."""
-    def keep(ctx, param, value):
-        ctx.meta[f"nsprov.{key}"] = value
-        return value
-    return keep
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nsprov")
 def cli() -> None:

@@ -9,7 +9,7 @@ from typing import Optional
 
 import click
 
-from nsprov.cli import remember
+from nsprov.cli.topologies import place_option
 from nsprov.controller.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK  # noqa: F401 (re-exported)
 
 
@@ -142,9 +142,7 @@ def selection_options(f):
     f = click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="key=value, @file.yml or JSON")(f)
     f = click.option("--tags", "-t", "tags", default="", help="only tasks with these tags (comma separated)")(f)
     f = click.option("--skip-tags", "skip_tags", default="", help="skip tasks with these tags")(f)
-    f = click.option("--place", multiple=True, expose_value=False, callback=remember("place"), metavar="PATTERN=HOST",
-                     help="a containerlab topology: put the nodes matching PATTERN on HOST (repeatable)")(f)
-    return f
+    return place_option(f)
 
 
 def lab_options(f):

@@ -13,7 +13,7 @@ from typing import Optional
 
 from nsprov.cli.common import (connection_options, connections, console, drive, fail, host_settings, inventory_options,
                                lab_of, lab_options, limit_option, list_and_exit, listing_options, load_inventory,
-                               playbook_options, plays_of, resolve_playbook, run_interruptible, run_options, select,
+                               place_option, playbook_options, plays_of, resolve_playbook, run_interruptible, run_options, select,
                                selection_options, startup_done, styled)
 
 
@@ -52,6 +52,7 @@ def run(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_t
 @inventory_options
 @lab_options
 @click.argument("playbook", required=False, type=click.Path(dir_okay=False))
+@place_option
 @click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="key=value, @file.yml or JSON")
 @click.option("--lock-timeout", type=float, default=60.0, show_default=True,
               help="seconds to wait for another nsprov run on the same host to finish")

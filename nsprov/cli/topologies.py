@@ -9,6 +9,22 @@ from typing import Callable
 import click
 
 
+def remember(key: str):
+    """A click callback keeping an option for the loader (ctx.meta["nsprov.KEY"]), off the
+    command's signature: an option every playbook command takes and only the loader reads."""
+    def keep(ctx, param, value):
+        ctx.meta[f"nsprov.{key}"] = value
+        return value
+    return keep
+
+
+def place_option(f):
+    """--place PATTERN=HOST, for the loader below."""
+    return click.option("--place", multiple=True, expose_value=False, callback=remember("place"),
+                        metavar="PATTERN=HOST",
+                        help="a containerlab topology: put the nodes matching PATTERN on HOST (repeatable)")(f)
+
+
 def load_book(path: str, inv, selected: Callable[[], list]) -> tuple:
     """(Playbook, problems) of PATH; SELECTED() gives the hosts a topology is placed on."""
     from nsprov.controller import clab
