@@ -19,7 +19,12 @@ def remember(key: str):
 
 
 def place_option(f):
-    """--place PATTERN=HOST, for the loader below."""
+    """--place PATTERN=HOST and --kind-as KIND=linux, for the loader below."""
+    f = click.option("--spread", is_flag=True, expose_value=False, callback=remember("spread"),
+                     help="a containerlab topology: spread the nodes nothing places over the selected hosts, few "
+                          "links crossing")(f)
+    f = click.option("--kind-as", multiple=True, expose_value=False, callback=remember("kind_as"),
+                     metavar="KIND=linux", help="a containerlab topology: run nodes of KIND as linux nodes")(f)
     return click.option("--place", multiple=True, expose_value=False, callback=remember("place"),
                         metavar="PATTERN=HOST",
                         help="a containerlab topology: put the nodes matching PATTERN on HOST (repeatable)")(f)
@@ -32,8 +37,8 @@ def load_book(path: str, inv, selected: Callable[[], list]) -> tuple:
     if not clab.looks_like_topology(path):
         return load_playbook_lenient(path)
     ctx = click.get_current_context()
-    book, problems, warnings = clab.load_for(path, inv, selected(), ctx.meta.get("nsprov.place", ()),
-                                             pingall=ctx.info_name == "verify")
+    options = {k: ctx.meta.get(f"nsprov.{k}") for k in ("place", "kind_as", "spread")}
+    book, problems, warnings = clab.load_for(path, inv, selected(), options, pingall=ctx.info_name == "verify")
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     return book, problems

@@ -25,6 +25,10 @@ from nsprov.controller.yamlsrc import InputError, MarkedDict, Problem, load_yaml
 from nsprov.model import types as t
 
 NODE_KINDS = ("linux", "bridge", "host")
+HONOURED = ("kind", "group", "exec", "cmd", "env", "labels", "network-mode", "wait-for", "stages", "startup-delay")
+# what containerlab does with Docker that nsprov has no use for: one warning names them
+IGNORED = ("image", "mgmt-ipv4", "mgmt-ipv6", "mgmt_ipv4", "mgmt_ipv6", "ports", "dns", "healthcheck",
+           "restart-policy", "cpu", "cpu-set", "memory", "shm-size", "user", "entrypoint", "sysctls")
 INHERITED = ("kind", "image", "exec", "cmd", "env", "labels", "network-mode", "binds", "startup-delay", "group")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-=])([^}]*))?\}")
 _TOP = ("name", "prefix", "topology", "mgmt", "settings")
@@ -95,8 +99,9 @@ def inherit(node: dict, group: dict, kind: dict, defaults: dict) -> dict:
 class Topology:
     """A topology file read and checked; PROBLEMS name file, line and field."""
 
-    def __init__(self, path: str, text: Optional[str] = None):
+    def __init__(self, path: str, text: Optional[str] = None, kind_as: Optional[dict] = None):
         self.path, self.problems, self.warnings, self.underlays = path, [], [], {}
+        self.kind_as, self.mgmt_used = kind_as or {}, False
         data = load_yaml(Path(path), text=expand_env(text if text is not None else read_input(Path(path))))
         if not isinstance(data, dict) or not isinstance(data.get("topology"), dict):
             raise InputError([Problem(path, 1, "topology", "a topology file has a `topology:` mapping")])
@@ -136,16 +141,33 @@ class Topology:
                 self.problem(spec, "group", f"no group {spec['group']!r} under topology.groups", f"{field}.group")
             kind_name = spec.get("kind") or (group or {}).get("kind") or defaults.get("kind")
             node = Node(str(name), inherit(spec, group or {}, kinds.get(kind_name) or {}, defaults), raw.line_of(name))
+            if self.kind_as.get(node.kind) == "linux":
+                node.kind = "linux"
             if node.kind not in NODE_KINDS:
                 self.problem(spec, "kind" if "kind" in spec else name, f"kind {node.kind!r} is not one nsprov runs "
-                             f"(it runs {', '.join(NODE_KINDS)}: a router's image needs its software on the host)",
-                             f"{field}.kind")
+                             f"(it runs {', '.join(NODE_KINDS)}; --kind-as {node.kind}=linux runs it as linux, with "
+                             f"the host's software)", f"{field}.kind")
             out[node.name] = node
+        self._warn_keys(out)
         return out
 
-    def place(self, hosts: list, place: tuple) -> None:
-        """Each node's host: --place PATTERN=HOST (first match), its label nsprov.host, or the one
-        host selected; a node sharing another's netns (network-mode container:X) goes with X."""
+    def _warn_keys(self, nodes: dict) -> None:
+        """One warning for the Docker settings nsprov ignores, one for the other keys it does not
+        implement, each naming the nodes that use them."""
+        for keys, what in ((IGNORED, "nsprov ignores (they are Docker's)"), (None, "nsprov does not implement")):
+            used: dict = {}
+            for node in nodes.values():
+                for key in node.spec:
+                    if (key in keys) if keys else (key not in HONOURED and key not in IGNORED):
+                        used.setdefault(key, []).append(node.name)
+            if used:
+                self.warnings.append(f"{self.path}: {what}: " + "; ".join(
+                    f"{key} ({', '.join(names)})" for key, names in sorted(used.items())))
+
+    def place(self, hosts: list, place: tuple, spread: bool = False) -> None:
+        """Each node's host: --place PATTERN=HOST (first match), its label nsprov.host, the one
+        host selected, or SPREAD (clab_place.py) for the rest; a node sharing another's netns
+        (network-mode container:X) goes with X."""
         rules = []
         for item in place:
             pattern, _, host = item.partition("=")
@@ -160,6 +182,12 @@ class Topology:
             if node.host is not None and node.host not in hosts:
                 self.problem(self.top["nodes"], node.name, f"placed on {node.host!r}, which is not among the "
                              f"selected hosts ({', '.join(hosts)})", f"topology.nodes.{node.name}")
+        free = [n.name for n in self.nodes.values() if n.host is None and n.kind != "host"
+                and not str(n.spec.get("network-mode") or "").startswith("container:")]
+        if spread and free:
+            from nsprov.controller.clab_place import links_of, spread as spread_over
+            for name, host in spread_over(free, hosts, links_of(self)).items():
+                self.nodes[name].host = host
         for node in self.nodes.values():
             mode = str(node.spec.get("network-mode") or "")
             if mode.startswith("container:"):
@@ -171,7 +199,8 @@ class Topology:
                     node.host = other.host
             if node.host is None and node.kind != "host":
                 self.problem(self.top["nodes"], node.name, "has no host: place it with --place "
-                             f"'{node.name}=HOST' or the label nsprov.host (more than one host is selected)",
+                             f"'{node.name}=HOST', the label nsprov.host, or --spread (more than one host is "
+                             f"selected)",
                              f"topology.nodes.{node.name}")
 
     def start_order(self) -> list:
@@ -267,14 +296,16 @@ def make_play(lab: str, index: int, name: str, host: str, tasks: list, line: int
     return Play(name=name, hosts=host, vars={}, become=False, tags=(), tasks=made, line=line, index=index)
 
 
-def load_topology(path: str, hosts: list, place: tuple = (), pingall: bool = False,
+def load_topology(path: str, hosts: list, options: Optional[dict] = None, pingall: bool = False,
                   underlays: Optional[dict] = None) -> tuple:
-    """(Playbook, problems, warnings) of the topology at PATH over the selected HOSTS (UNDERLAYS:
-    each one's address for the VXLAN links between them)."""
-    from nsprov.controller.clab_links import link_tasks, ping_tasks
-    topo = Topology(path)
+    """(Playbook, problems, warnings) of the topology at PATH over the selected HOSTS. OPTIONS:
+    {place: (PATTERN=HOST, ...), kind_as: {KIND: linux}, spread: bool}; UNDERLAYS: each host's
+    address for the VXLAN links between them."""
+    from nsprov.controller.clab_links import link_tasks, mgmt_bridge, ping_tasks
+    options = options or {}
+    topo = Topology(path, kind_as=options.get("kind_as"))
     topo.underlays = underlays or {}
-    topo.place(hosts, place)
+    topo.place(hosts, tuple(options.get("place") or ()), bool(options.get("spread")))
     topo.namespaces()
     links = link_tasks(topo)
     per_host = {h: [] for h in hosts}
@@ -282,7 +313,12 @@ def load_topology(path: str, hosts: list, place: tuple = (), pingall: bool = Fal
         if node.host is not None:
             per_host[node.host] += node_tasks(node)
     for host, tasks in links.items():
+        if topo.mgmt_used and any(mgmt_bridge(topo.lab) in next(iter(x.values())).values() for x in tasks):
+            per_host[host].append({"bridge": {"name": mgmt_bridge(topo.lab)}})
         per_host[host] += tasks
+    if topo.mgmt_used:
+        topo.warnings.append(f"{path}: links to mgmt-net end on the lab's own bridge {mgmt_bridge(topo.lab)}: no "
+                             f"Docker network stands behind it")
     plays, line = [], topo.data.line_of("topology")
     for host in hosts:
         if per_host[host]:
@@ -299,15 +335,12 @@ def load_topology(path: str, hosts: list, place: tuple = (), pingall: bool = Fal
         for host, tasks in ping_tasks(topo, links).items():
             plays.append(make_play(topo.lab, len(plays), f"{topo.lab}: ping between nodes on {host}", host, tasks,
                                    line))
-    images = sorted({str(n.spec["image"]) for n in topo.nodes.values() if n.spec.get("image")})
-    if images:
-        topo.warnings.append(f"{path}: image {', '.join(images)}: nsprov runs no images; the nodes use the "
-                             f"host's own software")
     return Playbook(path=path, plays=tuple(plays), named_lab=topo.lab), topo.problems, topo.warnings
 
 
-def load_for(path: str, inv, hosts: list, place: tuple, pingall: bool) -> tuple:
+def load_for(path: str, inv, hosts: list, options: dict, pingall: bool) -> tuple:
     """load_topology over HOSTS of the inventory INV, each host's underlay its address (or its
-    variable nsprov_underlay)."""
+    variable nsprov_underlay); OPTIONS: {place: (PATTERN=HOST...), kind_as: (KIND=linux...)}."""
     underlays = {h: str(inv.host_vars(h).get("nsprov_underlay") or inv.connection(h).address) for h in hosts}
-    return load_topology(path, hosts, place, pingall=pingall, underlays=underlays)
+    kind_as = dict(item.partition("=")[::2] for item in options.get("kind_as") or ())
+    return load_topology(path, hosts, {**options, "kind_as": kind_as}, pingall=pingall, underlays=underlays)

@@ -25,6 +25,11 @@ def short_name(name: str) -> str:
     return name.encode()[:10].decode(errors="ignore") + f"{zlib.crc32(name.encode()):08x}"[:5]
 
 
+def mgmt_bridge(lab: str) -> str:
+    """The lab's own management bridge, where links to containerlab's mgmt-net end."""
+    return short_name(f"mgmt-{lab}")
+
+
 def vni(lab: str, ends: list) -> int:
     """The link's VXLAN id: from the lab and both ends, in 4096..16777215."""
     return 4096 + zlib.crc32(f"{lab}/{'|'.join(sorted(ends))}".encode()) % (16777216 - 4096)
@@ -40,13 +45,17 @@ class End:
 
 
 def _addresses(link: dict, i: int, endpoint) -> list:
+    """End I's addresses, as containerlab's link vars give them: `vars: {ipv4: [A, B], ipv6: [...]}`
+    on the link (one per end), or `vars: {ipv4: A}` on the endpoint."""
     out = []
+    link_vars = link.get("vars") if isinstance(link.get("vars"), dict) else {}
+    end_vars = endpoint.get("vars") if isinstance(endpoint, dict) and isinstance(endpoint.get("vars"), dict) else {}
     for family in ("ipv4", "ipv6"):
-        per_link = link.get(family)
+        per_link = link_vars.get(family)
         if isinstance(per_link, list) and i < len(per_link) and per_link[i]:
             out.append(str(per_link[i]))
-        if isinstance(endpoint, dict) and endpoint.get(family):
-            value = endpoint[family]
+        if end_vars.get(family):
+            value = end_vars[family]
             out += [str(v) for v in (value if isinstance(value, list) else [value])]
     return out
 
@@ -62,6 +71,9 @@ def _end(topo, link: dict, i: int, endpoint, where: str, lines) -> Optional[End]
         topo.problems.append(Problem(topo.path, lines, where, f"endpoint {endpoint!r}: expected NODE:INTERFACE"))
         return None
     addresses = _addresses(link, i, endpoint)
+    if node_name == "mgmt-net":
+        topo.mgmt_used = True
+        return End(None, iface, None, "", mgmt_bridge(topo.lab), [])
     if node_name in SPECIAL:
         return End(None, iface, None, "", None, addresses) if node_name == "host" else End(node_name, iface, None, "",
                                                                                           None, addresses)
@@ -137,7 +149,11 @@ def _extended(topo, link: dict, where: str, line: int, out: dict) -> None:
     end = _end(topo, link, 0, link.get("endpoint"), f"{where}.endpoint", line)
     if end is None:
         return
-    if kind == "host":
+    if kind == "mgmt-net":
+        mgmt = _end(topo, {}, 0, f"mgmt-net:{link.get('host-interface')}", f"{where}.host-interface", line)
+        mgmt.host = end.host
+        task = _veth(end, mgmt, link.get("mtu"))
+    elif kind == "host":
         task = {"veth": {"name": end.iface, "netns": end.ns, "peer": str(link.get("host-interface")), "peer_netns": "",
                          "mtu": link.get("mtu") or CLAB_MTU, **({"addresses": end.addresses} if end.addresses else {})}}
     elif kind == "macvlan":
@@ -148,7 +164,7 @@ def _extended(topo, link: dict, where: str, line: int, out: dict) -> None:
                       int(link.get("udp-port") or 4789))
     else:
         topo.problems.append(Problem(topo.path, line, f"{where}.type", f"link type {kind!r}: nsprov makes veth, host, "
-                                                                      f"macvlan and vxlan links"))
+                                                                      f"mgmt-net, macvlan and vxlan links"))
         return
     _add(out, end.host, task)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nsprov.controller import clab
-from nsprov.controller.clab_links import short_name, vni
+from nsprov.controller.clab_links import mgmt_bridge, short_name, vni
 from nsprov.model.kinds import validate_params
 
 DATA = Path(__file__).parents[1] / "data" / "topologies"
@@ -19,7 +19,7 @@ UNDERLAYS = {"h1": "10.0.0.1", "h2": "10.0.0.2"}
 def compile_text(tmp_path, text: str, hosts=("h1",), place=(), pingall=False, name="t.clab.yml"):
     path = tmp_path / name
     path.write_text(text)
-    return clab.load_topology(str(path), list(hosts), place, pingall=pingall, underlays=UNDERLAYS)
+    return clab.load_topology(str(path), list(hosts), {"place": place}, pingall=pingall, underlays=UNDERLAYS)
 
 
 def tasks_of(book, host=None) -> list:
@@ -44,11 +44,11 @@ def test_a_node_inherits_from_group_then_kind_then_defaults_and_merges_mappings(
 
 
 def test_the_chain_topology_compiles_to_plays_whose_tasks_all_validate(tmp_path):
-    book, problems, warnings = clab.load_topology(str(DATA / "chain.clab.yml"), ["h1"], (), pingall=True,
+    book, problems, warnings = clab.load_topology(str(DATA / "chain.clab.yml"), ["h1"], {}, pingall=True,
                                                   underlays=UNDERLAYS)
     assert problems == []
     assert book.lab == "chain" and [p.hosts for p in book.plays] == ["h1", "h1", "h1"]
-    assert any("alpine:3" in w for w in warnings)                     # ${NODE_IMAGE:=alpine:3}
+    assert any("image (a, b, c)" in w for w in warnings)              # one warning names the nodes
     for module, params in tasks_of(book):
         assert validate_params(module, params)[1] == [], (module, params)
     made = tasks_of(book)
@@ -155,3 +155,71 @@ def test_nodes_waiting_in_a_circle_or_for_no_node_are_errors(tmp_path):
     _, problems, _ = compile_text(tmp_path, text, hosts=("h1", "h2"))
     messages = " / ".join(p.message for p in problems)
     assert "waits for 'ghost'" in messages and "in a circle: b, c" in messages
+
+
+CLAB = DATA / "containerlab"
+
+
+def test_containerlab_smoke_files_compile_unmodified_with_what_is_ignored_said_once(tmp_path):
+    book, problems, warnings = clab.load_topology(str(CLAB / "01-linux-nodes.clab.yml"), ["h1"])
+    assert problems == []
+    for module, params in tasks_of(book):
+        assert validate_params(module, params)[1] == [], (module, params)
+    made = tasks_of(book)
+    assert ("veth", {"name": "eth1", "netns": "clab-2-linux-nodes-l1", "peer": "some1",
+                     "peer_netns": "clab-2-linux-nodes-l2", "mtu": 2000}) in made
+    assert ("veth", {"name": "eth4", "netns": "clab-2-linux-nodes-l2", "peer": "l2eth4", "peer_netns": "",
+                     "mtu": 9500}) in made
+    mgmt = mgmt_bridge("2-linux-nodes")
+    assert ("bridge", {"name": mgmt}) in made and len(mgmt) == 15
+    assert ("veth", {"name": "eth5", "netns": "clab-2-linux-nodes-l2", "peer": "l2eth5mgmt", "peer_netns": "",
+                     "mtu": 9500, "peer_bridge": mgmt}) in made
+    assert [p["name"] for m, p in made if m == "netns"] == ["clab-2-linux-nodes-l1", "clab-2-linux-nodes-l2"]
+    ignored = next(w for w in warnings if "ignores" in w)
+    for key in ("image (l1, l2, l3)", "healthcheck (l1)", "ports (l2)", "dns (l2)", "mgmt_ipv4 (l1)"):
+        assert key in ignored
+    assert any("does not implement: binds (l1)" in w for w in warnings)
+    assert any("mgmt-net" in w for w in warnings)
+
+
+def test_a_bridge_and_host_link_file_compiles_unmodified(tmp_path):
+    book, problems, _ = clab.load_topology(str(CLAB / "03-linux-nodes-to-bridge-and-host.clab.yml"), ["h1"])
+    assert problems == []
+    veths = [p for m, p in tasks_of(book) if m == "veth"]
+    assert {(v["name"], v["peer"], v.get("peer_bridge"), v.get("bridge")) for v in veths} == {
+        ("eth1", "l1-eth1", "br-01-03-clab", None), ("l1-eth2", "eth2", None, "br-01-03-clab"),
+        ("eth3", "l1-01-03-eth3", None, None)}
+
+
+def test_a_vendor_kind_runs_as_linux_when_mapped_with_its_addresses_from_link_vars(tmp_path):
+    path = str(CLAB / "25-link-vars-ip.clab.yml")
+    assert "nokia_srlinux" in clab.load_topology(path, ["h1"])[1][0].message
+    book, problems, _ = clab.load_topology(path, ["h1"], {"kind_as": {"nokia_srlinux": "linux"}})
+    assert problems == []
+    veths = {p["name"]: p for m, p in tasks_of(book) if m == "veth"}
+    assert veths["e1-1"]["addresses"] == ["192.168.0.1/24", "2001:db8:abc1::1/64"]
+    assert veths["e1-3"]["peer_addresses"] == ["192.168.3.2/24", "2001:db8:abc3::2/64"]
+    assert "addresses" not in veths["e1-2"]
+
+
+def _torus(n: int) -> str:
+    nodes = "".join(f"    n{r}{c}: {{kind: linux}}\n" for r in range(n) for c in range(n))
+    links = "".join(f'    - endpoints: ["n{r}{c}:e{d}", "n{(r + dr) % n}{(c + dc) % n}:w{d}"]\n'
+                    for r in range(n) for c in range(n) for d, (dr, dc) in enumerate(((0, 1), (1, 0))))
+    return f"name: torus\ntopology:\n  nodes:\n{nodes}  links:\n{links}"
+
+
+def test_spread_balances_the_hosts_and_cuts_few_links(tmp_path):
+    """A 6x6 torus over 3 hosts: 12 nodes each, and no more links crossing than cutting it in
+    three bands of two rows does (3 boundaries, the torus wraps, x 6 columns = 18); each crossing
+    link is a VXLAN pair."""
+    book, problems, _ = compile_text(tmp_path, _torus(6), hosts=("h1", "h2", "h3"), place=())
+    assert problems and "--spread" in problems[0].message          # without it: refused, naming nodes
+    path = tmp_path / "t.clab.yml"
+    book, problems, _ = clab.load_topology(str(path), ["h1", "h2", "h3"], {"spread": True}, underlays={
+        "h1": "10.0.0.1", "h2": "10.0.0.2", "h3": "10.0.0.3"})
+    assert problems == []
+    per_host = {h: sum(1 for m, p in tasks_of(book, h) if m == "netns") for h in ("h1", "h2", "h3")}
+    assert sorted(per_host.values()) == [12, 12, 12]
+    vxlans = sum(1 for m, p in tasks_of(book) if m == "vxlan")
+    assert vxlans % 2 == 0 and vxlans // 2 <= 18
