@@ -75,7 +75,7 @@ topology:
   links:
     - type: veth
       endpoints: [{node: x, interface: eth1}, {node: y, interface: eth1}]
-      ipv4: [10.71.0.1/24, 10.71.0.2/24]
+      vars: {ipv4: [10.71.0.1/24, 10.71.0.2/24]}
 """
 
 
