@@ -1,6 +1,7 @@
-"""containerlab topology files, as they are, compiled into a playbook: one play per host for the
-nodes and links on it, then one per host for the nodes' `exec` lines and `cmd`s (once every
-host's links are up), then, for `verify`, a ping matrix between nodes that share a subnet.
+"""containerlab topology files, as they are, compiled into a playbook: a play for the nodes and
+links, then the nodes' `exec` lines and `cmd`s (once every host's links are up; in steps when
+nodes wait for others), then, for `verify`, a ping matrix between nodes that share a subnet.
+Each play runs on every host with work in it, each task bound to its host (Task.host).
 
 A topology is a file named *.clab.yml / *.clab.yaml, or any YAML file with a top-level
 `topology:` key. Its `name` is the lab. Environment variables are expanded as containerlab
@@ -290,10 +291,14 @@ def start_tasks(node: Node) -> list:
     return out
 
 
-def make_play(lab: str, index: int, name: str, host: str, tasks: list, line: int) -> Play:
+def make_play(index: int, name: str, tasks: dict, line: int) -> Play:
+    """One play over every host in TASKS {host: [task]}, each task its host's only: the hosts
+    change together (one request each), and the next play waits for all of them."""
     made = tuple(Task(name=None, module=next(iter(task)), params=task[next(iter(task))], tags=(), when=None,
-                      loop=None, register=None, line=line, param_lines={}, index=i) for i, task in enumerate(tasks))
-    return Play(name=name, hosts=host, vars={}, become=False, tags=(), tasks=made, line=line, index=index)
+                      loop=None, register=None, line=line, param_lines={}, index=i, host=host)
+                 for i, (host, task) in enumerate((h, x) for h, xs in tasks.items() for x in xs))
+    return Play(name=name, hosts=":".join(h for h, xs in tasks.items() if xs), vars={}, become=False, tags=(),
+                tasks=made, line=line, index=index)
 
 
 def load_topology(path: str, hosts: list, options: Optional[dict] = None, pingall: bool = False,
@@ -319,22 +324,16 @@ def load_topology(path: str, hosts: list, options: Optional[dict] = None, pingal
     if topo.mgmt_used:
         topo.warnings.append(f"{path}: links to mgmt-net end on the lab's own bridge {mgmt_bridge(topo.lab)}: no "
                              f"Docker network stands behind it")
-    plays, line = [], topo.data.line_of("topology")
-    for host in hosts:
-        if per_host[host]:
-            plays.append(make_play(topo.lab, len(plays), f"{topo.lab}: nodes and links on {host}", host,
-                                   per_host[host], line))
+    phases = [("nodes and links", per_host)]
     for level, names in enumerate(topo.start_order()):
-        for host in hosts:
-            tasks = [x for n in names if topo.nodes[n].host == host for x in start_tasks(topo.nodes[n])]
-            if tasks:
-                plays.append(make_play(topo.lab, len(plays), f"{topo.lab}: exec and cmd on {host}"
-                                       + (f" (after what they wait for, step {level + 1})" if level else ""),
-                                       host, tasks, line))
+        tasks = {h: [x for n in names if topo.nodes[n].host == h for x in start_tasks(topo.nodes[n])] for h in hosts}
+        phases.append(("exec and cmd" + (f", step {level + 1} (after what they wait for)" if level else ""), tasks))
     if pingall:
-        for host, tasks in ping_tasks(topo, links).items():
-            plays.append(make_play(topo.lab, len(plays), f"{topo.lab}: ping between nodes on {host}", host, tasks,
-                                   line))
+        phases.append(("ping between nodes that share a subnet", ping_tasks(topo, links)))
+    plays, line = [], topo.data.line_of("topology")
+    for name, tasks in phases:
+        if any(tasks.values()):
+            plays.append(make_play(len(plays), f"{topo.lab}: {name}", tasks, line))
     return Playbook(path=path, plays=tuple(plays), named_lab=topo.lab), topo.problems, topo.warnings
 
 

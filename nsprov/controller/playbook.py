@@ -41,6 +41,7 @@ class Task:
     param_lines: dict
     key_lines: dict = field(default_factory=dict)   # where the task's own keys (when, loop...) are
     index: int = 0          # its place in the play's list, as written (tasks[INDEX] in messages)
+    host: Optional[str] = None   # only this host's (a topology's play holds every host's tasks)
 
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)

@@ -271,7 +271,8 @@ def resolve(book: Playbook, inv: Inventory, limit: Optional[str] = None, extra_v
             r.plan.plays.append(i)
             variables = r.play_vars(play, where)
             for task in play.tasks:
-                _resolve_task(r, play, task, variables, f"{where}.tasks[{task.index}]", play_sel)
+                if task.host is None or task.host == host:
+                    _resolve_task(r, play, task, variables, f"{where}.tasks[{task.index}]", play_sel)
     plans = {h: r.finish() for h, r in resolvers.items()}
     if problems:
         raise InputError(_unique(problems))

@@ -95,3 +95,37 @@ def test_a_topology_across_two_hosts_links_them_by_vxlan(lab3, tmp_path):
         nsprov("destroy", "-i", str(lab3.inventory), str(path), "--limit", "lab1,lab2", "--place", "y=lab2",
                check=False)
     assert "clab-across-x" not in netns(lab3, "lab1") and "clab-across-y" not in netns(lab3, "lab2")
+
+
+CLAB = Path(__file__).parents[1] / "data" / "topologies" / "containerlab"
+
+
+def test_containerlabs_own_smoke_files_deploy_unmodified(lab3, tmp_path):
+    """Two files of containerlab's smoke tests, byte for byte: linux nodes with veth, host and
+    mgmt-net links, env reaching cmd; linux nodes on a bridge and a host link."""
+    one, three = tmp_path / "01.clab.yml", tmp_path / "03.clab.yml"
+    shutil.copy(CLAB / "01-linux-nodes.clab.yml", one)
+    shutil.copy(CLAB / "03-linux-nodes-to-bridge-and-host.clab.yml", three)
+    try:
+        proc, _ = run(lab3, "run", one, "--limit", "lab3")
+        assert "ignores (they are Docker's): " in proc.stderr and "healthcheck (l1)" in proc.stderr
+        eth1 = json.loads(sh(lab3, "lab3", "ip -n clab-2-linux-nodes-l1 -j link show eth1").stdout)[0]
+        assert eth1["mtu"] == 2000 and eth1["link_netnsid"] is not None
+        assert json.loads(sh(lab3, "lab3", "ip -j link show l2eth4").stdout)[0]["ifname"] == "l2eth4"
+        mgmt = json.loads(sh(lab3, "lab3", "ip -j link show l2eth5mgmt").stdout)[0]["master"]
+        assert mgmt.startswith("mgmt-")
+        # l1's cmd (ash -c "echo $MYVAR > /tmp/var && sleep 9999") got the node's env
+        assert sh(lab3, "lab3", "for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /tmp/var ] && break; sleep 0.2; done; "
+                                "cat /tmp/var").stdout.strip() == "MYVAR is SET"
+        proc, events = run(lab3, "run", one, "--limit", "lab3")
+        assert sum(e["status"] == "changed" for e in events if e["event"] == "task") == 0
+        run(lab3, "run", three, "--limit", "lab3")
+        ports = json.loads(sh(lab3, "lab3", "ip -j link show master br-01-03-clab").stdout)
+        assert sorted(p["ifname"] for p in ports) == ["l1-eth1", "l1-eth2"]
+        assert json.loads(sh(lab3, "lab3", "ip -j link show l1-01-03-eth3").stdout)[0]["ifname"] == "l1-01-03-eth3"
+    finally:
+        for path in (one, three):
+            nsprov("destroy", "-i", str(lab3.inventory), str(path), "--limit", "lab3", check=False)
+        sh(lab3, "lab3", "rm -f /tmp/var", check=False)
+    assert not {n for n in netns(lab3, "lab3") if n.startswith(("clab-2-linux", "clab-03-"))}
+    assert sh(lab3, "lab3", "ip link show l2eth4", check=False).returncode != 0

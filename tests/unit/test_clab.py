@@ -23,7 +23,7 @@ def compile_text(tmp_path, text: str, hosts=("h1",), place=(), pingall=False, na
 
 
 def tasks_of(book, host=None) -> list:
-    return [(t.module, t.params) for p in book.plays if host in (None, p.hosts) for t in p.tasks]
+    return [(t.module, t.params) for p in book.plays for t in p.tasks if host in (None, t.host)]
 
 
 def test_environment_variables_expand_as_containerlab_expands_them():
@@ -223,3 +223,19 @@ def test_spread_balances_the_hosts_and_cuts_few_links(tmp_path):
     assert sorted(per_host.values()) == [12, 12, 12]
     vxlans = sum(1 for m, p in tasks_of(book) if m == "vxlan")
     assert vxlans % 2 == 0 and vxlans // 2 <= 18
+
+
+def test_hosts_change_together_each_with_only_its_own_part(tmp_path):
+    """One play per phase over every host that has work in it (one request each, the hosts in
+    parallel), and each host resolves only the tasks of its own nodes and link ends."""
+    from nsprov.controller.inventory_files import load_inventory
+    from nsprov.controller.resolve import resolve
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text("all:\n  hosts:\n    h1: {ansible_host: 10.0.0.1}\n    h2: {ansible_host: 10.0.0.2}\n")
+    book, problems, _ = compile_text(tmp_path, TWO, hosts=("h1", "h2"), place=("y=h2",))
+    assert [p.hosts for p in book.plays] == ["h1:h2"]
+    plans = resolve(book, load_inventory([str(inventory)]))
+    mine = {h: [(t["module"], t["params"].get("name"), t["params"].get("netns")) for t in plan.tasks]
+            for h, plan in plans.items()}
+    assert mine == {"h1": [("netns", "clab-two-x", None), ("vxlan", "eth1", "clab-two-x")],
+                    "h2": [("netns", "clab-two-y", None), ("vxlan", "eth1", "clab-two-y")]}
