@@ -177,10 +177,37 @@ def dispatch(request: dict, emit, control: Control) -> bool:
     if op == "labs":
         from nsprov.agent.ledger import Ledger
         ledger = Ledger.open_readonly()
-        emit(event("labs", labs={lab: {**meta, "objects": len(ledger.owned_by(lab))} for lab, meta in
-                                 sorted(ledger.labs.items())}))
+        emit(event("labs", labs={lab: {**meta, "objects": len(ledger.owned_by(lab)), "nodes": _nodes(ledger, lab)}
+                                 for lab, meta in sorted(ledger.labs.items())}))
         return True
     raise ProtocolError(f"op {op!r} is not handled by this agent")
+
+
+def _nodes(ledger, lab: str) -> list:
+    """The lab's namespaces as the kernel holds them now, as `containerlab inspect` lists nodes:
+    [{name, kind, state, interfaces: [{name, addresses}]}] (loopback and link-local aside)."""
+    from nsprov.agent.kernel import netns, rtdump
+    from nsprov.agent.kernel.sockets import observe_links
+    out = []
+    for e in ledger.owned_by(lab):
+        if e["kind"] not in ("netns", "nsset") or e["kind"] == "nsset" and "net" not in (e.get("kinds") or []):
+            continue
+        node = {"name": e["name"], "kind": "namespace set" if e["kind"] == "nsset" else "netns", "state": "missing",
+                "interfaces": []}
+        try:
+            with netns.entered(e["name"]):
+                sock = rtdump.open_socket()
+            try:
+                node["interfaces"] = [{"name": x["name"], "addresses": [a for a in x.get("addresses", [])
+                                                                        if not a.startswith("fe80:")]}
+                                      for x in observe_links(sock) if x["name"] != "lo"]
+            finally:
+                sock.close()
+            node["state"] = "present"
+        except OSError:
+            pass
+        out.append(node)
+    return out
 
 
 def _change(request: dict, emit, control: Control) -> bool:

@@ -87,9 +87,12 @@ def _print_drift(results: dict, found: dict, lab: str) -> None:
 @cli.command()
 @inventory_options
 @connection_options
-def labs(inventories, limit, reach, as_json) -> None:
+@click.option("--nodes", is_flag=True, help="list each lab's namespaces (a topology's nodes) with their interfaces "
+                                            "and addresses, as `containerlab inspect` does")
+def labs(inventories, limit, reach, as_json, nodes) -> None:
     """Which labs live on each host: the playbook that made each (marked when it is gone from
-    this controller), by whom and when, and how many objects it holds there."""
+    this controller), by whom and when, and how many objects it holds there; with --nodes, its
+    namespaces as the kernel holds them."""
     import json
 
     from nsprov.controller.bundle import load_bundle
@@ -107,8 +110,8 @@ def labs(inventories, limit, reach, as_json) -> None:
             click.echo(json.dumps({"event": "labs", "host": h, "labs": rows[h]}))
         click.echo(json.dumps(recap_event({h: r.counts for h, r in results.items()})))
     else:
-        from nsprov.reporting.labs import render_labs
-        console().print(render_labs(rows, results))
+        from nsprov.reporting.labs import render_labs, render_nodes
+        console().print(render_nodes(rows, results) if nodes else render_labs(rows, results))
     sys.exit(exit_code(results))
 
 

@@ -27,3 +27,21 @@ def render_labs(rows: dict, results: dict) -> Table:
             table.add_row(Text(host), Text(name, style="bold"), path, Text(who), Text(meta.get("updated") or "-"),
                           Text(str(meta.get("objects", 0))))
     return table
+
+
+def render_nodes(rows: dict, results: dict) -> Table:
+    """`nsprov labs --nodes`: one row per namespace of each lab, as `containerlab inspect` lists."""
+    table = Table(title="NODES", title_justify="left", title_style="bold")
+    for col in ("host", "lab", "node", "kind", "state", "interfaces"):
+        table.add_column(col, overflow="fold")
+    for host, labs in rows.items():
+        if results[host].status != "ok":
+            table.add_row(Text(host), Text(results[host].status.upper(), style="bold red"), "", "", "", "")
+            continue
+        for lab, meta in labs.items():
+            for node in meta.get("nodes") or []:
+                links = "\n".join(f"{i['name']} {' '.join(i['addresses'])}".rstrip() for i in node["interfaces"])
+                state = Text(node["state"], style="green" if node["state"] == "present" else "bold red")
+                table.add_row(Text(host), Text(lab, style="bold"), Text(node["name"]), Text(node["kind"]), state,
+                              Text(links))
+    return table

@@ -56,6 +56,13 @@ def test_a_containerlab_topology_on_one_host(lab3, tmp_path):
         assert "sleep 3607" in sh(lab3, "lab1", "ip netns pids clab-chain-b | xargs -r ps -o args= -p").stdout
         proc, events = run(lab3, "run", path, "--limit", "lab1")
         assert sum(e["status"] == "changed" for e in events if e["event"] == "task") == 0
+        # labs --nodes lists the nodes as containerlab inspect does, from the kernel
+        listed = nsprov("labs", "-i", str(lab3.inventory), "--limit", "lab1", "--nodes", "--json")
+        nodes = {n["name"]: n for e in json_events(listed.stdout) if e["event"] == "labs"
+                 for n in e["labs"]["chain"]["nodes"]}
+        assert sorted(nodes) == ["clab-chain-a", "clab-chain-b", "clab-chain-c"]
+        assert {"name": "eth1", "addresses": ["10.70.1.1/24"]} in nodes["clab-chain-a"]["interfaces"]
+        assert "clab-chain-b" in nsprov("labs", "-i", str(lab3.inventory), "--limit", "lab1", "--nodes").stdout
         proc, events = run(lab3, "verify", path, "--limit", "lab1")
         checks = [c for e in events if e["event"] == "task" for c in e.get("checks", [])] or [
             e for e in events if e["event"] == "check"]
