@@ -31,6 +31,7 @@ class HostTopology:
         self.host = host
         self.nodes: dict = {}     # id -> Node, in declaration order
         self.edges: list = []
+        self.tunnels: list = []   # (node id, tunnel id, label): ends that meet another host's ends
 
     def ns_node(self, ns: str) -> str:
         """The node of namespace NS ("" = the host's own), made if the playbook has not yet."""
@@ -67,3 +68,22 @@ class HostTopology:
 
     def edge(self, a: str, b: str, label: str) -> None:
         self.edges.append(Edge(a, b, label))
+
+    def tunnel(self, ns: str, key, label: str) -> None:
+        """A tunnel's end in NS (a vxlan and its id): drawn to the other hosts' ends of KEY."""
+        self.tunnels.append((self.ns_node(ns), key, label))
+
+
+def across(topologies: list) -> list:
+    """((host, node id), (host, node id), label) for each pair of tunnel ends with one key on
+    two hosts: the links between the hosts' clusters."""
+    ends: dict = {}
+    for t in topologies:
+        for node, key, label in t.tunnels:
+            ends.setdefault(key, []).append((t.host, node, label))
+    out = []
+    for found in ends.values():
+        for (h1, n1, label), (h2, n2, _) in zip(found, found[1:]):
+            if h1 != h2:
+                out.append(((h1, n1), (h2, n2), label))
+    return out

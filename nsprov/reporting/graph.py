@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from nsprov.model.topology import HostTopology, Node
+from nsprov.model.topology import HostTopology, Node, across
 
 FILL = {"host": "#e8eef7", "netns": "#e6f4e4", "set": "#fdf1dc", "bridge": "#f1e6f6"}
 CHAR_W, LINE_H, PAD = 7.2, 15, 10          # monospace 12 px
@@ -45,10 +45,24 @@ def _text(x: float, y: float, s: str, **attrs) -> str:
     return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{escape(s)}</text>'
 
 
+def _connectors(cross: list, placed: dict, x: float) -> list:
+    """Links between clusters: out of each end's right side to a lane at X, and across."""
+    parts = []
+    for i, ((h1, n1), (h2, n2), label) in enumerate(cross):
+        lane = x + 14 * i
+        (ax, ay, aw, ah, *_), (bx, by, bw, bh, *_) = placed[(h1, n1)], placed[(h2, n2)]
+        y1, y2 = ay + ah / 2, by + bh / 2
+        parts.append(f'<path d="M{ax + aw:.1f},{y1:.1f} H{lane:.1f} V{y2:.1f} H{bx + bw:.1f}" fill="none" '
+                     f'stroke="#b45309" stroke-width="1.5"/>')
+        parts.append(_text(lane + 4, (y1 + y2) / 2, label, fill="#b45309"))
+    return parts
+
+
 def to_svg(topologies: list, title: str) -> str:
-    parts, y, width = [], MARGIN + 22.0, 0.0
+    parts, y, width, placed = [], MARGIN + 22.0, 0.0, {}
     for t in topologies:
         boxes, w, h = _layout(t, y)
+        placed.update({(t.host, k): v for k, v in boxes.items()})
         width = max(width, w)
         parts.append(f'<rect x="{MARGIN}" y="{y:.1f}" width="{w - MARGIN + 8:.1f}" height="{h:.1f}" rx="8" '
                      f'fill="none" stroke="#8a94a6" stroke-dasharray="2 3"/>')
@@ -87,6 +101,10 @@ def to_svg(topologies: list, title: str) -> str:
                          f'fill="white" fill-opacity="0.9"/>')
             parts.append(_text(mx, my + 3, label, text_anchor="middle", fill="#1f3a8a"))
         y += h + 24
+    cross = across(topologies)
+    if cross:
+        parts += _connectors(cross, placed, width + 8)
+        width += 24 + 14 * len(cross) + max(len(label) for _, _, label in cross) * CHAR_W
     width = max(width, len(title) * CHAR_W + 2 * MARGIN) + MARGIN
     head = _text(MARGIN, MARGIN + 4, title, font_weight="bold", font_size="14")
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{y:.0f}" '
@@ -114,6 +132,9 @@ def to_dot(topologies: list, title: str) -> str:
             style = ", style=dashed" if e.kind == "in" else ""
             out.append(f"  {_dot_quote(t.host + '/' + e.a)} -- {_dot_quote(t.host + '/' + e.b)} "
                        f"[label={_dot_quote(e.label)}{style}];")
+    for (h1, n1), (h2, n2), label in across(topologies):
+        out.append(f"  {_dot_quote(h1 + '/' + n1)} -- {_dot_quote(h2 + '/' + n2)} [label={_dot_quote(label)}, "
+                   f"color=darkorange, penwidth=2];")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -136,6 +157,8 @@ def to_mermaid(topologies: list, title: str) -> str:
         for e in t.edges:
             arrow = "-.-" if e.kind == "in" else "---"
             out.append(f'  {ids[(t.host, e.a)]} {arrow}|"{_mm(e.label)}"| {ids[(t.host, e.b)]}')
+    for a, b, label in across(topologies):
+        out.append(f'  {ids[a]} ===|"{_mm(label)}"| {ids[b]}')
     return "\n".join(out) + "\n"
 
 
@@ -158,6 +181,12 @@ def to_tree(topologies: list, title: str):
             links = host.add(bold("links"))
             for e in t.edges:
                 links.add(Text(f"{t.nodes[e.a].title} -- {t.nodes[e.b].title}: {e.label}"))
+    cross = across(topologies)
+    if cross:
+        titles = {(t.host, k): n.title for t in topologies for k, n in t.nodes.items()}
+        between = root.add(bold("links between hosts"))
+        for a, b, label in cross:
+            between.add(Text(f"{a[0]}: {titles[a]} == {b[0]}: {titles[b]}: {label}"))
     return root
 
 

@@ -136,3 +136,93 @@ def test_containerlabs_own_smoke_files_deploy_unmodified(lab3, tmp_path):
         sh(lab3, "lab3", "rm -f /tmp/var", check=False)
     assert not {n for n in netns(lab3, "lab3") if n.startswith(("clab-2-linux", "clab-03-"))}
     assert sh(lab3, "lab3", "ip link show l2eth4", check=False).returncode != 0
+
+
+SPREAD = """\
+name: spread8
+topology:
+  defaults:
+    kind: linux
+  nodes:
+    r1: {labels: {nsprov.host: lab1}}
+    h1: {labels: {nsprov.host: lab1}}
+    h2: {labels: {nsprov.host: lab1}}
+    sw1: {kind: bridge, labels: {nsprov.host: lab1}}
+    r2: {labels: {nsprov.host: lab2}}
+    h3: {labels: {nsprov.host: lab2}}
+    r3: {labels: {nsprov.host: lab3}}
+    h4: {labels: {nsprov.host: lab3}}
+    h5: {labels: {nsprov.host: lab3}}
+EXTRA_NODES
+  links:
+    - {endpoints: ["h1:eth1", "sw1:p1"], vars: {ipv4: [10.80.1.11/24]}}
+    - {endpoints: ["h2:eth1", "sw1:p2"], vars: {ipv4: [10.80.1.12/24]}}
+    - {endpoints: ["r1:eth1", "sw1:p3"], vars: {ipv4: [10.80.1.1/24]}}
+    - {endpoints: ["r1:eth2", "r2:eth1"], vars: {ipv4: [10.80.12.1/24, 10.80.12.2/24]}}
+    - {endpoints: ["r2:eth2", "r3:eth1"], vars: {ipv4: [10.80.23.2/24, 10.80.23.3/24]}}
+    - {endpoints: ["r1:eth3", "r3:eth3"], vars: {ipv4: [10.80.13.1/24, 10.80.13.3/24]}}
+    - {endpoints: ["r2:eth3", "h3:eth1"], vars: {ipv4: [10.80.2.1/24, 10.80.2.13/24]}}
+    - {endpoints: ["r3:eth2", "h4:eth1"], vars: {ipv4: [10.80.3.1/24, 10.80.3.14/24]}}
+    - {endpoints: ["h5:eth1", "r3:eth4"], vars: {ipv4: [10.80.5.15/24, 10.80.5.1/24]}}
+EXTRA_LINKS"""
+H6 = ("    h6: {labels: {nsprov.host: lab2}}", '    - {endpoints: ["r2:eth4", "h6:eth1"], vars: {ipv4: [10.80.6.1/24, 10.80.6.16/24]}}\n')
+HOSTS = ("lab1", "lab2", "lab3")
+
+
+def _interfaces(lab) -> dict:
+    """{(host, netns, name): (kind, ifindex, vxlan id, remote)} of every node's interfaces."""
+    out = {}
+    for host in HOSTS:
+        for ns in sorted(n for n in netns(lab, host) if n.startswith("clab-spread8-")):
+            for x in json.loads(sh(lab, host, f"ip -n {ns} -d -j link show").stdout):
+                if x["ifname"] != "lo":
+                    info = x.get("linkinfo", {})
+                    data = info.get("info_data", {})
+                    out[(host, ns, x["ifname"])] = (info.get("info_kind"), x["ifindex"], data.get("id"),
+                                                    data.get("remote"))
+    return out
+
+
+def test_eight_nodes_over_three_hosts_with_a_bridge_and_links_across(lab3, tmp_path):
+    """Each end checked on its host with ip -d -j link; every link pinged from both ends (verify's
+    matrix); re-runs keep every ifindex; a node and a link added and removed exactly; destroy
+    leaves nothing on any host."""
+    path = tmp_path / "spread8.clab.yml"
+    path.write_text(SPREAD.replace("EXTRA_NODES\n", "").replace("EXTRA_LINKS", ""))
+    limit = ("--limit", ",".join(HOSTS))
+    try:
+        run(lab3, "run", path, *limit)
+        seen = _interfaces(lab3)
+        assert len({k[1] for k in seen}) == 8
+        crossing = {k: v for k, v in seen.items() if v[0] == "vxlan"}
+        assert len(crossing) == 6                    # three links across hosts, two ends each
+        by_id: dict = {}
+        for (host, ns, name), (_, _, vni, remote) in crossing.items():
+            by_id.setdefault(vni, []).append((host, remote))
+        addresses = {h: lab3.address(h) for h in HOSTS}
+        for pair in by_id.values():                  # one VNI per link, each end towards the other host
+            assert len(pair) == 2 and pair[0][0] != pair[1][0]
+            assert pair[0][1] == addresses[pair[1][0]] and pair[1][1] == addresses[pair[0][0]]
+        ports = json.loads(sh(lab3, "lab1", "ip -j link show master sw1").stdout)
+        assert sorted(p["ifname"] for p in ports) == ["p1", "p2", "p3"]
+        proc, events = run(lab3, "verify", path, *limit)
+        checks = [c for e in events if e["event"] == "task" for c in e.get("checks", [])] or [
+            e for e in events if e["event"] == "check"]
+        assert len(checks) >= 16 and all(c["passed"] for c in checks), [c for c in checks if not c["passed"]]
+        proc, events = run(lab3, "run", path, *limit)
+        assert sum(e["status"] == "changed" for e in events if e["event"] == "task") == 0
+        assert _interfaces(lab3) == seen
+        path.write_text(SPREAD.replace("EXTRA_NODES", H6[0]).replace("EXTRA_LINKS", H6[1]))
+        proc, events = run(lab3, "run", path, *limit)
+        assert sorted(e["name"] for e in events if e["event"] == "task" and e["status"] == "changed") == [
+            "netns clab-spread8-h6", "veth clab-spread8-r2/eth4<->clab-spread8-h6/eth1"]
+        grown = _interfaces(lab3)
+        assert {k: v for k, v in grown.items() if k in seen} == seen and len(grown) == len(seen) + 2
+        path.write_text(SPREAD.replace("EXTRA_NODES\n", "").replace("EXTRA_LINKS", ""))
+        run(lab3, "run", path, *limit)
+        assert _interfaces(lab3) == seen
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(path), *limit, check=False)
+    for host in HOSTS:
+        assert not {n for n in netns(lab3, host) if n.startswith("clab-spread8-")}
+    assert sh(lab3, "lab1", "ip link show sw1", check=False).returncode != 0

@@ -107,3 +107,35 @@ def test_every_link_kind_on_a_lower_link_is_drawn_as_an_edge_naming_it():
         assert len(edges) == 1 and edges[0][1] == f"ns:{params['netns']}", (kind.name, edges)
         assert edges[0][2].startswith(f"{kind.name} {params['name']}"), edges
         assert f"{params['name']} {' '.join(params['addresses'])}" in t.nodes[f"ns:{params['netns']}"].lines
+
+
+ACROSS = """\
+name: across
+topology:
+  nodes:
+    x: {kind: linux, labels: {nsprov.host: lab1}}
+    y: {kind: linux, labels: {nsprov.host: lab2}}
+    z: {kind: linux, labels: {nsprov.host: lab2}}
+  links:
+    - endpoints: ["x:eth1", "y:eth1"]
+    - endpoints: ["y:eth2", "z:eth1"]
+"""
+
+
+def test_a_topology_across_hosts_is_drawn_as_clusters_joined_by_its_tunnels(tmp_path):
+    """Each host a cluster; the link whose ends are on two hosts joins the clusters (DOT,
+    Mermaid, SVG, the terminal tree), and the link on one host stays inside its cluster."""
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text("all:\n  hosts:\n    lab1: {ansible_host: 10.0.0.1}\n    lab2: {ansible_host: 10.0.0.2}\n")
+    (tmp_path / "t.clab.yml").write_text(ACROSS)
+    for out in ("g.dot", "g.mmd", "g.svg"):
+        nsprov("graph", "-i", str(inventory), str(tmp_path / "t.clab.yml"), "-o", str(tmp_path / out))
+    dot = (tmp_path / "g.dot").read_text()
+    cross = [line for line in dot.splitlines() if '"lab1/' in line and '"lab2/' in line]
+    assert len(cross) == 1 and "ns:clab-across-x" in cross[0] and "ns:clab-across-y" in cross[0]
+    assert dot.count("subgraph cluster_") == 2
+    assert sum("===" in line for line in (tmp_path / "g.mmd").read_text().splitlines()) == 1
+    svg = ET.parse(tmp_path / "g.svg").getroot()
+    assert sum(1 for e in svg.iter() if e.tag.endswith("path") and e.get("stroke") == "#b45309") == 1
+    tree = nsprov("graph", "-i", str(inventory), str(tmp_path / "t.clab.yml")).stdout
+    assert "links between hosts" in tree and "lab1: netns clab-across-x == lab2: netns clab-across-y" in tree

@@ -31,6 +31,17 @@ def overhead(p: dict) -> int:
     return OVERHEAD[ipaddress.ip_address(peer).version if peer else 4]
 
 
+_draw_end = _stacked.draw("vxlan", lambda p: f"id {p['id']}" + (
+    f" to {p['remote'] or p['group']}" if p["remote"] or p["group"] else ""), "dev", "dev_netns")
+
+
+def _draw(p: dict, topo) -> None:
+    """Its end in its netns, and a tunnel end that meets the other hosts' ends of its id."""
+    _draw_end(p, topo)
+    if p["state"] == "present":
+        topo.tunnel(p["netns"], ("vxlan", p["id"], p["port"]), f"vxlan {p['id']}")
+
+
 class Vxlan(Kind):
     name = "vxlan"
     summary = "a VXLAN tunnel end (id, remote or group, underlay dev, port) in any netns: addresses, mtu"
@@ -65,8 +76,7 @@ class Vxlan(Kind):
     label = staticmethod(_stacked.label("vxlan", "dev", "dev_netns"))
     rules = staticmethod(_rules)
     declares = staticmethod(_stacked.declares("dev_netns"))
-    draw = staticmethod(_stacked.draw("vxlan", lambda p: f"id {p['id']}" + (
-        f" to {p['remote'] or p['group']}" if p["remote"] or p["group"] else ""), "dev", "dev_netns"))
+    draw = staticmethod(_draw)
 
 
 KIND = Vxlan()
