@@ -64,6 +64,7 @@ class Node:
         self.kind = spec.get("kind") or "linux"
         self.host: Optional[str] = None
         self.ns = ""                     # its netns ("" the host's own)
+        self.cname = name                # its name as containerlab names its container
         self.set_kinds: Optional[list] = None
 
     @property
@@ -228,11 +229,12 @@ class Topology:
         """Each node's namespace: its container name, the host's own (network-mode host), or the
         one it shares (container:X); a namespace set with the kinds its label nsprov.namespaces asks."""
         for node in self.nodes.values():
+            node.cname = container_name(self.lab, self.prefix, node.name)
             mode = str(node.spec.get("network-mode") or "")
             if node.kind in ("host", "bridge") or mode == "host":
                 node.ns = ""
                 continue
-            node.ns = container_name(self.lab, self.prefix, node.name)
+            node.ns = node.cname
             kinds = (node.spec.get("labels") or {}).get("nsprov.namespaces")
             if kinds:
                 kinds = kinds.replace(",", " ").split() if isinstance(kinds, str) else list(kinds)
@@ -287,7 +289,8 @@ def start_tasks(node: Node) -> list:
     if node.spec.get("cmd"):
         cmd = node.spec["cmd"]
         argv = shlex.split(cmd) if isinstance(cmd, str) else [str(x) for x in cmd]
-        out.append({"process": {"name": f"{node.name}-cmd"[:64], **node.target, "command": argv, "env": env}})
+        # named as its container: process names are the host's, and two labs may both have a node `l1`
+        out.append({"process": {"name": node.cname[:64], **node.target, "command": argv, "env": env}})
     return out
 
 

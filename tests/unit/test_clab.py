@@ -61,7 +61,7 @@ def test_the_chain_topology_compiles_to_plays_whose_tasks_all_validate(tmp_path)
     assert [e["command"] for e in execs if e["netns"] == "clab-chain-c"] == [
         ["ip", "route", "add", "10.70.1.0/24", "via", "10.70.2.1"], ["false"], ["ip", "link", "set", "lo", "up"]]
     assert all(e["failed_when"] is False and e["env"] == {"LAB": "chain"} for e in execs)
-    assert ("process", {"name": "b-cmd", "netns": "clab-chain-b", "command": ["sleep", "3607"],
+    assert ("process", {"name": "clab-chain-b", "netns": "clab-chain-b", "command": ["sleep", "3607"],
                         "env": {"LAB": "chain"}}) in made
     pings = [r for m, p in made if m == "verify" for r in p["reach"]]
     assert {"from": "clab-chain-a", "to": "10.70.1.2"} in pings and {"from": "clab-chain-b", "to": "10.70.2.2"} in pings

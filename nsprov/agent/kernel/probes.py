@@ -132,18 +132,21 @@ WARMUP, MEASURE = 0.5, 2.0
 
 
 def ping_train(src: str, address: str, count: int) -> tuple:
-    """(sent, received, average RTT in ms or None) of COUNT echoes from netns SRC, 10 ms apart."""
+    """(sent, received, median RTT in ms or None) of COUNT echoes from netns SRC, 10 ms apart.
+    The median, not the mean: a host that stalls for a moment (a busy VM) delays a run of echoes
+    by as long, which moves the mean far from what the link does."""
     import re
+    import statistics
     import subprocess
     prefix = ["nsenter", f"--net={netns.netns_path(src)}", "--"] if src else []
-    proc = subprocess.run([*prefix, "ping", "-6" if ":" in address else "-4", "-q", "-n", "-c", str(count), "-i",
+    proc = subprocess.run([*prefix, "ping", "-6" if ":" in address else "-4", "-n", "-c", str(count), "-i",
                            "0.01", "-W", "2", address], capture_output=True, text=True, timeout=count * 0.05 + 30,
                           stdin=subprocess.DEVNULL)
     sent = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", proc.stdout)
-    rtt = re.search(r"= [0-9.]+/([0-9.]+)/", proc.stdout)
+    times = [float(t) for t in re.findall(r"time=([0-9.]+) ms", proc.stdout)]
     if sent is None:
         raise OSError(f"ping gave no summary: {(proc.stderr or proc.stdout).strip()[-200:]}")
-    return int(sent.group(1)), int(sent.group(2)), float(rtt.group(1)) if rtt else None
+    return int(sent.group(1)), int(sent.group(2)), statistics.median(times) if times else None
 
 
 def goodput(src: str, address: str, sockets) -> tuple:
@@ -195,7 +198,7 @@ def measure_link(entry: dict, sockets, check) -> list:
             want = rtt_us / 1000
             ok, allowed = _within(rtt if rtt is not None else float("inf"), want, tol, tol["ms"])
             out.append(check("link: rtt", subject, f"{want:g} ms ± {allowed:.3g} ms",
-                             f"{rtt:.3f} ms average of {got}" if rtt is not None else "no reply", ok))
+                             f"{rtt:.3f} ms median of {got}" if rtt is not None else "no reply", ok))
         if entry["loss"] is not None:
             p, measured = entry["loss"] / 100, 100 * (1 - got / sent) if sent else 100.0
             # the sampling error of SENT probes: 3 sigma, and one probe's worth

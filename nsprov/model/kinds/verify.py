@@ -103,7 +103,7 @@ class Verify(Kind):
                                      "(tcp when a port is given, else ping)", default=[]),
         "no_reach": Param(REACH_LIST, "the same, that must not answer", default=[]),
         "link": Param(LINK_LIST, "{from: NAMESPACE, to: ADDRESS, rtt: 20ms, loss: 1, rate: 10mbit}: a link measured "
-                                 "(a ping train of `count` echoes, 100 unless set; a 2 s TCP stream into a sink the "
+                                 "(a ping train of `count` echoes, 100 unless set, its median RTT; a 2 s TCP stream into a sink the "
                                  "agent runs where the address lives) against what is declared, within `tolerance` "
                                  "(10 percent or 2 ms, whichever is larger; loss also within its sampling error)",
                       default=[]),
