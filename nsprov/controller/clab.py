@@ -30,7 +30,6 @@ HONOURED = ("kind", "group", "exec", "cmd", "env", "labels", "network-mode", "wa
 # what containerlab does with Docker that nsprov has no use for: one warning names them
 IGNORED = ("image", "mgmt-ipv4", "mgmt-ipv6", "mgmt_ipv4", "mgmt_ipv6", "ports", "dns", "healthcheck",
            "restart-policy", "cpu", "cpu-set", "memory", "shm-size", "user", "entrypoint", "sysctls")
-INHERITED = ("kind", "image", "exec", "cmd", "env", "labels", "network-mode", "binds", "startup-delay", "group")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-=])([^}]*))?\}")
 _TOP = ("name", "prefix", "topology", "mgmt", "settings")
 
@@ -66,6 +65,11 @@ class Node:
         self.ns = ""                     # its netns ("" the host's own)
         self.cname = name                # its name as containerlab names its container
         self.set_kinds: Optional[list] = None
+
+    @property
+    def mode(self) -> str:
+        """Its network-mode: "" (its own), "host", or "container:X"."""
+        return str(self.spec.get("network-mode") or "")
 
     @property
     def target(self) -> dict:
@@ -185,13 +189,13 @@ class Topology:
                 self.problem(self.top["nodes"], node.name, f"placed on {node.host!r}, which is not among the "
                              f"selected hosts ({', '.join(hosts)})", f"topology.nodes.{node.name}")
         free = [n.name for n in self.nodes.values() if n.host is None and n.kind != "host"
-                and not str(n.spec.get("network-mode") or "").startswith("container:")]
+                and not n.mode.startswith("container:")]
         if spread and free:
             from nsprov.controller.clab_place import links_of, spread as spread_over
             for name, host in spread_over(free, hosts, links_of(self)).items():
                 self.nodes[name].host = host
         for node in self.nodes.values():
-            mode = str(node.spec.get("network-mode") or "")
+            mode = node.mode
             if mode.startswith("container:"):
                 other = self.nodes.get(mode.split(":", 1)[1])
                 if other is None:
@@ -230,7 +234,7 @@ class Topology:
         one it shares (container:X); a namespace set with the kinds its label nsprov.namespaces asks."""
         for node in self.nodes.values():
             node.cname = container_name(self.lab, self.prefix, node.name)
-            mode = str(node.spec.get("network-mode") or "")
+            mode = node.mode
             if node.kind in ("host", "bridge") or mode == "host":
                 node.ns = ""
                 continue
@@ -240,7 +244,7 @@ class Topology:
                 kinds = kinds.replace(",", " ").split() if isinstance(kinds, str) else list(kinds)
                 node.set_kinds = sorted(set(kinds) | {"net"})
         for node in self.nodes.values():
-            mode = str(node.spec.get("network-mode") or "")
+            mode = node.mode
             if mode.startswith("container:") and mode.split(":", 1)[1] in self.nodes:
                 other = self.nodes[mode.split(":", 1)[1]]
                 node.ns, node.set_kinds = other.ns, other.set_kinds
@@ -262,7 +266,7 @@ def waits_for(node: Node) -> list:
 
 def node_tasks(node: Node) -> list:
     """The node itself: its netns, namespace set, or bridge (nothing for a host-mode node)."""
-    mode = str(node.spec.get("network-mode") or "")
+    mode = node.mode
     if node.kind == "bridge":
         return [{"bridge": {"name": node.name}}]
     if node.kind == "host" or mode == "host" or mode.startswith("container:"):
