@@ -142,22 +142,21 @@ def _scratch_inside(prefix: list, then: str) -> tuple:
 
 def check_mnt(name: str, kinds: list) -> list:
     """A tmpfs mounted inside, on a directory made inside (a set may have its own /tmp), is in the
-    set's mountinfo and not in the host's."""
-    prefix = _enter(name, kinds, "mnt")
-    d, _, made = _scratch_inside(prefix, 'mount -t tmpfs nsprov-verify "$d"')
-    info = nsset.info(name) or {}
+    set's mountinfo and not in the host's. The mountinfo inside is read by the same shell, entered
+    into the set's PID namespace too, so its /proc is the set's own."""
+    prefix = _enter(name, kinds, "mnt", "pid")
+    d, seen, made = _scratch_inside(prefix, 'mount -t tmpfs nsprov-verify "$d" && grep -c " $d " /proc/self/mountinfo')
     try:
         with open("/proc/self/mountinfo") as f:
             on_host = d is not None and any(line.split()[4] == d for line in f)
-        try:
-            with open(f"/proc/{info.get('pid')}/mountinfo") as f:
-                inside = d is not None and any(line.split()[4] == d for line in f)
-        except OSError:
-            inside = False
+        inside = bool(seen) and seen[0].strip().isdigit() and int(seen[0]) > 0
+        got = f"inside: {'yes' if inside else 'no'}, host: {'yes' if on_host else 'no'}"
+        if made.returncode != 0:
+            got += f" ({made.stderr.strip()[-200:] or f'exit {made.returncode}'}"
+            got += "" if nsset.alive(nsset.info(name)) else "; the set's init is not running"
+            got += ")"
         return [_check("mnt: a mount made inside is absent on the host", name, f"{d} mounted inside only",
-                       f"inside: {'yes' if inside else 'no'}, host: {'yes' if on_host else 'no'}"
-                       + ("" if made.returncode == 0 else f" ({made.stderr.strip()[-200:]})"),
-                       made.returncode == 0 and inside and not on_host)]
+                       got, made.returncode == 0 and inside and not on_host)]
     finally:
         if d is not None:
             _run([*prefix, "sh", "-c", 'umount "$1" 2>/dev/null; rmdir "$1"', "-", d])
