@@ -2,8 +2,8 @@
 ["a:eth1", "b:eth1"]`, with `host:IF`, `macvlan:PARENT` and bridge ends) and extended ones (`type:
 veth | host | macvlan | vxlan`) map to veth, macvlan and vxlan tasks; `mtu` and `ipv4`/`ipv6` per
 end go with them. A veth whose ends are on different hosts becomes a VXLAN pair: each end a
-vxlan in its node, towards the other host's underlay address, with a VNI made from the lab and
-the link (the same on both sides, the same on every run)."""
+vxlan in its node (or a port of its bridge node), towards the other host's underlay address, with
+a VNI made from the lab and the link (the same on both sides, the same on every run)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ class End:
     def __init__(self, node, iface: str, host: Optional[str], ns: str, bridge: Optional[str], addresses: list):
         self.node, self.iface, self.host, self.ns, self.bridge, self.addresses = (node, short_name(iface), host,
                                                                                  ns, bridge, addresses)
+        self.altname = iface if self.iface != iface else None      # the full name, when it is shortened
 
 
 def _addresses(link: dict, i: int, endpoint) -> list:
@@ -95,6 +96,10 @@ def _veth(a: End, b: End, mtu) -> dict:
         task["bridge"] = a.bridge
     if b.bridge:
         task["peer_bridge"] = b.bridge
+    if a.altname:
+        task["altname"] = a.altname
+    if b.altname:
+        task["peer_altname"] = b.altname
     return {"veth": task}
 
 
@@ -104,6 +109,10 @@ def _vxlan(end: End, vni_: int, remote: str, mtu, port: int = 4789) -> dict:
         task["mtu"] = mtu
     if end.addresses:
         task["addresses"] = end.addresses
+    if end.bridge:
+        task["bridge"] = end.bridge      # a bridge node's port: its segment spans the hosts
+    if end.altname:
+        task["altname"] = end.altname
     return {"vxlan": task}
 
 
@@ -118,7 +127,8 @@ def _brief(topo, link: dict, where: str, line: int, out: dict) -> None:
     if a.node == "macvlan" or b.node == "macvlan":
         parent, end = (a, b) if a.node == "macvlan" else (b, a)
         _add(out, end.host, {"macvlan": {"name": end.iface, "link": parent.iface, "netns": end.ns,
-                                         "addresses": end.addresses}})
+                                         "addresses": end.addresses, **({"altname": end.altname} if end.altname
+                                                                        else {})}})
         return
     if a.host is None or b.host is None:       # host:IF is on the other end's host
         a.host = a.host or b.host
@@ -126,12 +136,6 @@ def _brief(topo, link: dict, where: str, line: int, out: dict) -> None:
     if a.host == b.host:
         _add(out, a.host, _veth(a, b, link.get("mtu")))
         return
-    for end in (a, b):
-        if end.bridge:
-            topo.problems.append(Problem(topo.path, line, where, f"bridge {end.bridge} is on {end.host} and the other "
-                                                                 f"end on another host: a bridge takes links on its own "
-                                                                 f"host (place them together)"))
-            return
     vni_ = vni(topo.lab, [str(e) for e in raw])
     for end, other in ((a, b), (b, a)):
         remote = topo.underlays.get(other.host)
@@ -166,6 +170,9 @@ def _extended(topo, link: dict, where: str, line: int, out: dict) -> None:
         topo.problems.append(Problem(topo.path, line, f"{where}.type", f"link type {kind!r}: nsprov makes veth, host, "
                                                                       f"mgmt-net, macvlan and vxlan links"))
         return
+    params = next(iter(task.values()))
+    if end.altname and params["name"] == end.iface:
+        params.setdefault("altname", end.altname)
     _add(out, end.host, task)
 
 

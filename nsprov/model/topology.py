@@ -69,9 +69,10 @@ class HostTopology:
     def edge(self, a: str, b: str, label: str) -> None:
         self.edges.append(Edge(a, b, label))
 
-    def tunnel(self, ns: str, key, label: str) -> None:
-        """A tunnel's end in NS (a vxlan and its id): drawn to the other hosts' ends of KEY."""
-        self.tunnels.append((self.ns_node(ns), key, label))
+    def tunnel(self, ns: str, key, label: str, bridge: str = "") -> None:
+        """A tunnel's end in NS (a vxlan and its id), on BRIDGE if it is a port of one: drawn to
+        the other hosts' ends of KEY."""
+        self.tunnels.append((self.end_node(ns, bridge), key, label))
 
 
 def across(topologies: list) -> list:

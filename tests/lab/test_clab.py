@@ -153,6 +153,7 @@ topology:
     r3: {labels: {nsprov.host: lab3}}
     h4: {labels: {nsprov.host: lab3}}
     h5: {labels: {nsprov.host: lab3}}
+    h7: {labels: {nsprov.host: lab2}}
 EXTRA_NODES
   links:
     - {endpoints: ["h1:eth1", "sw1:p1"], vars: {ipv4: [10.80.1.11/24]}}
@@ -164,6 +165,7 @@ EXTRA_NODES
     - {endpoints: ["r2:eth3", "h3:eth1"], vars: {ipv4: [10.80.2.1/24, 10.80.2.13/24]}}
     - {endpoints: ["r3:eth2", "h4:eth1"], vars: {ipv4: [10.80.3.1/24, 10.80.3.14/24]}}
     - {endpoints: ["h5:eth1", "r3:eth4"], vars: {ipv4: [10.80.5.15/24, 10.80.5.1/24]}}
+    - {endpoints: ["h7:eth1", "sw1:p4"], vars: {ipv4: [10.80.1.17/24]}}
 EXTRA_LINKS"""
 H6 = ("    h6: {labels: {nsprov.host: lab2}}", '    - {endpoints: ["r2:eth4", "h6:eth1"], vars: {ipv4: [10.80.6.1/24, 10.80.6.16/24]}}\n')
 HOSTS = ("lab1", "lab2", "lab3")
@@ -193,18 +195,20 @@ def test_eight_nodes_over_three_hosts_with_a_bridge_and_links_across(lab3, tmp_p
     try:
         run(lab3, "run", path, *limit)
         seen = _interfaces(lab3)
-        assert len({k[1] for k in seen}) == 8
+        assert len({k[1] for k in seen}) == 9
         crossing = {k: v for k, v in seen.items() if v[0] == "vxlan"}
-        assert len(crossing) == 6                    # three links across hosts, two ends each
-        by_id: dict = {}
+        assert len(crossing) == 7                    # three links across hosts, two ends each; h7's to sw1
+        ports = {p["ifname"]: p for p in json.loads(sh(lab3, "lab1", "ip -d -j link show master sw1").stdout)}
+        assert sorted(ports) == ["p1", "p2", "p3", "p4"]
+        p4 = ports["p4"]["linkinfo"]["info_data"]    # the bridge's port from lab2: a vxlan on lab1's bridge
+        by_id: dict = {p4["id"]: [("lab1", p4["remote"])]}
         for (host, ns, name), (_, _, vni, remote) in crossing.items():
             by_id.setdefault(vni, []).append((host, remote))
         addresses = {h: lab3.address(h) for h in HOSTS}
+        assert len(by_id) == 4
         for pair in by_id.values():                  # one VNI per link, each end towards the other host
             assert len(pair) == 2 and pair[0][0] != pair[1][0]
             assert pair[0][1] == addresses[pair[1][0]] and pair[1][1] == addresses[pair[0][0]]
-        ports = json.loads(sh(lab3, "lab1", "ip -j link show master sw1").stdout)
-        assert sorted(p["ifname"] for p in ports) == ["p1", "p2", "p3"]
         proc, events = run(lab3, "verify", path, *limit)
         checks = [c for e in events if e["event"] == "task" for c in e.get("checks", [])] or [
             e for e in events if e["event"] == "check"]
@@ -212,6 +216,8 @@ def test_eight_nodes_over_three_hosts_with_a_bridge_and_links_across(lab3, tmp_p
         proc, events = run(lab3, "run", path, *limit)
         assert sum(e["status"] == "changed" for e in events if e["event"] == "task") == 0
         assert _interfaces(lab3) == seen
+        again = json.loads(sh(lab3, "lab1", "ip -j link show p4").stdout)[0]
+        assert again["ifindex"] == ports["p4"]["ifindex"] and again["master"] == "sw1"
         path.write_text(SPREAD.replace("EXTRA_NODES", H6[0]).replace("EXTRA_LINKS", H6[1]))
         proc, events = run(lab3, "run", path, *limit)
         assert sorted(e["name"] for e in events if e["event"] == "task" and e["status"] == "changed") == [
@@ -226,3 +232,4 @@ def test_eight_nodes_over_three_hosts_with_a_bridge_and_links_across(lab3, tmp_p
     for host in HOSTS:
         assert not {n for n in netns(lab3, host) if n.startswith("clab-spread8-")}
     assert sh(lab3, "lab1", "ip link show sw1", check=False).returncode != 0
+    assert sh(lab3, "lab1", "ip link show p4", check=False).returncode != 0

@@ -82,7 +82,10 @@ EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out
     ("vxlan", "local"): "10.95.1.1", ("vxlan", "remote"): "10.95.1.9", ("vxlan", "group"): "239.1.1.1",
     ("vxlan", "port"): 4790, ("vxlan", "learning"): False, ("vxlan", "netns"): "e1",
     ("vxlan", "addresses"): ["10.86.1.5/24"], ("vxlan", "mtu"): 1300, ("vxlan", "up"): False,
-    ("vxlan", "allow_management_overlap"): True,
+    ("vxlan", "allow_management_overlap"): True, ("vxlan", "bridge"): "ebr0",
+    ("vxlan", "altname"): "xx0-across-the-lab-switch", ("macvlan", "altname"): "xm0-on-the-first-veth",
+    ("bridge", "altname"): "eb0-the-edited-bridge", ("veth", "altname"): "xv0-the-near-end",
+    ("veth", "peer_altname"): "eth9-the-far-end-in-e1",
     ("interface", "name"): "fx2", ("interface", "netns"): "e2", ("interface", "rename"): "wan0",
     ("interface", "addresses"): ["10.85.1.5/24"], ("interface", "mtu"): 1300, ("interface", "up"): False,
     ("interface", "allow_management_overlap"): True,
@@ -151,7 +154,7 @@ for ns in spaces:
     links = json.loads(run(*pre, "-j", "-d", "link") or "[]")
     names = {x["ifindex"]: x["ifname"] for x in links}
     out["links " + ns] = sorted([x["ifname"], x.get("linkinfo", {}).get("info_kind"), x["mtu"], x.get("master"),
-                                 "UP" in x["flags"], x.get("ifalias"), x.get("linkinfo", {}).get("info_data", {}).get("stp_state"),
+                                 "UP" in x["flags"], x.get("ifalias"), sorted(x.get("altnames", [])), x.get("linkinfo", {}).get("info_data", {}).get("stp_state"),
                                  x.get("linkinfo", {}).get("info_data", {}).get("mode"), x.get("link"),
                                  sorted([k, str(v)] for k, v in x.get("linkinfo", {}).get("info_data", {}).items()
                                         if k in ("id", "protocol", "remote", "group", "local", "port", "learning")

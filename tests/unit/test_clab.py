@@ -88,6 +88,34 @@ def test_a_link_across_hosts_is_a_vxlan_pair_with_one_vni_towards_each_other(tmp
     assert one[0]["netns"] == "clab-two-x" and two[0]["netns"] == "clab-two-y"
 
 
+BRIDGED = """\
+name: br
+topology:
+  nodes:
+    sw: {kind: bridge}
+    a: {kind: linux}
+    b: {kind: linux}
+  links:
+    - endpoints: ["a:eth1", "sw:sw-a"]
+    - endpoints: ["b:eth1", "sw:sw-b"]
+"""
+
+
+def test_a_bridge_node_takes_ports_from_other_hosts_as_vxlans_on_the_bridge(tmp_path):
+    book, problems, _ = compile_text(tmp_path, BRIDGED, hosts=("h1", "h2"), place=("sw=h1", "a=h1", "b=h2"))
+    assert problems == []
+    local = [p for m, p in tasks_of(book, "h1") if m == "veth"]
+    assert [(p["name"], p["peer"], p.get("peer_bridge")) for p in local] == [("eth1", "sw-a", "sw")]
+    port = [p for m, p in tasks_of(book, "h1") if m == "vxlan"]
+    far = [p for m, p in tasks_of(book, "h2") if m == "vxlan"]
+    assert [(p["name"], p["netns"], p.get("bridge"), p["remote"]) for p in port] == [("sw-b", "", "sw", "10.0.0.2")]
+    assert [(p["name"], p["netns"], p.get("bridge"), p["remote"]) for p in far] == [
+        ("eth1", "clab-br-b", None, "10.0.0.1")]
+    assert port[0]["id"] == far[0]["id"]
+    for module, params in tasks_of(book):
+        assert validate_params(module, params)[1] == [], (module, params)
+
+
 def test_an_unplaced_node_among_several_hosts_is_an_error_naming_it_and_its_line(tmp_path):
     book, problems, _ = compile_text(tmp_path, TWO, hosts=("h1", "h2"))
     assert [(p.line, p.field) for p in problems] == [(5, "topology.nodes.y")]
@@ -104,6 +132,29 @@ def test_long_interface_names_are_shortened_the_same_way_every_time():
     long = "ethernet-1-long-name"
     assert len(short_name(long).encode()) == 15 and short_name(long) == short_name(long)
     assert short_name(long) != short_name(long + "2") and short_name("eth1") == "eth1"
+
+
+LONG = """\
+name: long
+topology:
+  nodes:
+    a: {kind: linux}
+    b: {kind: linux}
+  links:
+    - endpoints: ["a:ethernet-1-to-spine", "b:eth1"]
+    - {type: veth, endpoints: [{node: a, interface: eth2}, {node: b, interface: ethernet-2-to-leaf}]}
+"""
+
+
+def test_a_shortened_interface_name_keeps_its_full_name_as_an_altname(tmp_path):
+    book, problems, _ = compile_text(tmp_path, LONG)
+    assert problems == []
+    veths = [p for m, p in tasks_of(book) if m == "veth"]
+    assert [(v["name"], v.get("altname"), v["peer"], v.get("peer_altname")) for v in veths] == [
+        (short_name("ethernet-1-to-spine"), "ethernet-1-to-spine", "eth1", None),
+        ("eth2", None, short_name("ethernet-2-to-leaf"), "ethernet-2-to-leaf")]
+    for module, params in tasks_of(book):
+        assert validate_params(module, params)[1] == [], (module, params)
 
 
 def test_a_node_sharing_another_nodes_network_runs_its_commands_there(tmp_path):

@@ -66,6 +66,17 @@ SCENARIOS = {
         ("remove_link", dict(ns="", name="v0")),                          # the pair goes, and what is bound to it
         ("remove_netns", dict(ns="", name="red")),
     ],
+    "alternative names: given, changed, taken away; one a link already answers to is refused": [
+        ("ensure_netns", dict(ns="", name="red")),
+        veth("red", "a0", "b0", "red"),
+        ("set_altnames", dict(ns="red", name="a0", altnames=["a0-to-the-core-router-of-row-1"])),
+        ("set_altnames", dict(ns="red", name="a0", altnames=["a0-to-the-core-router-of-row-2"])),
+        ("set_altnames", dict(ns="red", name="b0", altnames=["a0-to-the-core-router-of-row-2"])),   # EEXIST
+        ("set_altnames", dict(ns="red", name="b0", altnames=["a0"])),                               # EEXIST
+        ("set_altnames", dict(ns="red", name="nosuch", altnames=["x-long-name-of-nothing-at-all"])),  # ENODEV
+        ("set_altnames", dict(ns="red", name="a0", altnames=[])),
+        ("remove_netns", dict(ns="", name="red")),
+    ],
     "a tunnel made from another netns, bound to its underlay by its own attribute, going with it": [
         ("ensure_netns", dict(ns="", name="red")),
         veth("", "u0", "eth0", "red"),
@@ -215,7 +226,7 @@ def snapshot(kernel, sysctls: tuple = ()) -> dict:
     out: dict = {"netns": sorted(obs.netns)}
     for ns in ["", *sorted(obs.netns)]:
         n = obs.ns(ns)
-        out[f"links {ns}"] = {name: (x.kind, x.up, x.mtu, x.master, x.alias, x.stp,
+        out[f"links {ns}"] = {name: (x.kind, x.up, x.mtu, x.master, x.alias, x.stp, sorted(x.altnames),
                                      sorted(a for a in x.addresses if not a.startswith("fe80")),
                                      x.parent if isinstance(x.parent, str) else None,   # elsewhere: an ifindex
                                      {t: v for t, v in (x.info or {}).items() if (x.kind, t) in ASKED})

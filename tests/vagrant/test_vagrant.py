@@ -289,6 +289,50 @@ def test_vlan_and_ipvlan_between_two_vms_edit_in_place_or_again_and_destroy(vms,
             eth1[n]["ifindex"], eth1[n]["mtu"], eth1[n]["address"], eth1[n].get("ifalias"))
 
 
+CROSS = """\
+name: across
+topology:
+  nodes:
+    a: {kind: linux, labels: {nsprov.host: node1}}
+    b: {kind: linux, labels: {nsprov.host: node2}}
+  links:
+    - {endpoints: ["a:ethernet-1-to-node2", "b:eth1"], vars: {ipv4: [10.79.0.1/24, 10.79.0.2/24]}}
+"""
+
+
+def test_a_containerlab_link_between_the_two_vms_is_a_vxlan_pair_over_their_private_network(vms, tmp_path):
+    """The underlay is the VMs' private network (nsprov_underlay); each end seen on its VM with
+    ip -d -j link, the long name kept as an altname; the link pings; a re-run changes nothing."""
+    doc = json.loads(json.dumps(vms.doc))
+    group = next(iter(doc["all"]["children"]))
+    for name, address in PRIVATE.items():
+        doc["all"]["children"][group]["hosts"][name]["nsprov_underlay"] = address
+    inventory, topo = tmp_path / "inventory.yml", tmp_path / "across.clab.yml"
+    inventory.write_text(yaml.safe_dump(doc))
+    topo.write_text(CROSS)
+    ends = {"node1": ("clab-across-a", "ethernet-1-to-node2"), "node2": ("clab-across-b", "eth1")}
+    try:
+        run("run", "-i", str(inventory), str(topo))
+        seen = {}
+        for n, (ns, full) in ends.items():
+            link = json.loads(vms.sh(n, f"ip -n {ns} -j -d link show dev {full}"))[0]
+            data = link["linkinfo"]["info_data"]
+            other = PRIVATE["node2" if n == "node1" else "node1"]
+            assert link["linkinfo"]["info_kind"] == "vxlan" and data["remote"] == other, link
+            assert link["mtu"] == json.loads(vms.sh(n, "ip -j link show dev eth1"))[0]["mtu"] - 50
+            seen[n] = (link["ifindex"], data["id"], link.get("altnames", []))
+        assert seen["node1"][1] == seen["node2"][1] and seen["node1"][2] == ["ethernet-1-to-node2"]
+        assert vms["node1"].run("ip netns exec clab-across-a ping -c2 -W2 10.79.0.2").rc == 0
+        proc, events, recap = run("run", "-i", str(inventory), str(topo))
+        assert recap["node1"]["changed"] == recap["node2"]["changed"] == 0
+        assert {n: json.loads(vms.sh(n, f"ip -n {ns} -j link show dev {full}"))[0]["ifindex"]
+                for n, (ns, full) in ends.items()} == {n: v[0] for n, v in seen.items()}
+    finally:
+        nsprov("destroy", "-i", str(inventory), str(topo), check=False)
+    for n in vms.names:
+        assert not {x for x in vms.netns(n) if x.startswith("clab-across-")}
+
+
 @pytest.fixture(scope="module")
 def vm_target(vms):
     """tests/lab/test_edit_every_parameter's procedure, on node1 (as root through sudo)."""

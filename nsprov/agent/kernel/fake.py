@@ -130,7 +130,8 @@ class FakeKernel(FakeSets, FakePolicies):
         state = self._ns(ns)
         links = {n: Link(n, x["kind"], up=x["up"], mtu=x["mtu"], master=x["master"], alias=x["alias"],
                          addresses=list(x["addresses"]), stp=x.get("stp"), index=x.get("index", 0),
-                         parent=self._parent(ns, x), info=dict(x.get("info") or {}))
+                         parent=self._parent(ns, x), info=dict(x.get("info") or {}),
+                         altnames=tuple(x.get("altnames", ())))
                  for n, x in state["links"].items()}
         routes = self._connected(ns)
         for dst, r in state["routes"].items():
@@ -247,6 +248,14 @@ class FakeKernel(FakeSets, FakePolicies):
         if link["kind"] != kind:
             raise _err(errno.EOPNOTSUPP)
         link["info"] = {**(link.get("info") or {}), **pack_data(data)}
+
+    def set_altnames(self, ns: str, name: str, altnames: list) -> None:
+        self._call("set_altnames", ns, name)
+        link = self._link(ns, name)
+        for other, x in self._ns(ns)["links"].items():
+            if x is not link and ({other, *x.get("altnames", ())} & set(altnames)):
+                raise _err(errno.EEXIST)
+        link["altnames"] = list(altnames)
 
     def set_link(self, ns: str, name: str, up: Optional[bool] = None, mtu: Optional[int] = None,
                  master=_UNSET, alias=_UNSET) -> None:

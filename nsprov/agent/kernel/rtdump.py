@@ -14,7 +14,7 @@ from typing import Iterator
 
 from nsprov.agent.kernel.nl import (IFA_ADDRESS, IFA_LOCAL, IFLA_ADDRESS, IFLA_BR_STP_STATE, IFLA_GROUP,
                                    IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK,
-                                   IFLA_LINK_NETNSID,
+                                   IFLA_LINK_NETNSID, IFLA_PROP_LIST, IFLA_ALT_IFNAME,
                                    IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_OPERSTATE, NLM_F_DUMP, NLM_F_REQUEST,
                                    NLMSG_DONE, NLMSG_ERROR, OPERSTATES, PROTOS, RT_TABLE_MAIN, RTA_DST, RTA_GATEWAY,
                                    RTA_OIF, RTA_PRIORITY, RTA_TABLE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE,
@@ -41,8 +41,21 @@ def open_socket() -> socket.socket:
 
 
 _TLV = struct.Struct("=HH")
+
+
+def _altnames(props: bytes) -> tuple:
+    """A link's alternative names (IFLA_ALT_IFNAME, each, in IFLA_PROP_LIST)."""
+    out, offset = [], 0
+    while offset + 4 <= len(props):
+        length, kind = _TLV.unpack_from(props, offset)
+        if length < 4:
+            break
+        if kind & 0x3FFF == IFLA_ALT_IFNAME:
+            out.append(_str(props[offset + 4:offset + length]))
+        offset += (length + 3) & ~3
+    return tuple(out)
 _LINK_ATTRS = frozenset((IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_OPERSTATE, IFLA_LINKINFO,
-                         IFLA_IFALIAS, IFLA_GROUP, IFLA_LINK, IFLA_LINK_NETNSID))
+                         IFLA_IFALIAS, IFLA_GROUP, IFLA_LINK, IFLA_LINK_NETNSID, IFLA_PROP_LIST))
 _BRIDGE_ATTRS = frozenset((IFLA_BR_STP_STATE,))
 _ROUTE_ATTRS = frozenset((RTA_TABLE, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY))
 IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS = 29, 1 << 3
@@ -125,6 +138,7 @@ def links(sock: socket.socket) -> list:
             "stp": stp,
             "link": struct.unpack("=I", a[IFLA_LINK])[0] if IFLA_LINK in a else None,
             "link_elsewhere": IFLA_LINK_NETNSID in a,
+            "altnames": _altnames(a[IFLA_PROP_LIST]) if IFLA_PROP_LIST in a else (),
             "data": _attrs(info[IFLA_INFO_DATA], 0, len(info[IFLA_INFO_DATA])) if IFLA_INFO_DATA in info else {},
         })
     return out

@@ -15,12 +15,13 @@ import struct
 from typing import Optional
 
 from nsprov.agent.kernel.nl import (IFA_ADDRESS, IFA_LOCAL, IFF_UP, IFLA_BR_STP_STATE, IFLA_GROUP, IFLA_IFALIAS,
-                                   IFLA_IFNAME, IFLA_LINK,
+                                   IFLA_ALT_IFNAME, IFLA_IFNAME, IFLA_LINK, IFLA_PROP_LIST,
                                    IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU,
                                    IFLA_NET_NS_FD, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
                                    NLM_F_REQUEST, NLMSG_ERROR, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
                                    RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTM_DELADDR, RTM_DELLINK,
                                    RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RTN_UNICAST,
+                                   RTM_DELLINKPROP, RTM_NEWLINKPROP,
                                    RTPROT_STATIC, VETH_INFO_PEER)
 
 _seq = [0]
@@ -144,6 +145,12 @@ def set_link(name: str, up: Optional[bool] = None, mtu: Optional[int] = None,
     if alias is not None:
         body += attr(IFLA_IFALIAS, alias.encode())
     return message(RTM_SETLINK, 0, body)
+
+
+def altname(name: str, alt: str, add: bool) -> bytes:
+    """Give link NAME the alternative name ALT, or take it away."""
+    body = ifinfo() + attr(IFLA_IFNAME, _s(name)) + nested(IFLA_PROP_LIST, attr(IFLA_ALT_IFNAME, _s(alt)))
+    return message(RTM_NEWLINKPROP if add else RTM_DELLINKPROP, NLM_F_CREATE | NLM_F_EXCL if add else 0, body)
 
 
 def set_bridge(name: str, stp: bool) -> bytes:

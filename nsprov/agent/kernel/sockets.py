@@ -63,5 +63,6 @@ def observe_links(sock: Any, addresses: bool = True) -> list[dict]:
         "parent": (link["link"] if link["link_elsewhere"] else names.get(link["link"])) if link["link"] and
         link["link"] != link["index"] else None,
         "data": link["data"],
+        "altnames": list(link.get("altnames", ())),
         "addresses": addrs.get(link["index"], []),
     } for link in raw]

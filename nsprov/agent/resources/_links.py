@@ -30,7 +30,7 @@ def own_link(obs: Observed, ctx: Context, ns: str, name: str, kind: str) -> bool
 
 
 def reconcile_link(tp: TaskPlan, obs: Observed, ctx: Context, ns: str, name: str, want: dict) -> None:
-    """Bring link NAME to WANT: {up, mtu, addresses, and master when it is checked}."""
+    """Bring link NAME to WANT: {up, mtu, addresses, and master and altname when they are checked}."""
     link, mark = obs.link(ns, name), ctx.mark
     changes, why = {}, []
     if link.alias != mark:
@@ -47,9 +47,18 @@ def reconcile_link(tp: TaskPlan, obs: Observed, ctx: Context, ns: str, name: str
         why.append(f"master {link.master or '-'}→{want['master'] or '-'}")
     if changes:
         tp.act(ops.SET_LINK, ns, name, f"{name}: " + ", ".join(why), **changes)
+    if "altname" in want and sorted(link.altnames) != ([want["altname"]] if want["altname"] else []):
+        tp.act(ops.SET_ALTNAMES, ns, name, f"{name}: altname {', '.join(link.altnames) or '-'}→{want['altname'] or '-'}",
+               altnames=[want["altname"]] if want["altname"] else [])
     if "stp" in want and link.stp is not None and link.stp != want["stp"]:
         tp.act(ops.SET_BRIDGE, ns, name, f"{name}: stp {'on' if want['stp'] else 'off'}", stp=want["stp"])
     reconcile_addresses(tp, obs, ctx, ns, name, want["addresses"])
+
+
+def name_it(tp: TaskPlan, ns: str, name: str, altname: Optional[str]) -> None:
+    """A link just made gets its alternative name, if it has one."""
+    if altname:
+        tp.act(ops.SET_ALTNAMES, ns, name, f"{name}: altname {altname}", altnames=[altname])
 
 
 def reconcile_addresses(tp: TaskPlan, obs: Observed, ctx: Context, ns: str, name: str, want: list) -> None:

@@ -13,7 +13,8 @@ from nsprov.agent import ops
 from nsprov.agent.kernel.objects import Link, unpack_value
 from nsprov.agent.planning import Claim, Context, PlanError, TaskPlan, guard_management, require_ns
 from nsprov.agent.resources._lifetimes import links_going_with
-from nsprov.agent.resources._links import after, delete_link, gone_already, gone_with, own_link, reconcile_link
+from nsprov.agent.resources._links import (after, delete_link, gone_already, gone_with, name_it, own_link,
+                                           reconcile_link, require_bridge)
 from nsprov.agent.state import Observed
 
 
@@ -101,8 +102,15 @@ class Stacked:
 
     def _create(self, tp: TaskPlan, p: dict, obs: Observed, ctx: Context, lower: Optional[Link], why: str) -> None:
         ns, name = p["netns"], p["name"]
-        mtu = p["mtu"] or self.default_mtu(p, self.underlay(p, obs, lower))
+        underlay = self.underlay(p, obs, lower)
+        whole = self.default_mtu(p, underlay)       # what its underlay carries in one packet
+        mtu = p["mtu"] or whole
+        if p["mtu"] and whole and p["mtu"] > whole:
+            why += (f"; warning: mtu {p['mtu']} is more than the underlay {underlay.name} carries whole ({whole}): "
+                    f"larger packets go in fragments")
         link = {"mtu": mtu, "up": p["up"], "alias": ctx.mark, "parent_netns": p[self.lower_ns]}
+        if p.get("bridge"):
+            link["master"] = p["bridge"]
         if self.bound:
             link["parent"] = p[self.lower]
         if mtu and mtu < 1280:
@@ -112,6 +120,7 @@ class Stacked:
         tp.records.append(ctx.record("link", ns, name, self.kind, addresses=p["addresses"],
                                      **{self.lower: p[self.lower], self.lower_ns: p[self.lower_ns]},
                                      **{k: p[k] for k in self.KEEP}))
+        name_it(tp, ns, name, p.get("altname"))
         for a in p["addresses"]:
             tp.act(ops.ADD_ADDRESS, ns, name, f"{name}: +{a}", dev=name, address=a)
 
@@ -122,7 +131,9 @@ class Stacked:
         if changed:
             tp.act(ops.SET_LINK_DATA, ns, name, f"{name}: " + ", ".join(f"{k} {have[k]}→{want[k]}" for k in changed),
                    kind=self.kind, data=self.data(want, changed))
-        reconcile_link(tp, obs, ctx, ns, name, {"up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"]})
+        want = {"up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"]}
+        want.update({k: p[k] for k in ("altname",) if k in p})
+        reconcile_link(tp, obs, ctx, ns, name, {**want, "master": p["bridge"]} if "bridge" in p else want)
         if not tp.actions:
             tp.reasons.append("exists as declared")
 
@@ -132,6 +143,7 @@ class Stacked:
         tp, ns, name = TaskPlan(), p["netns"], p["name"]
         require_ns(obs, ns)
         require_ns(obs, p[self.lower_ns])
+        require_bridge(obs, ns, p.get("bridge"))
         lower = self._lower(p, obs)
         exists = own_link(obs, ctx, ns, name, self.kind)
         link = obs.link(ns, name)
@@ -147,7 +159,7 @@ class Stacked:
         else:
             self._change(tp, p, obs, ctx, lower)
         tp.after = after(tp.before, {"kind": self.kind, "up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"],
-                                     **self.declared(p, lower)})
+                                     **({"master": p["bridge"]} if "bridge" in p else {}), **self.declared(p, lower)})
         return tp
 
     def _absent(self, p: dict, obs: Observed, ctx: Context) -> TaskPlan:

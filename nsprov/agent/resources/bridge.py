@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from nsprov.agent import ops
 from nsprov.agent.planning import Claim, Context, TaskPlan, guard_management, require_ns
-from nsprov.agent.resources._links import after, delete_link, gone_already, gone_with, link_exists, own_link, reconcile_link
+from nsprov.agent.resources._links import (after, delete_link, gone_already, gone_with, link_exists, name_it, own_link,
+                                           reconcile_link)
 from nsprov.agent.state import Observed
 
 MODULE = "bridge"
@@ -32,11 +33,12 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         tp.act(ops.ADD_BRIDGE, ns, name, f"created bridge {name}", mtu=p["mtu"], stp=p["stp"], up=p["up"],
                alias=ctx.mark)
         tp.records.append(ctx.record("link", ns, name, MODULE, addresses=p["addresses"]))
+        name_it(tp, ns, name, p["altname"])
         for a in p["addresses"]:
             tp.act(ops.ADD_ADDRESS, ns, name, f"{name}: +{a}", dev=name, address=a)
     else:
         reconcile_link(tp, obs, ctx, ns, name, {"up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"],
-                                                "stp": p["stp"]})
+                                                "stp": p["stp"], "altname": p["altname"]})
         if not tp.actions:
             tp.reasons.append("exists as declared")
     tp.after = after(tp.before, {"kind": "bridge", "up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"],

@@ -5,7 +5,8 @@ from __future__ import annotations
 from nsprov.agent import ops
 from nsprov.agent.planning import Claim, Context, TaskPlan, guard_management, require_ns
 from nsprov.agent.resources._lifetimes import links_going_with
-from nsprov.agent.resources._links import after, gone_with, link_exists, own_link, reconcile_link, require_bridge
+from nsprov.agent.resources._links import (after, gone_with, link_exists, name_it, own_link, reconcile_link,
+                                           require_bridge)
 from nsprov.agent.state import Observed
 
 MODULE = "veth"
@@ -45,6 +46,8 @@ def _create(tp: TaskPlan, p: dict, ctx: Context) -> None:
                               addresses=p["peer_addresses"])]
     if p["peer_bridge"]:
         tp.act(ops.SET_LINK, pns, peer, f"{peer}: master {p['peer_bridge']}", master=p["peer_bridge"])
+    name_it(tp, ns, name, p["altname"])
+    name_it(tp, pns, peer, p["peer_altname"])
     for dev, s, addrs in ((name, ns, p["addresses"]), (peer, pns, p["peer_addresses"])):
         for a in addrs:
             tp.act(ops.ADD_ADDRESS, s, dev, f"{dev}: +{a}", dev=dev, address=a)
@@ -72,10 +75,10 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     if not a_ok:
         _create(tp, p, ctx)
     else:
-        for s, dev, master, addrs in ((ns, name, p["bridge"], p["addresses"]),
-                                      (pns, peer, p["peer_bridge"], p["peer_addresses"])):
+        for s, dev, master, addrs, alt in ((ns, name, p["bridge"], p["addresses"], p["altname"]),
+                                           (pns, peer, p["peer_bridge"], p["peer_addresses"], p["peer_altname"])):
             reconcile_link(tp, obs, ctx, s, dev, {"up": p["up"], "mtu": p["mtu"], "master": master,
-                                                  "addresses": addrs})
+                                                  "addresses": addrs, "altname": alt})
         if not tp.actions:
             tp.reasons.append("exists as declared")
     tp.after = {"end": after(tp.before["end"], {"kind": "veth", "up": p["up"], "mtu": p["mtu"], "master": p["bridge"],

@@ -125,3 +125,23 @@ UP = Param(t.BOOL, "link up", default=True)
 STATE = Param(t.STATE, STATE_DOC, default="present")
 OVERLAP = Param(t.BOOL, OVERLAP_DOC, default=False)
 RULE_OVERLAP = Param(t.BOOL, RULE_OVERLAP_DOC, default=False)
+
+
+def _altname(value: Any) -> str:
+    """What the kernel takes as an alternative name: 1..127 bytes, not '.' or '..', no '/', ':'
+    or whitespace."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"an alternative name is a non-empty string, not {value!r}")
+    if len(value.encode()) > 127:
+        raise ValueError(f"alternative name {value!r} is {len(value.encode())} bytes; the kernel allows 127")
+    if value in (".", "..") or any(c in value for c in "/:") or not value.isprintable() or \
+            any(c.isspace() for c in value):
+        raise ValueError(f"alternative name {value!r} is not allowed: no '/', ':', whitespace, '.' or '..'")
+    return value
+
+
+ALTNAME = Param(Type("alternative interface name (1-127 bytes)", _altname,
+                     {"type": "string", "minLength": 1, "maxLength": 127, "pattern": r"^[^/:\s]+$"},
+                     "eth1-to-the-core-router"),
+                "a second name the link answers to (`ip link show ALTNAME`), up to 127 bytes: containerlab's "
+                "full name of an interface whose name is shortened to the kernel's 15", example="eth1-to-the-core-router")

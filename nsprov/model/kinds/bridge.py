@@ -1,7 +1,7 @@
 """bridge: a Linux bridge in any network namespace."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import ADDRESSES, Declares, Kind, MTU, NETNS, OVERLAP, Param, STATE, UP, in_ns
+from nsprov.model.kinds.base import ADDRESSES, ALTNAME, Declares, Kind, MTU, NETNS, OVERLAP, Param, STATE, UP, in_ns
 
 
 
@@ -32,6 +32,7 @@ class Bridge(Kind):
         "name": Param(t.IFNAME, "the bridge's interface name", required=True, example="br0"),
         "netns": NETNS.but("the netns it lives in; empty: the host's own"),
         "addresses": ADDRESSES.but("addresses on the bridge, exactly these"),
+        "altname": ALTNAME,
         "mtu": MTU.but("the bridge's MTU; unset: the kernel's default"),
         "stp": Param(t.BOOL, "spanning tree on", default=False),
         "up": UP,

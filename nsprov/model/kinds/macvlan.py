@@ -2,7 +2,7 @@
 
 from nsprov.model import types as t
 from nsprov.model.kinds import _stacked
-from nsprov.model.kinds.base import ADDRESSES, MTU, NETNS, OVERLAP, STATE, UP, Kind, Param
+from nsprov.model.kinds.base import ADDRESSES, ALTNAME, MTU, NETNS, OVERLAP, STATE, UP, Kind, Param
 
 MODES = ("bridge", "private", "vepa", "passthru")
 MODE = t.Type(" | ".join(MODES), t.choice(*MODES), {"enum": list(MODES)}, "bridge")
@@ -28,6 +28,7 @@ class Macvlan(Kind):
                             "(never), vepa (through the switch), passthru (the one macvlan takes the parent)",
                       default="bridge"),
         "addresses": ADDRESSES,
+        "altname": ALTNAME,
         "mtu": MTU.but("its MTU, at most the parent's; unset: the parent's"),
         "up": UP,
         "allow_management_overlap": OVERLAP,

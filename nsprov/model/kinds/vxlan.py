@@ -4,7 +4,7 @@ import ipaddress
 
 from nsprov.model import types as t
 from nsprov.model.kinds import _stacked
-from nsprov.model.kinds.base import ADDRESSES, MTU, NETNS, OVERLAP, STATE, UP, Kind, Param
+from nsprov.model.kinds.base import ADDRESSES, ALTNAME, MTU, NETNS, OVERLAP, STATE, UP, Kind, Param
 
 VNI = t.Type("VXLAN network identifier (0-16777215)", lambda v: t.int_in(v, "a VNI", 0, 16777215),
              {"type": "integer", "minimum": 0, "maximum": 16777215}, 42)
@@ -39,7 +39,7 @@ def _draw(p: dict, topo) -> None:
     """Its end in its netns, and a tunnel end that meets the other hosts' ends of its id."""
     _draw_end(p, topo)
     if p["state"] == "present":
-        topo.tunnel(p["netns"], ("vxlan", p["id"], p["port"]), f"vxlan {p['id']}")
+        topo.tunnel(p["netns"], ("vxlan", p["id"], p["port"]), f"vxlan {p['id']}", p["bridge"] or "")
 
 
 class Vxlan(Kind):
@@ -66,7 +66,10 @@ class Vxlan(Kind):
         "port": Param(t.PORT, "the UDP port, both ends the same", default=4789, example=4789),
         "learning": Param(t.BOOL, "learn remote MAC addresses from the packets that arrive", default=True),
         "netns": NETNS.but("the netns the vxlan goes into; empty: the host's own"),
+        "bridge": Param(t.IFNAME, "a bridge (in the vxlan's netns) it is a port of: the bridge's segment "
+                                  "then spans hosts", example="br0"),
         "addresses": ADDRESSES,
+        "altname": ALTNAME,
         "mtu": MTU.but("its MTU; unset: the underlay's less 50 (IPv4) or 70 (IPv6)"),
         "up": UP,
         "allow_management_overlap": OVERLAP,
