@@ -408,3 +408,39 @@ def test_register_names_the_task_in_json_and_a_later_read_is_refused(lab3, tmp_p
     finally:
         nsprov("destroy", "-i", str(lab3.inventory), str(book), check=False)
     assert "reg1" not in netns_list(lab3, "lab1")
+
+
+PATH_BOOK = """\
+- hosts: lab1
+  lab: hops
+  tasks:
+    - netns: {name: ha}
+    - netns: {name: hr, forwarding: true}
+    - netns: {name: hb}
+    - veth: {name: a0, netns: ha, peer: r0, peer_netns: hr, addresses: [10.67.1.2/24], peer_addresses: [10.67.1.1/24]}
+    - veth: {name: r1, netns: hr, peer: b0, peer_netns: hb, addresses: [10.67.2.1/24], peer_addresses: [10.67.2.2/24]}
+    - route: {netns: ha, to: default, via: 10.67.1.1}
+    - route: {netns: hb, to: default, via: 10.67.2.1}
+    - verify:
+        path: [{from: ha, to: 10.67.2.2, via: [VIA]}]
+"""
+
+
+def test_a_path_check_sees_the_hops_the_packets_take(lab3, tmp_path):
+    """The hops come from TTL-limited probes: the router's address holds; a hop the packets do not
+    take (the control) fails, naming the hops seen."""
+    book = tmp_path / "hops.yml"
+    try:
+        book.write_text(PATH_BOOK.replace("VIA", "10.67.1.1"))
+        proc, events, recap = run("run", "-i", str(lab3.inventory), str(book))
+        checks = [e for e in events if e["event"] == "check" and e["check"] == "path"]
+        assert proc.returncode == 0 and [c["passed"] for c in checks] == [True], proc.stdout[-3000:]
+        assert checks[0]["observed"] == "10.67.1.1 10.67.2.2"
+        book.write_text(PATH_BOOK.replace("VIA", "10.67.2.1"))      # r's other side: not a hop from a
+        proc, events, recap = run("verify", "-i", str(lab3.inventory), str(book))
+        checks = [e for e in events if e["event"] == "check" and e["check"] == "path"]
+        assert proc.returncode != 0 and [c["passed"] for c in checks] == [False]
+        assert checks[0]["observed"] == "10.67.1.1 10.67.2.2"
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(book), check=False)
+    assert not {"ha", "hr", "hb"} & set(netns_list(lab3, "lab1"))

@@ -17,7 +17,7 @@ from nsprov.agent import ops
 from nsprov.agent.kernel import PRIMITIVES, Kernel
 from nsprov.agent.kernel.fake import FakeKernel
 from nsprov.agent.resources import INTERNAL, RESOURCES, module_of
-from nsprov.model.kinds import KINDS, MODULES, REGISTRY
+from nsprov.model.kinds import KINDS, MODULES, REGISTRY, validate_params
 from nsprov.model.kinds.base import Declares, Kind
 from nsprov.model.topology import HostTopology
 
@@ -276,3 +276,21 @@ def test_a_bad_value_is_a_problem_never_a_crash(kind, param):
         task = {name: spec.example for name, spec in k.params.items()}   # every other value set
         task[param] = bad
         k.validate(task)          # problems, or none: never an exception
+
+
+@pytest.mark.parametrize("entry, problem", [
+    ({"from": "a", "to": "10.0.0.2"}, "via is a list"),
+    ({"from": "a", "to": "10.0.0.2", "via": []}, "via is a list"),
+    ({"from": "a", "to": "10.0.0.2", "via": ["10.0.0.300"]}, "10.0.0.300"),
+    ({"from": "a", "to": "10.0.0.2", "via": ["10.0.0.1"], "max_hops": 0}, "max_hops 0"),
+    ({"from": "a", "to": "10.0.0.2", "via": ["10.0.0.1"], "hops": 3}, "each entry needs"),
+])
+def test_a_path_check_names_what_is_wrong_with_it(entry, problem):
+    _, problems = validate_params("verify", {"path": [entry]})
+    assert problems[0][0] == "path" and problem in problems[0][1], problems
+
+
+def test_a_path_check_takes_addresses_in_order_and_sixteen_hops_by_default():
+    params, problems = validate_params("verify", {"path": [{"from": "a", "to": "fd00::2", "via": ["10.0.0.1", "fd00::1"]}]})
+    assert problems == [] and params["path"] == [{"from": "a", "to": "fd00::2", "via": ["10.0.0.1", "fd00::1"],
+                                                  "max_hops": 16}]

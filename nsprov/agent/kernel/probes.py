@@ -217,3 +217,63 @@ def measure_link(entry: dict, sockets, check) -> list:
         out.append(check("link: throughput", subject, f"{want:.3g} Mbit/s ± {allowed:.3g} (the rate less headers)",
                          observed, ok))
     return out
+
+
+# ------------------------------------------------------------------ the path packets take
+TRACE_PORT = 33434       # traceroute's first port: one above it per hop
+SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6 = 2, 3
+_RECVERR = {socket.AF_INET: (socket.IPPROTO_IP, 11), socket.AF_INET6: (socket.IPPROTO_IPV6, 25)}
+_EXPIRED = {socket.AF_INET: 11, socket.AF_INET6: 3}         # ICMP time exceeded
+_UNREACHABLE = {socket.AF_INET: 3, socket.AF_INET6: 1}      # ICMP destination unreachable
+
+
+def _hop(src: str, address: str, ttl: int, wait: float) -> tuple:
+    """(who answered a UDP probe sent from SRC to ADDRESS with TTL hops to live, or None; whether
+    it came from the end): read from the socket's error queue, as tracepath does (no raw socket)."""
+    import select
+    import struct
+    family = _family(address)
+    s = _socket(src, address, socket.SOCK_DGRAM)
+    try:
+        level, recverr = _RECVERR[family]
+        s.setsockopt(level, recverr, 1)
+        if family == socket.AF_INET:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+        else:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
+        s.connect((address, TRACE_PORT + ttl))
+        s.send(PROBE)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            select.select([], [], [s], max(0.0, deadline - time.monotonic()))
+            try:
+                _, ancillary, _, _ = s.recvmsg(512, 512, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue
+            for cmsg_level, cmsg_type, data in ancillary:
+                if (cmsg_level, cmsg_type) != (level, recverr) or len(data) < 16 + 8:
+                    continue
+                _errno, origin, kind, _code = struct.unpack_from("=IBBB", data, 0)
+                if origin not in (SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6):
+                    continue
+                offender = socket.inet_ntop(family, data[20:24] if family == socket.AF_INET else data[24:40])
+                return offender, kind == _UNREACHABLE[family]
+            return None, False
+        return None, False
+    finally:
+        s.close()
+
+
+def trace(src: str, address: str, max_hops: int, wait: float = 1.0) -> list:
+    """The hops from netns SRC towards ADDRESS, one TTL-limited probe each (a second when the
+    first gets no answer: ICMP is rate-limited): [address or None], ending with ADDRESS when it
+    answered."""
+    hops = []
+    for ttl in range(1, max_hops + 1):
+        who, end = _hop(src, address, ttl, wait)
+        if who is None:
+            who, end = _hop(src, address, ttl, wait)
+        hops.append(who)
+        if end:
+            break
+    return hops

@@ -8,6 +8,7 @@ Every check returns {check, subject, expected, observed, passed}.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import random
@@ -290,6 +291,20 @@ def check_reach(entry: dict, expect: bool, sockets=None) -> dict:
                   "reached" if expect else "no answer", observed, ok == expect)
 
 
+def check_path(entry: dict) -> dict:
+    """The hops from FROM towards TO hold VIA in order, and the last is TO."""
+    src, dst, via = entry["from"], entry["to"], entry["via"]
+    try:
+        hops = probes.trace(src, dst, entry["max_hops"])
+        seen = " ".join(h or "*" for h in hops)
+        left = iter(hops)
+        ok = all(any(h is not None and ipaddress.ip_address(h) == ipaddress.ip_address(v) for h in left) for v in via)
+        ok = ok and bool(hops) and hops[-1] is not None and ipaddress.ip_address(hops[-1]) == ipaddress.ip_address(dst)
+    except OSError as exc:
+        seen, ok = f"error: {exc}", False
+    return _check("path", f"{src or 'host'} -> {dst}", f"via {', '.join(via)}, then {dst}", seen, ok)
+
+
 # ------------------------------------------------------------------ entry points
 def verify_set(decl: dict, sockets) -> list:
     """Every classic experiment for the kinds a set declares."""
@@ -346,6 +361,8 @@ def verify_assertions(p: dict, sockets) -> list:
         out.append(check_reach(r, True, sockets))
     for r in p.get("no_reach", []):
         out.append(check_reach(r, False, sockets))
+    for entry in p.get("path", []):
+        out.append(check_path(entry))
     for entry in p.get("link", []):
         try:
             out += probes.measure_link(entry, sockets, _check)

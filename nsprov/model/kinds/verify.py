@@ -6,7 +6,7 @@ from nsprov.model import types as t
 from nsprov.model.kinds.base import Declares, Kind, Param
 
 SET_CHECKS = ("isolation", "ipc_isolated", "pid1", "mount_isolated", "isolated_from_host")
-CHECKS = (*SET_CHECKS, "reach", "no_reach", "link", "hostname", "uid_map")
+CHECKS = (*SET_CHECKS, "reach", "no_reach", "link", "path", "hostname", "uid_map")
 _LINK_KEYS = ("from", "to", "rtt", "loss", "rate", "count", "tolerance")
 
 
@@ -76,6 +76,33 @@ LINK_LIST = t.Type("list of {from, to, rtt, loss, rate, count, tolerance}", link
     [{"from": "red", "to": "10.2.0.3", "rtt": "20ms", "rate": "10mbit"}])
 
 
+def path_list(value: Any) -> list:
+    """[{from, to, via: [ADDRESS...], max_hops}]."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("expected a list of {from, to, via, max_hops}")
+    out = []
+    for r in value:
+        if not isinstance(r, dict) or "to" not in r or set(r) - {"from", "to", "via", "max_hops"}:
+            raise ValueError(f"each entry needs to and via (and optional from, max_hops), not {r!r}")
+        via = r.get("via")
+        if not isinstance(via, list) or not via:
+            raise ValueError(f"{r!r}: via is a list of the addresses the packets pass, in order")
+        hops = r.get("max_hops", 16)
+        if isinstance(hops, bool) or not isinstance(hops, int) or not 1 <= hops <= 64:
+            raise ValueError(f"max_hops {hops!r}: from 1 to 64")
+        out.append({"from": t.netns_name(r.get("from", "")), "to": t.ip(r["to"]), "via": [t.ip(v) for v in via],
+                    "max_hops": hops})
+    return out
+
+
+PATH_LIST = t.Type("list of {from, to, via, max_hops}", path_list, {"type": "array", "items": {
+    "type": "object", "additionalProperties": False, "required": ["to", "via"], "properties": {
+        "from": {"type": "string"}, "to": t._S_IP, "via": {"type": "array", "items": t._S_IP, "minItems": 1},
+        "max_hops": t._S_INT}}}, [{"from": "red", "to": "10.2.0.3", "via": ["10.1.0.1"]}])
+
+
 def _rules(p: dict) -> list:
     return [] if any(p[k] for k in CHECKS) else [("", "verify needs at least one check")]
 
@@ -83,13 +110,13 @@ def _rules(p: dict) -> list:
 def _declares(p: dict) -> Declares:
     sets = [(k, n) for k in SET_CHECKS for n in p[k]]
     sets += [(k, h["namespace"]) for k in ("hostname", "uid_map") for h in p[k]]
-    netns = [(f"{k}.from", r["from"]) for k in ("reach", "no_reach", "link") for r in p[k] if r["from"]]
+    netns = [(f"{k}.from", r["from"]) for k in ("reach", "no_reach", "link", "path") for r in p[k] if r["from"]]
     return Declares(netns_used=tuple(netns), sets_used=tuple(sets))
 
 
 class Verify(Kind):
     name = "verify"
-    summary = "assertions: reach/no_reach, hostname, ipc_isolated, pid1, mount_isolated, uid_map, isolation"
+    summary = "assertions: reach/no_reach, link, path, hostname, ipc_isolated, pid1, mount_isolated, uid_map, isolation"
     doc = ("Runs the seed tutorial's experiments for real on the host once the tasks before it are done, "
            "and reachability by packets: ping, or a TCP connect when a port is given (a refused port that must "
            "be reached is retried for 10 s), or with `proto: udp` a datagram that must come back: where the "
@@ -107,6 +134,10 @@ class Verify(Kind):
                                  "agent runs where the address lives) against what is declared, within `tolerance` "
                                  "(10 percent or 2 ms, whichever is larger; loss also within its sampling error)",
                       default=[]),
+        "path": Param(PATH_LIST, "{from: NAMESPACE, to: ADDRESS, via: [ADDRESS...], max_hops: 16}: packets from "
+                                 "the namespace to the address pass these hops, in this order (others may come "
+                                 "between), and arrive: TTL-limited UDP probes the agent sends and records, as "
+                                 "traceroute does; the hops seen are in the check's result", default=[]),
         "hostname": Param(t.HOSTNAME_CHECKS, "{namespace, equals}: the hostname inside", default=[]),
         "ipc_isolated": Param(t.NAME_LIST, "sets whose SysV message queues are their own", default=[]),
         "pid1": Param(t.NAME_LIST, "sets whose init is PID 1 inside and another PID outside", default=[]),
