@@ -64,7 +64,7 @@ def test_play_two_starts_only_once_play_one_is_done_on_every_host(lab3, tmp_path
     book = tmp_path / "ordered.yml"
     book.write_text(two_plays(lab3, 9301, 1.5))
     try:
-        for attempt in range(10):   # not by luck of timing: every time
+        for attempt in range(4):    # not by luck of timing: every time (the control below fails at once)
             proc, events = run("run", "-i", str(lab3.inventory), str(book))
             assert proc.returncode == 0, f"attempt {attempt}: " + proc.stdout[-3000:]
             assert [e["play"] for e in events if e["event"] == "play"] == [0, 1]
