@@ -433,7 +433,7 @@ def test_a_path_check_sees_the_hops_the_packets_take(lab3, tmp_path):
     try:
         book.write_text(PATH_BOOK.replace("VIA", "10.67.1.1"))
         proc, events, recap = run("run", "-i", str(lab3.inventory), str(book))
-        checks = [e for e in events if e["event"] == "check" and e["check"] == "path"]
+        checks = [c for e in events if e["event"] == "task" for c in e.get("checks", []) if c["check"] == "path"]
         assert proc.returncode == 0 and [c["passed"] for c in checks] == [True], proc.stdout[-3000:]
         assert checks[0]["observed"] == "10.67.1.1 10.67.2.2"
         book.write_text(PATH_BOOK.replace("VIA", "10.67.2.1"))      # r's other side: not a hop from a
