@@ -107,7 +107,7 @@ class Topology:
 
     def __init__(self, path: str, text: Optional[str] = None, kind_as: Optional[dict] = None):
         self.path, self.problems, self.warnings, self.underlays = path, [], [], {}
-        self.kind_as, self.mgmt_used = kind_as or {}, False
+        self.kind_as, self.mgmt_used, self.vnis = kind_as or {}, False, set()   # VNIS: ids its links took
         data = load_yaml(Path(path), text=expand_env(text if text is not None else read_input(Path(path))))
         if not isinstance(data, dict) or not isinstance(data.get("topology"), dict):
             raise InputError([Problem(path, 1, "topology", "a topology file has a `topology:` mapping")])

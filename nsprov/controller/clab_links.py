@@ -137,6 +137,9 @@ def _brief(topo, link: dict, where: str, line: int, out: dict) -> None:
         _add(out, a.host, _veth(a, b, link.get("mtu")))
         return
     vni_ = vni(topo.lab, [str(e) for e in raw])
+    while vni_ in topo.vnis:                  # two links of the lab on one id: the next free one
+        vni_ = 4096 + (vni_ - 4096 + 1) % (16777216 - 4096)
+    topo.vnis.add(vni_)
     for end, other in ((a, b), (b, a)):
         remote = topo.underlays.get(other.host)
         if remote is None:

@@ -159,3 +159,35 @@ def test_a_vxlan_dies_with_its_underlay_and_nsprov_plans_it_so(lab3, tmp_path):
     assert "vxred" not in names and "vxblue" not in names
     labs = [e for e in json_events(nsprov("labs", "-i", str(lab3.inventory), "--json").stdout) if e["event"] == "labs"]
     assert labs and all("vxchain" not in e["labs"] for e in labs)
+
+
+CLASH = """\
+- hosts: lab3
+  lab: LAB
+  tasks:
+    - netns: {name: NS}
+    - vxlan: {name: vxc, id: ID, remote: REMOTE, netns: NS}
+"""
+
+
+def test_a_vni_another_lab_uses_on_the_host_is_refused_naming_the_cause(lab3, tmp_path):
+    """Two labs' tunnels cannot share an id and port on one host (the kernel's rule): the second
+    is refused with a message that says so, the first is untouched; the control, another id, runs."""
+    remote = lab3.address("lab1")
+    first, second = tmp_path / "clash1.yml", tmp_path / "clash2.yml"
+    first.write_text(CLASH.replace("LAB", "clash1").replace("NS", "vc1").replace("ID", "777").replace("REMOTE", remote))
+    second.write_text(CLASH.replace("LAB", "clash2").replace("NS", "vc2").replace("ID", "777").replace("REMOTE", remote))
+    try:
+        run(lab3, first)
+        before = link(lab3, "lab3", "vxc", "vc1")
+        proc, events = run(lab3, second, check=False)
+        failed = [e for e in events if e["event"] == "task" and e["status"] == "failed"]
+        assert proc.returncode != 0 and failed and "another vxlan on this host has its id and port" in str(failed)
+        assert link(lab3, "lab3", "vxc", "vc1")["ifindex"] == before["ifindex"]
+        assert "vc2" not in lab3.ssh("lab3", "ip", "netns", "list").stdout        # undone, whole
+        second.write_text(second.read_text().replace("777", "778"))
+        run(lab3, second)
+        assert link(lab3, "lab3", "vxc", "vc2")["linkinfo"]["info_data"]["id"] == 778
+    finally:
+        for path in (second, first):
+            nsprov("destroy", "-i", str(lab3.inventory), str(path), check=False)

@@ -116,6 +116,17 @@ def test_a_bridge_node_takes_ports_from_other_hosts_as_vxlans_on_the_bridge(tmp_
         assert validate_params(module, params)[1] == [], (module, params)
 
 
+def test_links_of_a_lab_whose_ids_would_clash_take_the_next_free_one(tmp_path, monkeypatch):
+    from nsprov.controller import clab_links
+    monkeypatch.setattr(clab_links, "vni", lambda lab, ends: 5000)      # every link hashes alike
+    text = TWO.replace('    - endpoints: ["x:eth1", "y:eth1"]', '    - endpoints: ["x:eth1", "y:eth1"]\n'
+                                                                  '    - endpoints: ["x:eth2", "y:eth2"]')
+    book, problems, _ = compile_text(tmp_path, text, hosts=("h1", "h2"), place=("y=h2",))
+    assert problems == []
+    for host in ("h1", "h2"):
+        assert sorted(p["id"] for m, p in tasks_of(book, host) if m == "vxlan") == [5000, 5001]
+
+
 def test_an_unplaced_node_among_several_hosts_is_an_error_naming_it_and_its_line(tmp_path):
     book, problems, _ = compile_text(tmp_path, TWO, hosts=("h1", "h2"))
     assert [(p.line, p.field) for p in problems] == [(5, "topology.nodes.y")]

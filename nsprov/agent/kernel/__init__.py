@@ -58,8 +58,9 @@ def _is_mountpoint(path: str) -> bool:
 
 def _exists_as(link: Optional[dict], kind: str, alias: Optional[str], what: str) -> None:
     """After EEXIST: the link is there; it must be the one asked for (kind and mark)."""
-    if link is None:
-        raise OSError(errno.EEXIST, f"{what} exists and vanished while being checked")
+    if link is None:     # a vxlan's VNI and port are taken too: the kernel says EEXIST for both
+        raise OSError(errno.EEXIST, f"{what}: the kernel says it exists, yet no link has its name (a vxlan: "
+                                    f"another vxlan on this host has its id and port)")
     if link["kind"] != kind or link["alias"] != alias:
         raise OSError(errno.EEXIST, f"{what} exists as a {link['kind']} marked {link['alias'] or '(nothing)'}, "
                                     f"not the {kind} nsprov is making")
