@@ -366,6 +366,7 @@ def drive(inv, plans: dict, make_request, options, report: dict) -> None:
     """Run one session per host, plays in order (report["plays"]), report, print the recap,
     exit with the right code. REPORT: as_json, diff, verbose, title, plays."""
     from nsprov.controller.bundle import load_bundle
+    from nsprov.controller.clab_links import dangling
     from nsprov.controller.exits import exit_code
     from nsprov.model.protocol import object_counts, recap_event
     conns = connections(inv, list(plans), {h: p.become for h, p in plans.items()})
@@ -375,6 +376,8 @@ def drive(inv, plans: dict, make_request, options, report: dict) -> None:
         sink = JsonLines(registers={h: p.registers for h, p in plans.items()})
         startup_done()
         results = run_interruptible(conns, bundle, make_request, options, sink, report.get("plays"))
+        for line in dangling(report.get("crossings", ()), {h: r.status for h, r in results.items()}):
+            sink.write({"event": "dangling", "message": line})
         sink.write(recap_event({h: r.counts for h, r in results.items()},
                                objects={h: object_counts(r.events) for h, r in results.items()}))
     else:
@@ -391,4 +394,6 @@ def drive(inv, plans: dict, make_request, options, report: dict) -> None:
         from nsprov.reporting.ansi import Console
         from nsprov.reporting.console import render_recap
         Console().print(*render_recap(results))
+        for line in dangling(report.get("crossings", ()), {h: r.status for h, r in results.items()}):
+            click.echo(f"warning: {line}", err=True)
     sys.exit(exit_code(results))

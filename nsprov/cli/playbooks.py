@@ -45,7 +45,7 @@ def run(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_t
             inv, host, lock_timeout, check=check, diff=diff, claim=book.claim, take_over=take_over, prune=prune))
     title = f"{'CHECK ' if check else ''}{book.path} (lab {name})"
     drive(inv, plans, request, options, {"as_json": as_json, "diff": diff, "verbose": verbose, "title": title,
-                                         "plays": plays_of(book, plans)})
+                                         "plays": plays_of(book, plans), "crossings": book.crossings})
 
 
 @cli.command()

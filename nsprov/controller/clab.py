@@ -108,6 +108,7 @@ class Topology:
     def __init__(self, path: str, text: Optional[str] = None, kind_as: Optional[dict] = None):
         self.path, self.problems, self.warnings, self.underlays = path, [], [], {}
         self.kind_as, self.mgmt_used, self.vnis = kind_as or {}, False, set()   # VNIS: ids its links took
+        self.crossings: list = []           # (label, host, host) of each link across hosts
         data = load_yaml(Path(path), text=expand_env(text if text is not None else read_input(Path(path))))
         if not isinstance(data, dict) or not isinstance(data.get("topology"), dict):
             raise InputError([Problem(path, 1, "topology", "a topology file has a `topology:` mapping")])
@@ -173,7 +174,8 @@ class Topology:
     def place(self, hosts: list, place: tuple, spread: bool = False) -> None:
         """Each node's host: --place PATTERN=HOST (first match), its label nsprov.host, the one
         host selected, or SPREAD (clab_place.py) for the rest; a node sharing another's netns
-        (network-mode container:X) goes with X."""
+        (network-mode container:X) goes with X. A label may name a host of the inventory (the
+        underlays) that --limit leaves out: that node is not this run's."""
         rules = []
         for item in place:
             pattern, _, host = item.partition("=")
@@ -185,9 +187,9 @@ class Topology:
             label = (node.spec.get("labels") or {}).get("nsprov.host")
             node.host = next((h for p, h in rules if fnmatch.fnmatchcase(node.name, p)), None) or label or (
                 hosts[0] if len(hosts) == 1 else None)
-            if node.host is not None and node.host not in hosts:
+            if node.host is not None and node.host not in hosts and node.host not in self.underlays:
                 self.problem(self.top["nodes"], node.name, f"placed on {node.host!r}, which is not among the "
-                             f"selected hosts ({', '.join(hosts)})", f"topology.nodes.{node.name}")
+                             f"hosts ({', '.join(hosts)})", f"topology.nodes.{node.name}")
         free = [n.name for n in self.nodes.values() if n.host is None and n.kind != "host"
                 and not n.mode.startswith("container:")]
         if spread and free:
@@ -322,9 +324,9 @@ def load_topology(path: str, hosts: list, options: Optional[dict] = None, pingal
     links = link_tasks(topo)
     per_host = {h: [] for h in hosts}
     for node in topo.nodes.values():
-        if node.host is not None:
+        if node.host in per_host:           # a node placed on a host --limit leaves out: not this run's
             per_host[node.host] += node_tasks(node)
-    for host, tasks in links.items():
+    for host, tasks in ((h, x) for h, x in links.items() if h in per_host):
         if topo.mgmt_used and any(mgmt_bridge(topo.lab) in next(iter(x.values())).values() for x in tasks):
             per_host[host].append({"bridge": {"name": mgmt_bridge(topo.lab)}})
         per_host[host] += tasks
@@ -336,17 +338,20 @@ def load_topology(path: str, hosts: list, options: Optional[dict] = None, pingal
         tasks = {h: [x for n in names if topo.nodes[n].host == h for x in start_tasks(topo.nodes[n])] for h in hosts}
         phases.append(("exec and cmd" + (f", step {level + 1} (after what they wait for)" if level else ""), tasks))
     if pingall:
-        phases.append(("ping between nodes that share a subnet", ping_tasks(topo, links)))
+        phases.append(("ping between nodes that share a subnet", {h: x for h, x in ping_tasks(topo, links).items()
+                                                                  if h in per_host}))
     plays, line = [], topo.data.line_of("topology")
     for name, tasks in phases:
         if any(tasks.values()):
             plays.append(make_play(len(plays), f"{topo.lab}: {name}", tasks, line))
-    return Playbook(path=path, plays=tuple(plays), named_lab=topo.lab), topo.problems, topo.warnings
+    return (Playbook(path=path, plays=tuple(plays), named_lab=topo.lab, crossings=tuple(topo.crossings)),
+            topo.problems, topo.warnings)
 
 
 def load_for(path: str, inv, hosts: list, options: dict, pingall: bool) -> tuple:
     """load_topology over HOSTS of the inventory INV, each host's underlay its address (or its
     variable nsprov_underlay); OPTIONS: {place: (PATTERN=HOST...), kind_as: (KIND=linux...)}."""
-    underlays = {h: str(inv.host_vars(h).get("nsprov_underlay") or inv.connection(h).address) for h in hosts}
+    underlays = {h: str(inv.host_vars(h).get("nsprov_underlay") or inv.connection(h).address)
+                 for h in inv.hosts}       # a link's far end may be on a host --limit leaves out
     kind_as = dict(item.partition("=")[::2] for item in options.get("kind_as") or ())
     return load_topology(path, hosts, {**options, "kind_as": kind_as}, pingall=pingall, underlays=underlays)

@@ -140,6 +140,7 @@ def _brief(topo, link: dict, where: str, line: int, out: dict) -> None:
     while vni_ in topo.vnis:                  # two links of the lab on one id: the next free one
         vni_ = 4096 + (vni_ - 4096 + 1) % (16777216 - 4096)
     topo.vnis.add(vni_)
+    topo.crossings.append((f"{raw[0]} <-> {raw[1]}", a.host, b.host))
     for end, other in ((a, b), (b, a)):
         remote = topo.underlays.get(other.host)
         if remote is None:
@@ -196,6 +197,20 @@ def link_tasks(topo) -> dict:
             _extended(topo, link, where, line, out)
         else:
             _brief(topo, link, where, line, out)
+    return out
+
+
+def dangling(crossings: tuple, statuses: dict) -> list:
+    """What a run left half-made: each link across hosts (CROSSINGS: (label, host, host)) made
+    on one side and not the other (STATUSES: {host: ok, changed, failed, unreachable...})."""
+    out = []
+    done = {h for h, s in statuses.items() if s in ("ok", "changed")}
+    for label, a, b in crossings:
+        for made, missing in ((a, b), (b, a)):
+            if made in done and missing not in done:
+                out.append(f"link {label} dangles: its end on {made} is made, and {missing} "
+                           f"{statuses.get(missing, 'was not run')}, so its end there may be missing until a run "
+                           f"reaches it (`nsprov destroy` from either side removes it)")
     return out
 
 

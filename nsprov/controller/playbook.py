@@ -79,6 +79,7 @@ class Playbook:
     path: str
     plays: tuple
     named_lab: Optional[str] = None     # what its plays' `lab:` say (they agree)
+    crossings: tuple = ()               # a topology's links across hosts: (label, host, host)
 
     @property
     def lab(self) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import json_events, nsprov
+from tests.conftest import host_entry, json_events, nsprov, write_inventory
 
 pytestmark = pytest.mark.lab
 CHAIN = Path(__file__).parents[1] / "data" / "topologies" / "chain.clab.yml"
@@ -233,3 +233,36 @@ def test_eight_nodes_over_three_hosts_with_a_bridge_and_links_across(lab3, tmp_p
         assert not {n for n in netns(lab3, host) if n.startswith("clab-spread8-")}
     assert sh(lab3, "lab1", "ip link show sw1", check=False).returncode != 0
     assert sh(lab3, "lab1", "ip link show p4", check=False).returncode != 0
+
+
+GHOST = """\
+name: ghost
+topology:
+  nodes:
+    x: {kind: linux, labels: {nsprov.host: lab1}}
+    y: {kind: linux, labels: {nsprov.host: ghost}}
+  links:
+    - endpoints: ["x:eth1", "y:eth1"]
+"""
+
+
+def test_a_link_whose_other_host_is_unreachable_is_reported_dangling_and_destroyed_from_its_side(lab3, tmp_path):
+    """The reachable side is made and the run says the link dangles; destroy from that side alone
+    removes it. The unreachable host is loopback's port 1, where nothing listens."""
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "lab1": host_entry(lab3, "lab1"),
+        "ghost": host_entry(lab3, "lab1", ansible_host="127.0.0.1", ansible_port=1, nsprov_underlay="127.0.0.1")})
+    path = tmp_path / "ghost.clab.yml"
+    path.write_text(GHOST)
+    try:
+        proc = nsprov("run", "-i", str(inventory), str(path), "--json", check=False)
+        events = json_events(proc.stdout)
+        assert proc.returncode == 2, proc.stdout[-2000:]                     # a host unreachable
+        loose = [e["message"] for e in events if e["event"] == "dangling"]
+        assert len(loose) == 1 and "x:eth1 <-> y:eth1 dangles" in loose[0] and "ghost unreachable" in loose[0]
+        assert events[-1]["event"] == "recap"
+        end = json.loads(sh(lab3, "lab1", "ip -n clab-ghost-x -d -j link show eth1").stdout)[0]
+        assert end["linkinfo"]["info_kind"] == "vxlan" and end["linkinfo"]["info_data"]["remote"] == "127.0.0.1"
+    finally:
+        nsprov("destroy", "-i", str(inventory), str(path), "--limit", "lab1", check=False)
+    assert "clab-ghost-x" not in netns(lab3, "lab1")

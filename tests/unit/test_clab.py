@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nsprov.controller import clab
-from nsprov.controller.clab_links import mgmt_bridge, short_name, vni
+from nsprov.controller.clab_links import dangling, mgmt_bridge, short_name, vni
 from nsprov.model.kinds import validate_params
 
 DATA = Path(__file__).parents[1] / "data" / "topologies"
@@ -301,3 +301,22 @@ def test_hosts_change_together_each_with_only_its_own_part(tmp_path):
             for h, plan in plans.items()}
     assert mine == {"h1": [("netns", "clab-two-x", None), ("vxlan", "eth1", "clab-two-x")],
                     "h2": [("netns", "clab-two-y", None), ("vxlan", "eth1", "clab-two-y")]}
+
+
+def test_a_link_across_hosts_made_on_one_side_only_is_reported_dangling(tmp_path):
+    book, problems, _ = compile_text(tmp_path, TWO, hosts=("h1", "h2"), place=("y=h2",))
+    assert book.crossings == (("x:eth1 <-> y:eth1", "h1", "h2"),)
+    assert dangling(book.crossings, {"h1": "ok", "h2": "ok"}) == []
+    assert dangling(book.crossings, {"h1": "failed", "h2": "unreachable"}) == []     # neither end was made
+    lines = dangling(book.crossings, {"h1": "ok", "h2": "unreachable"})
+    assert len(lines) == 1 and "x:eth1 <-> y:eth1 dangles" in lines[0] and "h2 unreachable" in lines[0]
+
+
+def test_a_node_on_a_host_the_run_leaves_out_is_skipped_and_one_on_no_known_host_is_an_error(tmp_path):
+    text = TWO.replace("    y: {kind: linux}", "    y: {kind: linux, labels: {nsprov.host: HOST}}")
+    assert "HOST" in text
+    book, problems, _ = compile_text(tmp_path, text.replace("HOST", "h2"), hosts=("h1",))   # --limit h1
+    assert problems == [] and {t.host for p in book.plays for t in p.tasks} == {"h1"}
+    assert [p["remote"] for m, p in tasks_of(book, "h1") if m == "vxlan"] == ["10.0.0.2"]    # towards h2
+    book, problems, _ = compile_text(tmp_path, text.replace("HOST", "h9"), hosts=("h1",))
+    assert problems[0].field == "topology.nodes.y" and "h9" in problems[0].message

@@ -59,6 +59,7 @@ SCENARIOS = {
         link("", "mv0", "macvlan", "v0", "", BRIDGE_MODE),
         link("", "mv0", "macvlan", "v0", "", BRIDGE_MODE),              # there as asked: fine
         link("red", "mv1", "macvlan", "v0", "", BRIDGE_MODE, mtu=1400),  # made in red, bound to v0 here
+        link("red", "v0", "macvlan", "v0", "", BRIDGE_MODE),             # named in red as its parent is here
         ("set_link_data", dict(ns="", name="mv0", kind="macvlan", data=[(1, "u32", 1)])),   # mode private
         link("", "v0", "macvlan", "mv0", "", BRIDGE_MODE),               # EEXIST: a veth has the name
         link("", "mv2", "macvlan", "nosuch", "", BRIDGE_MODE),           # ENODEV: no parent

@@ -22,6 +22,7 @@ import time
 from typing import Optional
 
 from nsprov.agent.kernel.enter import nsenter_args
+from nsprov.agent.kernel.linkmake import exists_as, make_aside
 from nsprov.agent.kernel import files, nft, netns, nsset, processes, rtdump, rtwrite, unlink
 from nsprov.agent.kernel.sockets import Sockets, observe_links
 from nsprov.agent.kernel.objects import pack_data, resolve_links
@@ -54,16 +55,6 @@ def _mount(src: Optional[str], target: str, flags: int) -> None:
 def _is_mountpoint(path: str) -> bool:
     with open("/proc/self/mountinfo") as f:
         return any(line.split()[4] == path for line in f)
-
-
-def _exists_as(link: Optional[dict], kind: str, alias: Optional[str], what: str) -> None:
-    """After EEXIST: the link is there; it must be the one asked for (kind and mark)."""
-    if link is None:     # a vxlan's VNI and port are taken too: the kernel says EEXIST for both
-        raise OSError(errno.EEXIST, f"{what}: the kernel says it exists, yet no link has its name (a vxlan: "
-                                    f"another vxlan on this host has its id and port)")
-    if link["kind"] != kind or link["alias"] != alias:
-        raise OSError(errno.EEXIST, f"{what} exists as a {link['kind']} marked {link['alias'] or '(nothing)'}, "
-                                    f"not the {kind} nsprov is making")
 
 
 class Kernel(Observing, Policies, Qdiscs):
@@ -156,7 +147,7 @@ class Kernel(Observing, Policies, Qdiscs):
         try:
             self._send(ns, rtwrite.new_bridge(name, None, bool(stp), bool(up)))
         except FileExistsError:
-            _exists_as(self._link(ns, name), "bridge", alias, f"link '{name}'")
+            exists_as(self._link(ns, name), "bridge", alias, f"link '{name}'")
             return
         # an MTU given at creation is not "set by the user" for the bridge: the first port that
         # joins takes it back to the ports' smallest. Set after creation (a change), it holds.
@@ -174,7 +165,7 @@ class Kernel(Observing, Policies, Qdiscs):
         except FileExistsError:
             if self._link(ns, name) is None:
                 raise OSError(errno.EEXIST, f"the peer's name '{peer}' is taken") from None
-            _exists_as(self._link(ns, name), "veth", alias, f"link '{name}'")
+            exists_as(self._link(ns, name), "veth", alias, f"link '{name}'")
             return
         finally:
             os.close(fd)
@@ -199,8 +190,11 @@ class Kernel(Observing, Policies, Qdiscs):
         try:
             self._send(where, rtwrite.new_link(name, kind, pack_data(data), link.get("mtu"), index, fd))
         except FileExistsError:
-            _exists_as(self._link(ns, name), kind, link.get("alias"), f"link '{name}'")
-            return
+            if fd is None or self._link(ns, name) is not None or self._link(where, name) is None:
+                exists_as(self._link(ns, name), kind, link.get("alias"), f"link '{name}'")
+                return
+            make_aside(lambda req: self._send(where, req), lambda n: self._index(where, n), name,
+                       lambda n: rtwrite.new_link(n, kind, pack_data(data), link.get("mtu"), index, None), fd)
         finally:
             if fd is not None:
                 os.close(fd)
