@@ -281,17 +281,37 @@ def node_tasks(node: Node) -> list:
     return [{"netns": {"name": node.ns}}]
 
 
+STAGES = ("create", "create-links", "configure", "healthy", "exit")     # containerlab's, in order
+
+
+def _hooks(node: Node, stages: tuple) -> list:
+    """(command, on the host?) of the exec hooks of STAGES (`stages.STAGE.exec: [{command, target:
+    container|host, phase: on-enter|on-exit}]`, or a command alone), stage by stage, on-enter first."""
+    spec = node.spec.get("stages") if isinstance(node.spec.get("stages"), dict) else {}
+    out = []
+    for stage in stages:
+        hooks = (spec.get(stage) or {}).get("exec") if isinstance(spec.get(stage), dict) else None
+        hooks = [h if isinstance(h, dict) else {"command": h} for h in hooks or [] if h]
+        for phase in ("on-enter", "on-exit"):
+            out += [(scalar(h["command"]), h.get("target") == "host") for h in hooks
+                    if h.get("command") and (h.get("phase") or "on-enter") == phase]
+    return out
+
+
 def start_tasks(node: Node) -> list:
     """Its `exec` lines, one by one and without a shell (a failing one is reported and the rest
-    run, as containerlab does), then its `cmd` as its long-running process; `env` for both."""
+    run, as containerlab does), then its `cmd` as its long-running process; `env` for both. The
+    exec hooks of its stages come around them, in stage order: those of create and create-links
+    before its exec lines, the others after; `target: host` runs one in the host's namespaces."""
     env = {str(k): scalar(v) for k, v in (node.spec.get("env") or {}).items()}
     out = []
     delay = node.spec.get("startup-delay")
     if delay:       # containerlab holds the node back this many seconds
         out.append({"exec": {"command": ["sleep", str(int(delay))], "changed_when": False}})
-    for line in node.spec.get("exec") or []:
-        out.append({"exec": {**node.target, "command": shlex.split(scalar(line)), "env": env, "failed_when": False,
-                             "changed_when": False}})
+    lines = [(line, False) for line in node.spec.get("exec") or []]
+    for line, on_host in _hooks(node, STAGES[:2]) + lines + _hooks(node, STAGES[2:]):
+        out.append({"exec": {**({} if on_host else node.target), "command": shlex.split(scalar(line)), "env": env,
+                             "failed_when": False, "changed_when": False}})
     if node.spec.get("cmd"):
         cmd = node.spec["cmd"]
         argv = shlex.split(cmd) if isinstance(cmd, str) else [str(x) for x in cmd]

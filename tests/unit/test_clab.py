@@ -320,3 +320,34 @@ def test_a_node_on_a_host_the_run_leaves_out_is_skipped_and_one_on_no_known_host
     assert [p["remote"] for m, p in tasks_of(book, "h1") if m == "vxlan"] == ["10.0.0.2"]    # towards h2
     book, problems, _ = compile_text(tmp_path, text.replace("HOST", "h9"), hosts=("h1",))
     assert problems[0].field == "topology.nodes.y" and "h9" in problems[0].message
+
+
+STAGED = """\
+name: staged
+topology:
+  nodes:
+    a:
+      kind: linux
+      exec: ["ip link set eth1 up"]
+      stages:
+        configure:
+          exec:
+            - {command: "touch /tmp/after", phase: on-exit}
+            - {command: "echo configuring"}
+        create-links:
+          exec:
+            - {command: "ip link show", target: host}
+"""
+
+
+def test_stage_exec_hooks_run_around_the_nodes_exec_lines_in_stage_order_on_the_host_when_asked(tmp_path):
+    book, problems, warnings = compile_text(tmp_path, STAGED)
+    assert problems == [] and not any("stages" in w for w in warnings)
+    execs = [p for m, p in tasks_of(book) if m == "exec"]
+    assert [(p["command"], p.get("netns")) for p in execs] == [
+        (["ip", "link", "show"], None),                              # create-links, target: host
+        (["ip", "link", "set", "eth1", "up"], "clab-staged-a"),      # the node's exec lines
+        (["echo", "configuring"], "clab-staged-a"),                  # configure, on-enter
+        (["touch", "/tmp/after"], "clab-staged-a")]                  # configure, on-exit
+    for module, params in tasks_of(book):
+        assert validate_params(module, params)[1] == [], (module, params)
