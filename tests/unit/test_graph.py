@@ -139,3 +139,13 @@ def test_a_topology_across_hosts_is_drawn_as_clusters_joined_by_its_tunnels(tmp_
     assert sum(1 for e in svg.iter() if e.tag.endswith("path") and e.get("stroke") == "#b45309") == 1
     tree = nsprov("graph", "-i", str(inventory), str(tmp_path / "t.clab.yml")).stdout
     assert "links between hosts" in tree and "lab1: netns clab-across-x == lab2: netns clab-across-y" in tree
+
+
+def test_a_bridge_node_with_a_port_on_another_host_is_joined_to_it_across_the_clusters(tmp_path):
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text("all:\n  hosts:\n    lab1: {ansible_host: 10.0.0.1}\n    lab2: {ansible_host: 10.0.0.2}\n")
+    (tmp_path / "b.clab.yml").write_text(ACROSS.replace("name: across", "name: br").replace(
+        "    z: {kind: linux, labels: {nsprov.host: lab2}}", "    z: {kind: bridge, labels: {nsprov.host: lab1}}"))
+    tree = nsprov("graph", "-i", str(inventory), str(tmp_path / "b.clab.yml")).stdout
+    assert "lab1: bridge z == lab2: netns clab-br-y" in tree, tree
+    assert "lab1 (host namespaces) -- bridge z: vxlan" in tree and "port of z" in tree

@@ -36,8 +36,12 @@ _draw_end = _stacked.draw("vxlan", lambda p: f"id {p['id']}" + (
 
 
 def _draw(p: dict, topo) -> None:
-    """Its end in its netns, and a tunnel end that meets the other hosts' ends of its id."""
-    _draw_end(p, topo)
+    """Its end in its netns (on its bridge), and a tunnel end that meets the other hosts' ends of its id."""
+    if p["bridge"] and p["state"] == "present":
+        topo.edge(topo.ns_node(p["dev_netns"]), topo.end_node(p["netns"], p["bridge"]),
+                  f"vxlan {p['name']} (id {p['id']}{' to ' + p['remote'] if p['remote'] else ''}), port of {p['bridge']}")
+    else:
+        _draw_end(p, topo)
     if p["state"] == "present":
         topo.tunnel(p["netns"], ("vxlan", p["id"], p["port"]), f"vxlan {p['id']}", p["bridge"] or "")
 
