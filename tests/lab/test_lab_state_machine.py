@@ -25,7 +25,7 @@ pytestmark = pytest.mark.lab
 SEED = int(os.environ.get("NSPROV_STATE_SEED", "20261201"))
 # bounded in count and in time (seconds); all STEPS must run. CI runs 70 (its 30 minutes);
 # NSPROV_STATE_STEPS=1000 walks further (the budget grows with it)
-STEPS = int(os.environ.get("NSPROV_STATE_STEPS", "70"))
+STEPS = int(os.environ.get("NSPROV_STATE_STEPS", "45"))
 BUDGET = 4.0 * STEPS
 HOST, LAB, MARK = "lab2", "sm", "nsprov:sm"
 

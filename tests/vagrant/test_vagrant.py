@@ -181,9 +181,9 @@ def test_two_nodes_nat_port_forward_and_routes_between_namespaces(vms):
 
 # ------------------------------------------------------------------ the six namespace kinds
 # every seed playbook runs on the lab hosts (tests/lab/test_namespaces.py); on a VM, Debian's
-# kernel through sudo, isolation.yml puts all six kinds through together and user.yml the uid
-# maps alone: the single-kind ones cost ~17 s each under TCG, against CI's 30 minutes
-SEED = ["user.yml", "isolation.yml"]
+# kernel through sudo, isolation.yml puts all six kinds through together, uid maps included: the
+# single-kind ones cost ~17 s each under TCG, against CI's 30 minutes
+SEED = ["isolation.yml"]
 
 
 def _independent(vms, kind: str) -> None:
@@ -273,6 +273,9 @@ def test_vlan_and_ipvlan_between_two_vms_edit_in_place_or_again_and_destroy(vms,
         assert recap["node1"]["changed"] == recap["node2"]["changed"] == 0
         # ipvlan's mode changes in place; a vlan's protocol makes it again
         book = _kinds_book(tmp_path / "kinds.yml", ipvlan_mode="l3", protocol="802.1ad")
+        proc, events, recap = run("drift", "-i", vms.inventory, book, check=False)
+        assert proc.returncode == 1 and sorted({e["name"] for e in events if e["event"] == "task" and
+                                                e["status"] == "changed"}) == ["ipvlan ia/ipv0@eth1", "vlan va/eth1.10@eth1"]
         proc, events, recap = run("run", "-i", vms.inventory, book)
         assert recap["node1"]["changed"] == recap["node2"]["changed"] == 2
         for n in vms.names:
