@@ -73,12 +73,25 @@ def render_diff(ev: dict) -> Optional[Text]:
 
 
 RECAP_COLUMNS = ("ok", "changed", "unreachable", "failed", "skipped", "interrupted")
+FLEET = 20      # more hosts than this: a fleet, shown by counts and failures, not a line per host and task
+
+
+def _row(name: str, counts: list) -> list:
+    return [Text(name)] + [Text(str(n), STYLE[col] if n else "dim") for col, n in zip(RECAP_COLUMNS, counts)]
 
 
 def render_recap(results: dict) -> list:
-    """The recap table's lines (ansi.Text): a host a row, its counts coloured where not 0."""
-    rows = [[Text(host)] + [Text(str(int(r.counts.get(col, 0))), STYLE[col] if int(r.counts.get(col, 0)) else "dim")
-                            for col in RECAP_COLUMNS] for host, r in results.items()]
+    """The recap table's lines (ansi.Text): a host a row, its counts coloured where not 0. A
+    fleet: a row for each host that did not finish well, one for the rest together, and the total."""
+    counts = {h: [int(r.counts.get(col, 0)) for col in RECAP_COLUMNS] for h, r in results.items()}
+    if len(results) <= FLEET:
+        rows = [_row(h, c) for h, c in counts.items()]
+    else:
+        bad = {h: c for h, c in counts.items() if any(c[2:4]) or c[5]}
+        rest = [c for h, c in counts.items() if h not in bad]
+        rows = [_row(h, c) for h, c in bad.items()]
+        rows.append(_row(f"{len(rest)} other host(s)", [sum(col) for col in zip(*rest)] if rest else [0] * 6))
+        rows.append(_row(f"all {len(counts)} hosts", [sum(col) for col in zip(*counts.values())]))
     return table("PLAY RECAP", [("host", "left", "bold")] + [(col, "right", "") for col in RECAP_COLUMNS], rows)
 
 
@@ -117,8 +130,11 @@ class ConsoleReporter:
         self.folds = {h: _Fold() for h in hosts}
         self.buffers: dict = {h: [] for h in hosts}
         self.play_hosts, self.finished, self.cursor = list(hosts), set(), 0
-        self.progress = LiveProgress(console, hosts, totals)
+        self.fleet = len(hosts) > FLEET and not self.verbose      # counts and failures only
+        self.progress = LiveProgress(console, hosts, totals, fleet=self.fleet)
         self.said: set = set()              # hosts whose unreachable error is already printed
+        self.tally: Counter = Counter()     # hosts done, by how
+        self.changed: set = set()           # hosts that changed something
 
     # ------------------------------------------------------------ the order of lines
     def _out(self, host: str, *renderables) -> None:
@@ -189,6 +205,10 @@ class ConsoleReporter:
 
     def _task(self, host: str, ev: dict) -> None:
         self.progress.update(host, f"{ev.get('name', '')}", advance=1)
+        if ev.get("status") == "changed":
+            self.changed.add(host)
+        if self.fleet and ev.get("status") != "failed":
+            return          # a fleet shows its failures in full, the rest as counts
         key = self._fold_key(host, ev)
         fold = self.folds.setdefault(host, _Fold())
         if fold.events and key != fold.key:
@@ -265,6 +285,11 @@ class ConsoleReporter:
         self._flush_fold(host)
         status = ev.get("status")
         self.progress.update(host, status or "finished", visible=False)
+        self.tally["done"] += 1
+        self.tally["changed"] += status == "ok" and host in self.changed
+        self.tally[status if status in ("failed", "unreachable", "interrupted") else "ok"] += 1
+        self.progress.summary(f"{self.tally['done']} done, {self.tally['changed']} changed, "
+                              f"{self.tally['failed'] + self.tally['unreachable']} failed")
         if status in ("unreachable", "failed", "interrupted") and ev.get("error") and host not in self.said:
             self._out(host, Text(f"{host:<{self.width}} {status.upper()}  {ev.get('error')}",
                                  style="bold red" if status != "interrupted" else "bold yellow"))

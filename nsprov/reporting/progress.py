@@ -12,8 +12,11 @@ DELAY = 0.5      # seconds a run lasts before it is worth a live display
 
 
 class LiveProgress:
-    def __init__(self, console, hosts: list, totals: dict):
-        self.plain, self.hosts, self.totals = console, list(hosts), totals
+    """FLEET: one row for every host together (hosts done, changed, failed), none per host."""
+
+    def __init__(self, console, hosts: list, totals: dict, fleet: bool = False):
+        self.plain, self.hosts, self.totals, self.fleet = console, list(hosts), totals, fleet
+        self.said = ""
         self.enabled = console.is_terminal
         self.began = time.monotonic()
         self.state = {h: ["waiting", 0, False, None] for h in hosts}   # description, done, shown, since
@@ -34,13 +37,20 @@ class LiveProgress:
             mine[2] = visible
             if visible and mine[3] is None:
                 mine[3] = time.monotonic()
-                if self.live is not None:
+                if self.live is not None and host in self.rows:
                     self.live.update(self.rows[host], since=mine[3])
         if self.live is not None:
-            self.live.update(self.rows[host], description=state, advance=advance,
-                             **({"visible": visible} if visible is not None else {}))
+            if host in self.rows:
+                self.live.update(self.rows[host], description=state, advance=advance,
+                                 **({"visible": visible} if visible is not None else {}))
             if advance:
                 self.live.update(self.all, advance=advance)
+
+    def summary(self, text: str) -> None:
+        """What the fleet's row says beside its bar."""
+        self.said = text
+        if self.live is not None and self.fleet:
+            self.live.update(self.all, description=text)
 
     def maybe_start(self) -> None:
         if self.live is None and self.enabled and time.monotonic() - self.began >= DELAY:
@@ -63,10 +73,11 @@ class LiveProgress:
                         Elapsed(), TextColumn("{task.description}", markup=False),
                         console=console, transient=True, refresh_per_second=8)
         done = sum(s[1] for s in self.state.values())
-        self.all = live.add_task("", total=sum(self.totals.values()) or 1, completed=done,
-                                 host=f"{len(self.hosts)} host(s)", since=self.began)
-        self.rows = {h: live.add_task(s[0], total=self.totals.get(h, 0) or 1, completed=s[1], host=h, visible=s[2],
-                                      since=s[3]) for h, s in self.state.items()}
+        self.all = live.add_task(self.said if self.fleet else "", total=sum(self.totals.values()) or 1,
+                                 completed=done, host=f"{len(self.hosts)} host(s)", since=self.began)
+        self.rows = {} if self.fleet else {
+            h: live.add_task(s[0], total=self.totals.get(h, 0) or 1, completed=s[1], host=h, visible=s[2], since=s[3])
+            for h, s in self.state.items()}
         live.__enter__()
         self.live = live
 

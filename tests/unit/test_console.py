@@ -206,3 +206,31 @@ def test_deferred_reporter_is_made_after_the_fallback_without_any_agent(monkeypa
         d("a", {"event": "host_start"})
         time.sleep(0.2)
         assert made, "not made after the fallback"
+
+
+def test_a_fleet_shows_its_failures_in_full_and_the_rest_as_counts():
+    """More than FLEET hosts: no line per host and task, but every failure, and a recap of the
+    hosts that did not finish well, the others together, and the total."""
+    from nsprov.reporting.console import FLEET, render_recap
+    hosts = [f"h{i:03d}" for i in range(FLEET + 10)]
+    per_host = {h: [task(0, "netns a"), task(1, "bridge br0", module="bridge", status="ok", reason="exists")]
+                for h in hosts}
+    per_host["h007"][1] = task(1, "bridge br0", module="bridge", status="failed", reason="boom")
+    plans = {h: plan(h, [0, 1]) for h in hosts}
+    out = render(stream(hosts, per_host, 3), plans)
+    assert [line for line in out.splitlines() if line.startswith("h")] == [
+        "h007 failed   bridge br0  boom"], out
+    small = render(stream(hosts[:FLEET], {h: per_host[h] for h in hosts[:FLEET]}, 3),
+                   {h: plans[h] for h in hosts[:FLEET]})
+    assert sum(line.startswith("h0") for line in small.splitlines()) == 2 * FLEET     # the control: a line each
+
+    class Outcome:
+        def __init__(self, **counts):
+            self.counts = counts
+    results = {h: Outcome(ok=2, changed=1) for h in hosts}
+    results["h007"] = Outcome(ok=1, changed=1, failed=1)
+    buf = io.StringIO()
+    Console(file=buf, width=200, color_system=None).print(*render_recap(results))
+    recap = buf.getvalue()
+    assert "h007" in recap and f"{len(hosts) - 1} other host(s)" in recap and f"all {len(hosts)} hosts" in recap
+    assert "h001" not in recap and "h029" not in recap
