@@ -16,6 +16,8 @@ Tools:
            its console output on a terminal (a pseudo-terminal of 120x40 the harness reads)
   nsprov-json  the same with --json, its output on a pipe
   ipbatch  one ssh call running `ip -batch` scripts (the fastest CLI way; `-force` on R)
+  nsprov-ssh, ipbatch-ssh  the same two over OpenSSH with its connection kept open between
+           runs (ControlPersist): what a user's second run pays, with no key exchange
   ansible  ansible-core in its own venv (bench/.venv-ansible), pipelining, command tasks with
            `creates` guards; N above --ansible-max is skipped (it takes minutes)
 """
@@ -89,11 +91,21 @@ TIMED = list(NSPROV)     # the nsprov that is timed: main() sets it to the insta
 
 
 class Nsprov:
-    """nsprov as a user runs it (console on a terminal), or with --json on a pipe (AS_JSON)."""
+    """nsprov as a user runs it (console on a terminal), or with --json on a pipe (AS_JSON);
+    OPENSSH: over OpenSSH (`ansible_connection: ssh`), whose connection a run leaves open
+    (ControlPersist) for the next, instead of paramiko's new connection each run."""
 
-    def __init__(self, lab: Path, limit: str = "lab1", forks: int = 10, as_json: bool = False):
+    def __init__(self, lab: Path, limit: str = "lab1", forks: int = 10, as_json: bool = False,
+                 openssh: bool = False):
         self.inv, self.limit, self.forks, self.as_json = str(lab / "inventory.yml"), limit, forks, as_json
-        self.name = "nsprov-json" if as_json else "nsprov"
+        self.name = "nsprov-json" if as_json else "nsprov-ssh" if openssh else "nsprov"
+        if openssh:
+            doc = yaml.safe_load((lab / "inventory.yml").read_text())
+            doc["all"].setdefault("vars", {})["ansible_connection"] = "ssh"
+            self.inv = str(lab / "inventory-openssh.yml")
+            Path(self.inv).write_text(yaml.safe_dump(doc))
+            self.W(1)           # the connection the timed runs reuse, as a user's second run would
+            self.T(1)
 
     def _run(self, verb: str, n: int) -> float:
         argv = [*TIMED, verb, "-i", self.inv, str(HERE / "workload.yml"), "-e", f"n={n}", "--limit",
@@ -121,10 +133,14 @@ def _host_pids(lab: Path) -> dict:
 
 
 class IpBatch:
-    name = "ipbatch"
+    """REUSE: over one OpenSSH master connection kept open (ControlPersist), as nsprov-ssh's."""
 
-    def __init__(self, lab: Path, host: str = "lab1", local: bool = False):
-        self.ssh = ["ssh", "-F", str(lab / "ssh_config"), host, "sh", "-s"]
+    def __init__(self, lab: Path, host: str = "lab1", local: bool = False, reuse: bool = False):
+        self.name = "ipbatch-ssh" if reuse else "ipbatch"
+        keep = ["-o", "ControlMaster=auto", "-o", f"ControlPath={lab}/cm-%C", "-o", "ControlPersist=300"]
+        self.ssh = ["ssh", "-F", str(lab / "ssh_config"), *(keep if reuse else []), host, "sh", "-s"]
+        if reuse:
+            timed(self.ssh, stdin="true\n")     # the master the timed runs reuse
         if local:   # the same scripts without SSH: a shell entered into the host's namespaces
             self.ssh = ["nsenter", "-t", str(_host_pids(lab)[host]), "-a", "sh", "-s"]
 
@@ -413,10 +429,11 @@ def controller_cpu(counts: list, n: int, repeat: int) -> dict:
 
 
 def markdown(matrix: dict, fan: dict | None, cpu: dict | None = None) -> str:
-    tools = sorted({t for d in matrix.values() for t in d}, key=["nsprov", "nsprov-json", "ipbatch", "ansible"].index)
+    known = ["nsprov", "nsprov-json", "ipbatch", "nsprov-ssh", "ipbatch-ssh", "ansible"]
+    tools = sorted({t for d in matrix.values() for t in d}, key=known.index)
     lines = ["| workload | " + " | ".join(f"{t} median (min-max) s" for t in tools) +
-             " | nsprov / ipbatch | nsprov-json / ipbatch | ansible / nsprov |",
-             "|---|" + "---|" * (len(tools) + 3)] if matrix else []
+             " | nsprov / ipbatch | nsprov-json / ipbatch | nsprov-ssh / ipbatch-ssh | ansible / nsprov |",
+             "|---|" + "---|" * (len(tools) + 4)] if matrix else []
     order = sorted(matrix, key=lambda k: (int(k[2:-1]), "WRT".index(k[0])))
     for key in order:
         d = matrix[key]
@@ -424,8 +441,10 @@ def markdown(matrix: dict, fan: dict | None, cpu: dict | None = None) -> str:
         ratio_ip = f"{d['nsprov']['median'] / d['ipbatch']['median']:.2f}" if {"nsprov", "ipbatch"} <= set(d) else "-"
         ratio_js = (f"{d['nsprov-json']['median'] / d['ipbatch']['median']:.2f}" if {"nsprov-json", "ipbatch"} <= set(d)
                     else "-")
+        ratio_ssh = (f"{d['nsprov-ssh']['median'] / d['ipbatch-ssh']['median']:.2f}"
+                     if {"nsprov-ssh", "ipbatch-ssh"} <= set(d) else "-")
         ratio_an = f"{d['ansible']['median'] / d['nsprov']['median']:.0f}x" if {"nsprov", "ansible"} <= set(d) else "-"
-        lines.append(f"| {key} | " + " | ".join(cells) + f" | {ratio_ip} | {ratio_js} | {ratio_an} |")
+        lines.append(f"| {key} | " + " | ".join(cells) + f" | {ratio_ip} | {ratio_js} | {ratio_ssh} | {ratio_an} |")
     if fan:
         lines += ["", f"| fan-out (W, 20 netns per host; {os.cpu_count()} cores) | median (min-max) s | "
                       "machine CPU s | floor = CPU / cores s | controller CPU s |", "|---|---|---|---|---|"]
@@ -480,10 +499,10 @@ def main() -> int:
     tools, ansible = [], None
     try:
         for name in args.tools.split(","):
-            if name in ("nsprov", "nsprov-json"):
-                tools.append(Nsprov(lab, as_json=name == "nsprov-json"))
-            elif name == "ipbatch":
-                tools.append(IpBatch(lab))
+            if name in ("nsprov", "nsprov-json", "nsprov-ssh"):
+                tools.append(Nsprov(lab, as_json=name == "nsprov-json", openssh=name == "nsprov-ssh"))
+            elif name in ("ipbatch", "ipbatch-ssh"):
+                tools.append(IpBatch(lab, reuse=name == "ipbatch-ssh"))
             elif name == "ansible":
                 ansible = Ansible(lab, out / "ansible")
                 tools.append(ansible)
