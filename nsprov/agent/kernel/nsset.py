@@ -224,7 +224,8 @@ def _create_once(name: str, spec: dict, cpu: Optional[int], cpus: list) -> dict:
         delete(name)
     os.makedirs(d, mode=0o700)
     spec = {**spec, "cpus": cpus}
-    proc = subprocess.Popen([*self_command(), "ns-init", json.dumps(spec)], stdin=subprocess.PIPE,
+    # unbuffered: a line is read to its end and no further, so select() sees what is left
+    proc = subprocess.Popen([*self_command(), "ns-init", json.dumps(spec)], stdin=subprocess.PIPE, bufsize=0,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
                             preexec_fn=(lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None)
     try:
@@ -235,14 +236,18 @@ def _create_once(name: str, spec: dict, cpu: Optional[int], cpus: list) -> dict:
                     f.write("".join(f"{m['inside']} {m['outside']} {m['count']}\n" for m in maps))
             proc.stdin.write(b"go\n")
             proc.stdin.flush()
-        pid = proc.pid
-        line = _read_line(proc.stdout, proc, "ready")
-        if line.startswith("init "):
-            pid = int(line.split()[1])
-            proc.wait()
+        # with a PID or time namespace the init is a child, which may say "ready" before its
+        # parent says "init PID": both lines are awaited, in either order
+        pid, ready, forks = proc.pid, False, bool({"pid", "time"} & set(spec["kinds"]))
+        while not ready or (forks and pid == proc.pid):
             line = _read_line(proc.stdout, proc, "ready")
-        if line != "ready":
-            raise OSError(errno.EIO, f"namespace init said {line!r}")
+            if line.startswith("init "):
+                pid = int(line.split()[1])
+                proc.wait()
+            elif line == "ready":
+                ready = True
+            else:
+                raise OSError(errno.EIO, f"namespace init said {line!r}")
         info = {"pid": pid, "started": _start_time(pid), "kinds": spec["kinds"], "mounts": spec.get("mounts") or []}
         with open(os.path.join(d, "init.json"), "w") as f:   # first: a killed agent leaves a findable init
             json.dump(info, f)
