@@ -167,12 +167,12 @@ def _extended(topo, link: dict, where: str, line: int, out: dict) -> None:
     elif kind == "macvlan":
         task = {"macvlan": {"name": end.iface, "link": str(link.get("host-interface")), "netns": end.ns,
                             "mode": link.get("mode") or "bridge", "addresses": end.addresses}}
-    elif kind == "vxlan":
+    elif kind in ("vxlan", "vxlan-stitch"):    # stitched by containerlab through a veth: here, the node's own
         task = _vxlan(end, int(link.get("vni") or 0), str(link.get("remote")), link.get("mtu"),
                       int(link.get("udp-port") or 4789))
     else:
         topo.problems.append(Problem(topo.path, line, f"{where}.type", f"link type {kind!r}: nsprov makes veth, host, "
-                                                                      f"mgmt-net, macvlan and vxlan links"))
+                                                                      f"mgmt-net, macvlan, vxlan and vxlan-stitch links"))
         return
     params = next(iter(task.values()))
     if end.altname and params["name"] == end.iface:

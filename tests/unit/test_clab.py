@@ -351,3 +351,30 @@ def test_stage_exec_hooks_run_around_the_nodes_exec_lines_in_stage_order_on_the_
         (["touch", "/tmp/after"], "clab-staged-a")]                  # configure, on-exit
     for module, params in tasks_of(book):
         assert validate_params(module, params)[1] == [], (module, params)
+
+
+TUNNELS = """\
+name: tun
+topology:
+  nodes:
+    a: {kind: linux}
+  links:
+    - type: vxlan
+      endpoint: {node: a, interface: eth1}
+      remote: 192.0.2.7
+      vni: 100
+      udp-port: 4790
+    - type: vxlan-stitch
+      endpoint: {node: a, interface: eth2}
+      remote: 192.0.2.8
+      vni: 101
+"""
+
+
+def test_vxlan_and_vxlan_stitch_links_end_in_their_node_with_their_id_remote_and_port(tmp_path):
+    book, problems, _ = compile_text(tmp_path, TUNNELS)
+    assert problems == []
+    assert [(p["name"], p["netns"], p["id"], p["remote"], p["port"]) for m, p in tasks_of(book) if m == "vxlan"] == [
+        ("eth1", "clab-tun-a", 100, "192.0.2.7", 4790), ("eth2", "clab-tun-a", 101, "192.0.2.8", 4789)]
+    for module, params in tasks_of(book):
+        assert validate_params(module, params)[1] == [], (module, params)
