@@ -1,9 +1,10 @@
 """A topology's links as tasks per host (clab.py has the nodes). Brief links (`endpoints:
 ["a:eth1", "b:eth1"]`, with `host:IF`, `macvlan:PARENT` and bridge ends) and extended ones (`type:
-veth | host | macvlan | vxlan`) map to veth, macvlan and vxlan tasks; `mtu` and `ipv4`/`ipv6` per
-end go with them. A veth whose ends are on different hosts becomes a VXLAN pair: each end a
-vxlan in its node (or a port of its bridge node), towards the other host's underlay address, with
-a VNI made from the lab and the link (the same on both sides, the same on every run)."""
+veth | host | mgmt-net | macvlan | dummy | vxlan | vxlan-stitch`) map to veth, macvlan, dummy and
+vxlan tasks; `mtu` and `ipv4`/`ipv6` per end go with them. A veth whose ends are on different
+hosts becomes a VXLAN pair: each end a vxlan in its node (or a port of its bridge node), towards
+the other host's underlay address, with a VNI made from the lab and the link (the same on both
+sides, the same on every run)."""
 
 from __future__ import annotations
 
@@ -167,12 +168,15 @@ def _extended(topo, link: dict, where: str, line: int, out: dict) -> None:
     elif kind == "macvlan":
         task = {"macvlan": {"name": end.iface, "link": str(link.get("host-interface")), "netns": end.ns,
                             "mode": link.get("mode") or "bridge", "addresses": end.addresses}}
+    elif kind == "dummy":
+        task = {"dummy": {"name": end.iface, "netns": end.ns, "addresses": end.addresses,
+                          **({"mtu": int(link["mtu"])} if link.get("mtu") else {})}}
     elif kind in ("vxlan", "vxlan-stitch"):    # stitched by containerlab through a veth: here, the node's own
         task = _vxlan(end, int(link.get("vni") or 0), str(link.get("remote")), link.get("mtu"),
                       int(link.get("udp-port") or 4789))
     else:
         topo.problems.append(Problem(topo.path, line, f"{where}.type", f"link type {kind!r}: nsprov makes veth, host, "
-                                                                      f"mgmt-net, macvlan, vxlan and vxlan-stitch links"))
+                                                                      f"mgmt-net, macvlan, dummy, vxlan and vxlan-stitch links"))
         return
     params = next(iter(task.values()))
     if end.altname and params["name"] == end.iface:

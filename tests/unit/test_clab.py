@@ -368,6 +368,9 @@ topology:
       endpoint: {node: a, interface: eth2}
       remote: 192.0.2.8
       vni: 101
+    - type: dummy
+      endpoint: {node: a, interface: dummy-loopback-one, vars: {ipv4: 192.0.2.1/32}}
+      mtu: 1400
 """
 
 
@@ -376,5 +379,8 @@ def test_vxlan_and_vxlan_stitch_links_end_in_their_node_with_their_id_remote_and
     assert problems == []
     assert [(p["name"], p["netns"], p["id"], p["remote"], p["port"]) for m, p in tasks_of(book) if m == "vxlan"] == [
         ("eth1", "clab-tun-a", 100, "192.0.2.7", 4790), ("eth2", "clab-tun-a", 101, "192.0.2.8", 4789)]
+    assert [p for m, p in tasks_of(book) if m == "dummy"] == [
+        {"name": short_name("dummy-loopback-one"), "netns": "clab-tun-a", "addresses": ["192.0.2.1/32"], "mtu": 1400,
+         "altname": "dummy-loopback-one"}]
     for module, params in tasks_of(book):
         assert validate_params(module, params)[1] == [], (module, params)

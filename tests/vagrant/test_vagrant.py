@@ -300,12 +300,14 @@ topology:
     b: {kind: linux, labels: {nsprov.host: node2}}
   links:
     - {endpoints: ["a:ethernet-1-to-node2", "b:eth1"], vars: {ipv4: [10.79.0.1/24, 10.79.0.2/24]}}
+    - {type: dummy, endpoint: {node: a, interface: lo1, vars: {ipv4: 10.79.9.1/32}}}
 """
 
 
 def test_a_containerlab_link_between_the_two_vms_is_a_vxlan_pair_over_their_private_network(vms, tmp_path):
     """The underlay is the VMs' private network (nsprov_underlay); each end seen on its VM with
-    ip -d -j link, the long name kept as an altname; the link pings; a re-run changes nothing."""
+    ip -d -j link, the long name kept as an altname; the link pings; a dummy link is a dummy in
+    its node; a re-run changes nothing."""
     doc = json.loads(json.dumps(vms.doc))
     group = next(iter(doc["all"]["children"]))
     for name, address in PRIVATE.items():
@@ -326,6 +328,8 @@ def test_a_containerlab_link_between_the_two_vms_is_a_vxlan_pair_over_their_priv
             seen[n] = (link["ifindex"], data["id"], link.get("altnames", []))
         assert seen["node1"][1] == seen["node2"][1] and seen["node1"][2] == ["ethernet-1-to-node2"]
         assert vms["node1"].run("ip netns exec clab-across-a ping -c2 -W2 10.79.0.2").rc == 0
+        lo1 = json.loads(vms.sh("node1", "ip -n clab-across-a -d -j addr show dev lo1"))[0]   # a kind this kernel lacks
+        assert lo1["linkinfo"]["info_kind"] == "dummy" and [a["local"] for a in lo1["addr_info"]] == ["10.79.9.1"]
         proc, events, recap = run("run", "-i", str(inventory), str(topo))
         assert recap["node1"]["changed"] == recap["node2"]["changed"] == 0
         assert {n: json.loads(vms.sh(n, f"ip -n {ns} -j link show dev {full}"))[0]["ifindex"]

@@ -19,6 +19,7 @@ REGISTRY = (         # in the order `nsprov doc` lists them
     "ipvlan",
     "vlan",
     "vxlan",
+    "dummy",
     "interface",
     "netem",
     "address",
