@@ -266,3 +266,45 @@ def test_a_link_whose_other_host_is_unreachable_is_reported_dangling_and_destroy
     finally:
         nsprov("destroy", "-i", str(inventory), str(path), "--limit", "lab1", check=False)
     assert "clab-ghost-x" not in netns(lab3, "lab1")
+
+
+EXTRAS = """\
+- hosts: lab1
+  lab: extras
+  tasks:
+    - netns: {name: clab-chain-a, lab: LAB}
+    - netns: {name: clab-chain-c, lab: LAB}
+    - process: {name: extras-web, netns: clab-chain-c, command: [python3, -m, http.server, "8087", --bind, 10.70.2.2]}
+    - verify:
+        reach: [{from: clab-chain-a, to: 10.70.2.2, port: 8087}]
+        path: [{from: clab-chain-a, to: 10.70.2.2, via: [10.70.1.2]}]
+"""
+
+
+def test_a_playbook_uses_a_topologys_nodes_through_lab_and_leaves_them_as_they_are(lab3, tmp_path):
+    """A playbook of another lab names the topology's nodes as its netns (`lab: chain`): its
+    process runs in one, its checks go from another, through the middle node; its destroy leaves
+    the nodes; the control, naming a lab that did not make them, is refused before any change."""
+    book = tmp_path / "extras.yml"
+    limit = ("--limit", "lab1")
+    try:
+        run(lab3, "run", CHAIN, *limit)
+        index = json.loads(sh(lab3, "lab1", "ip -n clab-chain-a -j link show eth1").stdout)[0]["ifindex"]
+        book.write_text(EXTRAS.replace("LAB", "nochain"))
+        proc, events = run(lab3, "run", book, check=False)
+        assert proc.returncode == 1 and "is not lab nochain's here: it is lab chain's" in proc.stdout
+        assert "extras-web" not in sh(lab3, "lab1", "ps -eo args").stdout
+        book.write_text(EXTRAS.replace("LAB", "chain"))
+        proc, events = run(lab3, "run", book)
+        checks = [c for e in events if e["event"] == "task" for c in e.get("checks", [])]
+        assert [(c["check"], c["passed"]) for c in checks] == [("reach", True), ("path", True)], checks
+        assert checks[1]["observed"] == "10.70.1.2 10.70.2.2"
+        proc, events = run(lab3, "run", book)
+        assert sum(e["status"] == "changed" for e in events if e["event"] == "task") == 0
+        run(lab3, "destroy", book)
+        assert {"clab-chain-a", "clab-chain-c"} <= netns(lab3, "lab1")         # the topology's, untouched
+        assert json.loads(sh(lab3, "lab1", "ip -n clab-chain-a -j link show eth1").stdout)[0]["ifindex"] == index
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(book), check=False)
+        nsprov("destroy", "-i", str(lab3.inventory), str(CHAIN), *limit, check=False)
+    assert not {n for n in netns(lab3, "lab1") if n.startswith("clab-chain-")}

@@ -103,7 +103,23 @@ def taken_down(ctx: Context, obs: Observed, name: str) -> list:
     return out
 
 
+def borrowed(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
+    """Another lab's netns (a topology's node), used as it is: there, and made by that lab."""
+    tp, name = TaskPlan(), p["name"]
+    made = ctx.ledger.find("netns", "", name)
+    owner = (made or {}).get("lab")
+    if name not in obs.netns or made is None or (owner != p["lab"] and p["lab"] not in made.get("labs", ())):
+        raise PlanError(f"netns '{name}' is not lab {p['lab']}'s here: " + (
+            "there is no such netns" if name not in obs.netns else "nsprov did not make it" if made is None else
+            f"it is lab {owner}'s") + f" (deploy lab {p['lab']} first)")
+    tp.before = tp.after = {"exists": True}
+    tp.reasons.append(f"lab {p['lab']}'s, used as it is")
+    return tp
+
+
 def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
+    if p.get("lab"):
+        return borrowed(p, obs, ctx)
     tp, name = TaskPlan(), p["name"]
     exists = name in obs.netns
     tp.before = {"exists": exists}
@@ -161,5 +177,5 @@ def exists(record: dict, obs: Observed) -> bool:
 
 def keys(p: dict, obs: Observed, ctx: Context) -> list:
     """The ledger entries a present task of this kind stands for (an object no task stands for
-    any more is removed by `run`)."""
-    return [("netns", "", p["name"])]
+    any more is removed by `run`): none for another lab's netns."""
+    return [] if p.get("lab") else [("netns", "", p["name"])]

@@ -47,7 +47,16 @@ RESOLV = t.Type("{nameservers, search, options}", _resolv, {"type": "object", "a
 def _declares(p: dict) -> Declares:
     if p["state"] != "present":
         return Declares()
+    if p["lab"]:         # another lab's, used here as it is
+        return Declares(netns_made=(p["name"],))
     return Declares(objects=(("netns", "", p["name"]),), netns_made=(p["name"],))
+
+
+def _rules(p: dict) -> list:
+    if p["lab"] and (p["hosts"] or p["resolv"] or p["forwarding"] is not None or p["state"] != "present"):
+        return [("lab", f"netns {p['name']} is lab {p['lab']}'s, used as it is: hosts, resolv, forwarding and "
+                        f"state are that lab's to set")]
+    return []
 
 
 def _draw(p: dict, topo) -> None:
@@ -73,11 +82,16 @@ class Netns(Kind):
         "resolv": Param(RESOLV, "its resolver: /etc/netns/NAME/resolv.conf (nameserver, search, options lines); "
                                 "unset: the host's", default={}),
         "forwarding": Param(t.BOOL, "IPv4 and IPv6 forwarding in it (a router); unset: as it is (off in a new one)"),
+        "lab": Param(t.OWN_NAME, "the lab whose netns this is (a topology's node: `netns: {name: clab-chain-a, lab: "
+                                 "chain}`): the playbook's tasks may use it, and nothing here makes, changes or "
+                                 "removes it; the run fails unless that lab made it on the host", example="chain"),
         "state": STATE,
     }
 
     def label(self, p):
-        return f"netns {p['name']}"
+        return f"netns {p['name']}" + (f" (lab {p['lab']}'s)" if p["lab"] else "")
+
+    rules = staticmethod(_rules)
 
     declares = staticmethod(_declares)
     draw = staticmethod(_draw)
