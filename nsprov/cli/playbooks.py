@@ -192,12 +192,18 @@ def verify(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, ski
         with out.status(f"verifying {len(conns)} host(s)"):
             results = run_interruptible(conns, load_bundle(), request.get, options, on_event, plays)
     failed = [r for r in rows if not r[1]["passed"]]
+    from nsprov.reporting.checks import ping_matrix, render_matrix
+    matrix = ping_matrix(rows, book.addresses) if book.addresses else {}
     if sink:
+        if matrix:
+            sink.write({"event": "matrix", "from": matrix})
         sink.write(recap_event({h: r.counts for h, r in results.items()}, checks=len(rows), failed=len(failed)))
     else:
         from nsprov.reporting.checks import render_checks
         order = {h: i for i, h in enumerate(plans)}   # inventory order; each host's checks as they came
         out.print(render_checks(sorted(rows, key=lambda row: order[row[0]])))
+        if matrix:
+            out.print(render_matrix(matrix))
         for h, r in results.items():
             if r.status != "ok" and r.error:
                 out.print(styled((f"{h}: {r.status.upper()}", "bold red"), f": {r.error}"), soft_wrap=True)

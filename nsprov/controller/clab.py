@@ -15,6 +15,7 @@ nodes on different hosts become VXLAN pairs (clab_links.py).
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import os
 import re
 import shlex
@@ -364,8 +365,12 @@ def load_topology(path: str, hosts: list, options: Optional[dict] = None, pingal
     for name, tasks in phases:
         if any(tasks.values()):
             plays.append(make_play(len(plays), f"{topo.lab}: {name}", tasks, line))
-    return (Playbook(path=path, plays=tuple(plays), named_lab=topo.lab, crossings=tuple(topo.crossings)),
-            topo.problems, topo.warnings)
+    addresses = tuple(sorted({(str(ipaddress.ip_interface(a).ip), ns) for tasks in links.values() for task in tasks
+                              for p in task.values() for ns, key in ((p.get("netns"), "addresses"),
+                                                                     (p.get("peer_netns"), "peer_addresses"))
+                              if ns for a in p.get(key) or ()}))
+    return (Playbook(path=path, plays=tuple(plays), named_lab=topo.lab, crossings=tuple(topo.crossings),
+                     addresses=addresses), topo.problems, topo.warnings)
 
 
 def load_for(path: str, inv, hosts: list, options: dict, pingall: bool) -> tuple:

@@ -80,6 +80,7 @@ class Playbook:
     plays: tuple
     named_lab: Optional[str] = None     # what its plays' `lab:` say (they agree)
     crossings: tuple = ()               # a topology's links across hosts: (label, host, host)
+    addresses: tuple = ()               # a topology's node addresses: (address, node's netns), for verify's matrix
 
     @property
     def lab(self) -> str:

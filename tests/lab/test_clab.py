@@ -213,6 +213,9 @@ def test_eight_nodes_over_three_hosts_with_a_bridge_and_links_across(lab3, tmp_p
         checks = [c for e in events if e["event"] == "task" for c in e.get("checks", [])] or [
             e for e in events if e["event"] == "check"]
         assert len(checks) >= 16 and all(c["passed"] for c in checks), [c for c in checks if not c["passed"]]
+        matrix = next(e["from"] for e in events if e["event"] == "matrix")      # node by node, in --json
+        assert len(matrix) == 9 and all(all(row.values()) for row in matrix.values())
+        assert matrix["clab-spread8-h7"] == {"clab-spread8-h1": True, "clab-spread8-h2": True, "clab-spread8-r1": True}
         proc, events = run(lab3, "run", path, *limit)
         assert sum(e["status"] == "changed" for e in events if e["event"] == "task") == 0
         assert _interfaces(lab3) == seen

@@ -384,3 +384,24 @@ def test_vxlan_and_vxlan_stitch_links_end_in_their_node_with_their_id_remote_and
          "altname": "dummy-loopback-one"}]
     for module, params in tasks_of(book):
         assert validate_params(module, params)[1] == [], (module, params)
+
+
+def test_verify_draws_a_ping_matrix_node_by_node_from_the_topologys_addresses(tmp_path):
+    import io
+    from rich.console import Console
+    from nsprov.reporting.checks import ping_matrix, render_matrix
+    book, problems, _ = clab.load_topology(str(DATA / "chain.clab.yml"), ["h1"], {}, pingall=True,
+                                           underlays=UNDERLAYS)
+    assert ("10.70.1.2", "clab-chain-b") in book.addresses and ("10.70.2.2", "clab-chain-c") in book.addresses
+    def check(src, dst, passed, how="ping"):
+        return ("h1", {"check": "reach", "subject": f"{src} -> {dst} ({how})", "passed": passed})
+    rows = [check("clab-chain-a", "10.70.1.2", True), check("clab-chain-b", "10.70.1.1", True),
+            check("clab-chain-b", "10.70.2.2", False), check("clab-chain-c", "10.70.2.1", True),
+            check("clab-chain-a", "10.70.1.2", True, how="tcp/80")]            # not a ping: not in the matrix
+    matrix = ping_matrix(rows, book.addresses)
+    assert matrix == {"clab-chain-a": {"clab-chain-b": True}, "clab-chain-b": {"clab-chain-a": True,
+                      "clab-chain-c": False}, "clab-chain-c": {"clab-chain-b": True}}
+    buf = io.StringIO()
+    Console(file=buf, width=200, color_system=None).print(render_matrix(matrix))
+    lines = buf.getvalue().splitlines()
+    assert "PING MATRIX" in lines[0] and any("clab-chain-b" in x and "FAIL" in x for x in lines)
