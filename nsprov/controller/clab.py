@@ -123,6 +123,9 @@ class Topology:
         for key in data:
             if key not in _TOP:
                 self.problem(data, key, f"unknown top-level key; a topology has {', '.join(_TOP)}")
+        from nsprov.controller.clab_schema import check
+        if check(path, self.top):       # a file of the wrong shape: nothing further can be read from it
+            raise InputError(self.problems + check(path, self.top))
         if data.get("mgmt"):
             self.warnings.append(f"{path}: mgmt is containerlab's management network (Docker's): nsprov ignores it")
         self.nodes = self._nodes()

@@ -405,3 +405,31 @@ def test_verify_draws_a_ping_matrix_node_by_node_from_the_topologys_addresses(tm
     Console(file=buf, width=200, color_system=None).print(render_matrix(matrix))
     lines = buf.getvalue().splitlines()
     assert "PING MATRIX" in lines[0] and any("clab-chain-b" in x and "FAIL" in x for x in lines)
+
+
+BROKEN = """\
+name: broken
+topology:
+  nodse: {}
+  nodes:
+    a:
+      kind: linux
+      exec: ip link set lo up
+      env: [A=1]
+    b: {kind: linux, startup-delay: soon}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+      mtu: big
+"""
+
+
+def test_a_topology_is_held_to_containerlabs_schema_structure_with_file_line_and_field(tmp_path):
+    from nsprov.controller.yamlsrc import InputError
+    with pytest.raises(InputError) as caught:
+        compile_text(tmp_path, BROKEN)
+    problems = caught.value.problems
+    found = {(p.line, p.field) for p in problems}
+    assert {(3, "topology.nodse"), (7, "topology.nodes.a.exec"), (8, "topology.nodes.a.env"),
+            (9, "topology.nodes.b.startup-delay"), (12, "topology.links[0].mtu")} <= found, problems
+    assert all(p.file.endswith("t.clab.yml") for p in problems)
+    assert "is a list in containerlab's schema" in next(p.message for p in problems if p.field.endswith(".exec"))
