@@ -120,6 +120,15 @@ def _sim_set_link(obs: Observed, a: Action) -> None:
             setattr(link, k, a.args[k])
 
 
+def _sim_set_mac(obs: Observed, a: Action) -> None:
+    obs.ns(a.ns).links[a.name].mac = a.args["mac"].lower()
+
+
+def _undo_set_mac(a: Action, obs: Observed) -> list:
+    was = obs.link(a.ns, a.name).mac
+    return [SET_MAC(a.ns, a.name, "undo", mac=was)] if was else []
+
+
 def _sim_set_altnames(obs: Observed, a: Action) -> None:
     obs.ns(a.ns).links[a.name].altnames = tuple(a.args["altnames"])
 
@@ -321,6 +330,7 @@ ADD_BRIDGE = Op("link.add_bridge", "create", "ensure_bridge", (_sim_add_bridge, 
 ADD_VETH = Op("link.add_veth", "create", "ensure_veth", (_sim_add_veth, _undo_by("link.delete")), _named("veth"))
 ADD_LINK = Op("link.add", "create", "ensure_link", (_sim_add_link, _undo_by("link.delete")), _link_of_kind)
 SET_LINK = Op("link.set", "change", "set_link", (_sim_set_link, _undo_set_link))
+SET_MAC = Op("link.set_mac", "change", "set_mac", (_sim_set_mac, _undo_set_mac))
 SET_ALTNAMES = Op("link.set_altnames", "change", "set_altnames", (_sim_set_altnames, _undo_set_altnames))
 SET_LINK_DATA = Op("link.set_data", "change", "set_link_data", (_sim_set_link_data, _undo_set_link_data), _link_of_kind)
 SET_BRIDGE = Op("link.set_bridge", "change", "set_bridge", (_sim_set_bridge, _undo_set_bridge), _named("bridge"))
@@ -360,7 +370,7 @@ RUN_COMMAND = Op("exec.run", "run", "run_command", (_sim_nothing, _no_undo), _na
 RUN_CHECKS = Op("verify.run", "run the checks of", "run_checks", (_sim_nothing, _no_undo), _named("verify"))
 
 OPS: dict = {op.name: op for op in (
-    CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, ADD_LINK, SET_LINK, SET_ALTNAMES, SET_LINK_DATA, SET_BRIDGE, DELETE_LINK, MOVE_LINK,
+    CREATE_NETNS, DELETE_NETNS, ADD_BRIDGE, ADD_VETH, ADD_LINK, SET_LINK, SET_ALTNAMES, SET_MAC, SET_LINK_DATA, SET_BRIDGE, DELETE_LINK, MOVE_LINK,
     WRITE_FILE, REMOVE_FILE, ADD_ADDRESS, DELETE_ADDRESS,
     ADD_ROUTE, REPLACE_ROUTE, DELETE_ROUTE, SET_SYSCTL, ADD_RULES, DELETE_RULES, DELETE_TABLE, SET_FIREWALL, DELETE_FIREWALL, SET_QDISC, DELETE_QDISC,
     CREATE_NSSET,

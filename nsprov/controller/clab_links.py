@@ -44,6 +44,7 @@ class End:
         self.node, self.iface, self.host, self.ns, self.bridge, self.addresses = (node, short_name(iface), host,
                                                                                  ns, bridge, addresses)
         self.altname = iface if self.iface != iface else None      # the full name, when it is shortened
+        self.mac: Optional[str] = None                              # an extended veth end's `mac`
 
 
 def _addresses(link: dict, i: int, endpoint) -> list:
@@ -84,7 +85,9 @@ def _end(topo, link: dict, i: int, endpoint, where: str, lines) -> Optional[End]
         topo.problems.append(Problem(topo.path, lines, where, f"endpoint {endpoint!r}: no node {node_name!r}"))
         return None
     bridge = node.name if node.kind == "bridge" else None
-    return End(node, iface, node.host, node.ns, bridge, addresses)
+    end = End(node, iface, node.host, node.ns, bridge, addresses)
+    end.mac = str(endpoint["mac"]) if isinstance(endpoint, dict) and endpoint.get("mac") else None
+    return end
 
 
 def _veth(a: End, b: End, mtu) -> dict:
@@ -101,6 +104,10 @@ def _veth(a: End, b: End, mtu) -> dict:
         task["altname"] = a.altname
     if b.altname:
         task["peer_altname"] = b.altname
+    if a.mac:
+        task["mac"] = a.mac
+    if b.mac:
+        task["peer_mac"] = b.mac
     return {"veth": task}
 
 
@@ -181,6 +188,8 @@ def _extended(topo, link: dict, where: str, line: int, out: dict) -> None:
     params = next(iter(task.values()))
     if end.altname and params["name"] == end.iface:
         params.setdefault("altname", end.altname)
+    if end.mac and "veth" in task and params["name"] == end.iface:
+        params.setdefault("mac", end.mac)
     _add(out, end.host, task)
 
 

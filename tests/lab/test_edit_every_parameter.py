@@ -5,7 +5,7 @@ state), a lab is built with the parameter at one value, then edited to another a
 - `drift` before the re-run exits 1 and names that task, and only that task;
 - one run converges (exit 0), the next reports 0 changed;
 - the host then is what a fresh deploy of the edited playbook makes (an independent snapshot
-  taken with ip -j, nft -j, /proc and ps, ifindexes, MACs and pids aside), and differs from
+  taken with ip -j, nft -j, /proc and ps, ifindexes, the kernel's random MACs and pids aside), and differs from
   before the edit wherever the parameter is something the kernel holds;
 - a foreign bridge with a foreign address and a foreign nft table, made by hand, are untouched.
 EDITS lists the two values per parameter; a test fails while any parameter of any kind (a new
@@ -92,7 +92,8 @@ EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out
     ("dummy", "allow_management_overlap"): True,
     ("vxlan", "altname"): "xx0-across-the-lab-switch", ("macvlan", "altname"): "xm0-on-the-first-veth",
     ("bridge", "altname"): "eb0-the-edited-bridge", ("veth", "altname"): "xv0-the-near-end",
-    ("veth", "peer_altname"): "eth9-the-far-end-in-e1",
+    ("veth", "peer_altname"): "eth9-the-far-end-in-e1", ("veth", "mac"): "02:00:00:00:ed:01",
+    ("veth", "peer_mac"): "02:00:00:00:ed:02",
     ("interface", "name"): "fx2", ("interface", "netns"): "e2", ("interface", "rename"): "wan0",
     ("interface", "addresses"): ["10.85.1.5/24"], ("interface", "mtu"): 1300, ("interface", "up"): False,
     ("interface", "allow_management_overlap"): True,
@@ -166,7 +167,8 @@ for ns in spaces:
     links = json.loads(run(*pre, "-j", "-d", "link") or "[]")
     names = {x["ifindex"]: x["ifname"] for x in links}
     out["links " + ns] = sorted([x["ifname"], x.get("linkinfo", {}).get("info_kind"), x["mtu"], x.get("master"),
-                                 "UP" in x["flags"], x.get("ifalias"), sorted(x.get("altnames", [])), x.get("linkinfo", {}).get("info_data", {}).get("stp_state"),
+                                 "UP" in x["flags"], x.get("ifalias"), sorted(x.get("altnames", [])),
+                                 x.get("address") if str(x.get("address")).startswith("02:00:00:00:ed") else None, x.get("linkinfo", {}).get("info_data", {}).get("stp_state"),
                                  x.get("linkinfo", {}).get("info_data", {}).get("mode"), x.get("link"),
                                  sorted([k, str(v)] for k, v in x.get("linkinfo", {}).get("info_data", {}).items()
                                         if k in ("id", "protocol", "remote", "group", "local", "port", "learning")

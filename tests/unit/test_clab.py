@@ -231,11 +231,14 @@ def test_containerlab_smoke_files_compile_unmodified_with_what_is_ignored_said_o
     assert ("veth", {"name": "eth1", "netns": "clab-2-linux-nodes-l1", "peer": "some1",
                      "peer_netns": "clab-2-linux-nodes-l2", "mtu": 2000}) in made
     assert ("veth", {"name": "eth4", "netns": "clab-2-linux-nodes-l2", "peer": "l2eth4", "peer_netns": "",
-                     "mtu": 9500}) in made
+                     "mtu": 9500, "mac": "02:00:00:00:00:04"}) in made
+    assert ("veth", {"name": "eth3", "netns": "clab-2-linux-nodes-l1", "peer": "eth3",
+                     "peer_netns": "clab-2-linux-nodes-l2", "mtu": 9500, "mac": "02:00:00:00:00:00",
+                     "peer_mac": "02:00:00:00:00:01"}) in made                    # mac per end
     mgmt = mgmt_bridge("2-linux-nodes")
     assert ("bridge", {"name": mgmt}) in made and len(mgmt) == 15
     assert ("veth", {"name": "eth5", "netns": "clab-2-linux-nodes-l2", "peer": "l2eth5mgmt", "peer_netns": "",
-                     "mtu": 9500, "peer_bridge": mgmt}) in made
+                     "mtu": 9500, "peer_bridge": mgmt, "mac": "02:00:00:00:00:05"}) in made
     assert [p["name"] for m, p in made if m == "netns"] == ["clab-2-linux-nodes-l1", "clab-2-linux-nodes-l2"]
     ignored = next(w for w in warnings if "ignores" in w)
     for key in ("image (l1, l2, l3)", "healthcheck (l1)", "ports (l2)", "dns (l2)", "mgmt_ipv4 (l1)"):

@@ -67,7 +67,7 @@ SCENARIOS = {
         ("remove_link", dict(ns="", name="v0")),                          # the pair goes, and what is bound to it
         ("remove_netns", dict(ns="", name="red")),
     ],
-    "alternative names: given, changed, taken away; one a link already answers to is refused": [
+    "alternative names and hardware addresses: given, changed, taken away; a name taken is refused": [
         ("ensure_netns", dict(ns="", name="red")),
         veth("red", "a0", "b0", "red"),
         ("set_altnames", dict(ns="red", name="a0", altnames=["a0-to-the-core-router-of-row-1"])),
@@ -76,6 +76,9 @@ SCENARIOS = {
         ("set_altnames", dict(ns="red", name="b0", altnames=["a0"])),                               # EEXIST
         ("set_altnames", dict(ns="red", name="nosuch", altnames=["x-long-name-of-nothing-at-all"])),  # ENODEV
         ("set_altnames", dict(ns="red", name="a0", altnames=[])),
+        ("set_mac", dict(ns="red", name="a0", mac="02:00:00:00:ab:01")),
+        ("set_mac", dict(ns="red", name="b0", mac="02:00:00:00:AB:02")),                           # case aside
+        ("set_mac", dict(ns="red", name="nosuch", mac="02:00:00:00:ab:03")),                       # ENODEV
         ("remove_netns", dict(ns="", name="red")),
     ],
     "a tunnel made from another netns, bound to its underlay by its own attribute, going with it": [
@@ -228,6 +231,7 @@ def snapshot(kernel, sysctls: tuple = ()) -> dict:
     for ns in ["", *sorted(obs.netns)]:
         n = obs.ns(ns)
         out[f"links {ns}"] = {name: (x.kind, x.up, x.mtu, x.master, x.alias, x.stp, sorted(x.altnames),
+                                     x.mac if (x.mac or "").startswith("02:00:00:00:ab") else None,   # made here
                                      sorted(a for a in x.addresses if not a.startswith("fe80")),
                                      x.parent if isinstance(x.parent, str) else None,   # elsewhere: an ifindex
                                      {t: v for t, v in (x.info or {}).items() if (x.kind, t) in ASKED})

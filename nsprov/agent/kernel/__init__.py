@@ -33,7 +33,7 @@ MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
 MNT_DETACH = 2
 _UNSET = object()
 
-PRIMITIVES = ("ensure_netns", "remove_netns", "ensure_bridge", "ensure_veth", "ensure_link", "set_link_data", "set_link", "set_altnames", "move_link", "remove_link", "write_file", "remove_file",
+PRIMITIVES = ("ensure_netns", "remove_netns", "ensure_bridge", "ensure_veth", "ensure_link", "set_link_data", "set_link", "set_altnames", "set_mac", "move_link", "remove_link", "write_file", "remove_file",
               "ensure_address", "remove_address", "set_bridge", "ensure_route", "remove_route", "set_sysctl", "ensure_rules",
               "remove_rules", "remove_table", "set_firewall", "remove_firewall", "set_qdisc", "remove_qdisc", "ensure_nsset", "remove_nsset", "replace_nsset", "set_hostname",
               "ensure_process",
@@ -204,6 +204,9 @@ class Kernel(Observing, Policies, Qdiscs):
     def set_link_data(self, ns: str, name: str, kind: str, data: tuple) -> None:
         """Change the kind's own attributes DATA of link NAME (those the kind lets change)."""
         self._send(ns, rtwrite.change_link(name, kind, pack_data(data)))
+
+    def set_mac(self, ns: str, name: str, mac: str) -> None:
+        self._send(ns, rtwrite.set_address(name, mac))
 
     def set_altnames(self, ns: str, name: str, altnames: list) -> None:
         """Link NAME's alternative names made ALTNAMES (others it has are taken away)."""

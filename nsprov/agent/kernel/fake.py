@@ -131,7 +131,7 @@ class FakeKernel(FakeSets, FakePolicies):
         links = {n: Link(n, x["kind"], up=x["up"], mtu=x["mtu"], master=x["master"], alias=x["alias"],
                          addresses=list(x["addresses"]), stp=x.get("stp"), index=x.get("index", 0),
                          parent=self._parent(ns, x), info=dict(x.get("info") or {}),
-                         altnames=tuple(x.get("altnames", ())))
+                         altnames=tuple(x.get("altnames", ())), mac=x.get("mac"))
                  for n, x in state["links"].items()}
         routes = self._connected(ns)
         for dst, r in state["routes"].items():
@@ -248,6 +248,10 @@ class FakeKernel(FakeSets, FakePolicies):
         if link["kind"] != kind:
             raise _err(errno.EOPNOTSUPP)
         link["info"] = {**(link.get("info") or {}), **pack_data(data)}
+
+    def set_mac(self, ns: str, name: str, mac: str) -> None:
+        self._call("set_mac", ns, name)
+        self._link(ns, name)["mac"] = mac.lower()
 
     def set_altnames(self, ns: str, name: str, altnames: list) -> None:
         self._call("set_altnames", ns, name)

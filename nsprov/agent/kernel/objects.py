@@ -20,9 +20,9 @@ class Link:
     ADDRESSES may be read from the kernel only when first asked for (FILL: reads them for every
     link of the namespace): a namespace that is only deleted never needs them."""
     __slots__ = ("name", "kind", "up", "mtu", "master", "alias", "_addresses", "index", "parent", "stp", "info",
-                 "altnames", "_fill")
+                 "altnames", "mac", "_fill")
     _DEFAULTS = (("up", False), ("mtu", None), ("master", None), ("alias", None), ("index", 0),
-                 ("parent", None), ("stp", None), ("info", None), ("altnames", ()))
+                 ("parent", None), ("stp", None), ("info", None), ("altnames", ()), ("mac", None))
 
     def __init__(self, name: str, kind: str, fill: Optional[Callable[[], None]] = None, **fields):
         self.name, self.kind, self._fill = name, kind, fill

@@ -47,7 +47,7 @@ class Observing:
         for x in observe_links(sock, addresses=False):
             links[x["name"]] = Link(name=x["name"], kind=x["kind"], fill=fill, up=x["up"], mtu=x["mtu"],
                                     master=x["master"], alias=x["alias"], index=x["index"], stp=x["stp"],
-                                    parent=x["parent"], info=x["data"], altnames=tuple(x["altnames"]))
+                                    parent=x["parent"], info=x["data"], altnames=tuple(x["altnames"]), mac=x["mac"])
 
         def routes() -> dict:
             names = {link.index: link.name for link in links.values()}

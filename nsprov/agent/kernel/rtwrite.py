@@ -14,7 +14,7 @@ import socket
 import struct
 from typing import Optional
 
-from nsprov.agent.kernel.nl import (IFA_ADDRESS, IFA_LOCAL, IFF_UP, IFLA_BR_STP_STATE, IFLA_GROUP, IFLA_IFALIAS,
+from nsprov.agent.kernel.nl import (IFA_ADDRESS, IFA_LOCAL, IFLA_ADDRESS, IFF_UP, IFLA_BR_STP_STATE, IFLA_GROUP, IFLA_IFALIAS,
                                    IFLA_ALT_IFNAME, IFLA_IFNAME, IFLA_LINK, IFLA_PROP_LIST,
                                    IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU,
                                    IFLA_NET_NS_FD, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
@@ -145,6 +145,12 @@ def set_link(name: str, up: Optional[bool] = None, mtu: Optional[int] = None,
     if alias is not None:
         body += attr(IFLA_IFALIAS, alias.encode())
     return message(RTM_SETLINK, 0, body)
+
+
+def set_address(name: str, mac: str) -> bytes:
+    """Give link NAME the hardware address MAC (aa:bb:cc:dd:ee:ff)."""
+    return message(RTM_SETLINK, 0, ifinfo() + attr(IFLA_IFNAME, _s(name)) + attr(IFLA_ADDRESS, bytes.fromhex(
+        mac.replace(":", ""))))
 
 
 def altname(name: str, alt: str, add: bool) -> bytes:

@@ -47,6 +47,8 @@ def reconcile_link(tp: TaskPlan, obs: Observed, ctx: Context, ns: str, name: str
         why.append(f"master {link.master or '-'}→{want['master'] or '-'}")
     if changes:
         tp.act(ops.SET_LINK, ns, name, f"{name}: " + ", ".join(why), **changes)
+    if want.get("mac") and (link.mac or "").lower() != want["mac"].lower():
+        tp.act(ops.SET_MAC, ns, name, f"{name}: mac {link.mac or '-'}→{want['mac'].lower()}", mac=want["mac"].lower())
     if "altname" in want and sorted(link.altnames) != ([want["altname"]] if want["altname"] else []):
         tp.act(ops.SET_ALTNAMES, ns, name, f"{name}: altname {', '.join(link.altnames) or '-'}→{want['altname'] or '-'}",
                altnames=[want["altname"]] if want["altname"] else [])
@@ -55,8 +57,10 @@ def reconcile_link(tp: TaskPlan, obs: Observed, ctx: Context, ns: str, name: str
     reconcile_addresses(tp, obs, ctx, ns, name, want["addresses"])
 
 
-def name_it(tp: TaskPlan, ns: str, name: str, altname: Optional[str]) -> None:
-    """A link just made gets its alternative name, if it has one."""
+def name_it(tp: TaskPlan, ns: str, name: str, altname: Optional[str], mac: Optional[str] = None) -> None:
+    """A link just made gets its hardware address and its alternative name, if they are declared."""
+    if mac:
+        tp.act(ops.SET_MAC, ns, name, f"{name}: mac {mac.lower()}", mac=mac.lower())
     if altname:
         tp.act(ops.SET_ALTNAMES, ns, name, f"{name}: altname {altname}", altnames=[altname])
 

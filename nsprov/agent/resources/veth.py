@@ -46,8 +46,8 @@ def _create(tp: TaskPlan, p: dict, ctx: Context) -> None:
                               addresses=p["peer_addresses"])]
     if p["peer_bridge"]:
         tp.act(ops.SET_LINK, pns, peer, f"{peer}: master {p['peer_bridge']}", master=p["peer_bridge"])
-    name_it(tp, ns, name, p["altname"])
-    name_it(tp, pns, peer, p["peer_altname"])
+    name_it(tp, ns, name, p["altname"], p["mac"])
+    name_it(tp, pns, peer, p["peer_altname"], p["peer_mac"])
     for dev, s, addrs in ((name, ns, p["addresses"]), (peer, pns, p["peer_addresses"])):
         for a in addrs:
             tp.act(ops.ADD_ADDRESS, s, dev, f"{dev}: +{a}", dev=dev, address=a)
@@ -75,10 +75,11 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     if not a_ok:
         _create(tp, p, ctx)
     else:
-        for s, dev, master, addrs, alt in ((ns, name, p["bridge"], p["addresses"], p["altname"]),
-                                           (pns, peer, p["peer_bridge"], p["peer_addresses"], p["peer_altname"])):
+        for s, dev, master, addrs, alt, mac in (
+                (ns, name, p["bridge"], p["addresses"], p["altname"], p["mac"]),
+                (pns, peer, p["peer_bridge"], p["peer_addresses"], p["peer_altname"], p["peer_mac"])):
             reconcile_link(tp, obs, ctx, s, dev, {"up": p["up"], "mtu": p["mtu"], "master": master,
-                                                  "addresses": addrs, "altname": alt})
+                                                  "addresses": addrs, "altname": alt, "mac": mac})
         if not tp.actions:
             tp.reasons.append("exists as declared")
     tp.after = {"end": after(tp.before["end"], {"kind": "veth", "up": p["up"], "mtu": p["mtu"], "master": p["bridge"],

@@ -140,6 +140,24 @@ def _altname(value: Any) -> str:
     return value
 
 
+def _mac(value: Any) -> str:
+    """A unicast Ethernet address, aa:bb:cc:dd:ee:ff (the kernel refuses a multicast one)."""
+    text = str(value).lower()
+    parts = text.split(":")
+    if len(parts) != 6 or not all(len(x) == 2 and all(c in "0123456789abcdef" for c in x) for x in parts):
+        raise ValueError(f"{value!r} is not a MAC address (aa:bb:cc:dd:ee:ff)")
+    if int(parts[0], 16) & 1:
+        raise ValueError(f"{value!r} is a multicast address: a link's own address is unicast")
+    if text == "00:00:00:00:00:00":
+        raise ValueError(f"{value!r} is not a usable address")
+    return text
+
+
+MAC = Param(Type("MAC address (aa:bb:cc:dd:ee:ff)", _mac,
+                 {"type": "string", "pattern": "^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$"}, "02:00:00:00:00:01"),
+            "its hardware address; unset: the kernel's (random)", example="02:00:00:00:00:01")
+
+
 ALTNAME = Param(Type("alternative interface name (1-127 bytes)", _altname,
                      {"type": "string", "minLength": 1, "maxLength": 127, "pattern": r"^[^/:\s]+$"},
                      "eth1-to-the-core-router"),

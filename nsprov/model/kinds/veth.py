@@ -1,7 +1,7 @@
 """veth: a virtual ethernet pair, each end in a chosen namespace."""
 
 from nsprov.model import types as t
-from nsprov.model.kinds.base import ADDRESSES, ALTNAME, Declares, Kind, MTU, NETNS, OVERLAP, Param, STATE, UP, in_ns
+from nsprov.model.kinds.base import ADDRESSES, ALTNAME, MAC, Declares, Kind, MTU, NETNS, OVERLAP, Param, STATE, UP, in_ns
 
 
 def _rules(p: dict) -> list:
@@ -53,6 +53,9 @@ class Veth(Kind):
         "addresses": ADDRESSES.but("addresses on this end, exactly these"),
         "peer_addresses": ADDRESSES.but("addresses on the other end, exactly these",
                                 example=["10.0.0.2/24"]),
+        "mac": MAC.but("this end's hardware address; unset: the kernel's (random)"),
+        "peer_mac": MAC.but("the other end's hardware address; unset: the kernel's (random)",
+                            example="02:00:00:00:00:02"),
         "altname": ALTNAME.but("a second, longer name of this end"),
         "peer_altname": ALTNAME.but("a second, longer name of the other end"),
         "mtu": MTU.but("MTU of both ends"),
