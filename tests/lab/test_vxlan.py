@@ -172,7 +172,8 @@ CLASH = """\
 
 def test_a_vni_another_lab_uses_on_the_host_is_refused_naming_the_cause(lab3, tmp_path):
     """Two labs' tunnels cannot share an id and port on one host (the kernel's rule): the second
-    is refused with a message that says so, the first is untouched; the control, another id, runs."""
+    is refused before any change, naming the lab that holds it; the first is untouched; the
+    control, another id, runs."""
     remote = lab3.address("lab1")
     first, second = tmp_path / "clash1.yml", tmp_path / "clash2.yml"
     first.write_text(CLASH.replace("LAB", "clash1").replace("NS", "vc1").replace("ID", "777").replace("REMOTE", remote))
@@ -182,7 +183,7 @@ def test_a_vni_another_lab_uses_on_the_host_is_refused_naming_the_cause(lab3, tm
         before = link(lab3, "lab3", "vxc", "vc1")
         proc, events = run(lab3, second, check=False)
         failed = [e for e in events if e["event"] == "task" and e["status"] == "failed"]
-        assert proc.returncode != 0 and failed and "another vxlan on this host has its id and port" in str(failed)
+        assert proc.returncode != 0 and failed and "id 777 (port 4789) is lab clash1's on this host" in str(failed)
         assert link(lab3, "lab3", "vxc", "vc1")["ifindex"] == before["ifindex"]
         assert "vc2" not in lab3.ssh("lab3", "ip", "netns", "list").stdout        # undone, whole
         second.write_text(second.read_text().replace("777", "778"))

@@ -26,7 +26,7 @@ CASES = sorted((Path(__file__).parent.parent / "data" / "plans").glob("*.json"))
 
 class FakeLedger:
     def __init__(self, entries: list):
-        self.entries = entries
+        self.entries = self.objects = entries     # objects: every lab's records, as the ledger's
 
     def find(self, kind, ns, name):
         return next((e for e in self.entries if (e["kind"], e.get("netns", ""), e["name"]) == (kind, ns, name)), None)

@@ -8,6 +8,7 @@ from typing import Optional
 from nsprov.agent.kernel.objects import Link, unpack_value
 from nsprov.agent.resources._links import link_exists
 from nsprov.agent.resources._stacked import Stacked
+from nsprov.agent.planning import Context, PlanError, TaskPlan
 from nsprov.agent.state import Observed
 from nsprov.model.kinds.vxlan import overhead
 
@@ -31,7 +32,7 @@ class Vxlan(Stacked):
     lower, lower_ns, noun = "dev", "dev_netns", "underlay"
     bound = False            # bound to its underlay by IFLA_VXLAN_LINK, not IFLA_LINK
     ATTRS = {k: None for k in ("id", "dev", "local", "remote", "group", "port", "learning")}
-    KEEP = ("id",)
+    KEEP = ("id", "port")
     FIXED = tuple(ATTRS)     # the kernel refuses most changes to a vxlan: any change makes it again
 
     def declared(self, p: dict, lower: Optional[Link]) -> dict:
@@ -71,6 +72,18 @@ class Vxlan(Stacked):
             if net.version == remote.version and remote in net and r.dev and (best is None or net.prefixlen > best[0]):
                 best = (net.prefixlen, r.dev)
         return ns.links.get(best[1]) if best else None
+
+    def plan(self, p: dict, obs: Observed, ctx: Context) -> TaskPlan:
+        """As any stacked link's, once no other lab's vxlan on this host holds its id and port (the
+        kernel allows one per id and port: the other lab's run would have made it first)."""
+        if p["state"] == "present":
+            for e in ctx.ledger.objects:
+                if (e.get("module") == MODULE and e.get("id") == p["id"] and (e.get("port") or 4789) == p["port"]
+                        and e.get("lab") != ctx.lab and (e.get("netns", ""), e["name"]) != (p["netns"], p["name"])):
+                    raise PlanError(f"vxlan '{p['name']}': id {p['id']} (port {p['port']}) is lab {e.get('lab')}'s "
+                                    f"on this host (vxlan {e['name']} in {e.get('netns') or 'the host namespace'}); "
+                                    f"one host takes one tunnel per id and port")
+        return super().plan(p, obs, ctx)
 
     def default_mtu(self, p: dict, underlay: Optional[Link]) -> Optional[int]:
         return underlay.mtu - overhead(p) if underlay is not None and underlay.mtu else None
