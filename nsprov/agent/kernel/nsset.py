@@ -160,11 +160,15 @@ def self_command() -> list:
 
 
 def _start_time(pid: int) -> Optional[int]:
+    """When PID started (to tell it from a later process with its number), or None when there is
+    no such process or it has exited and waits to be reaped (a zombie: its init is killed, and
+    whoever reaps orphans on the host may take its time)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read().decode()
-        return int(stat[stat.rindex(")") + 2:].split()[19])
-    except (OSError, ValueError):
+        fields = stat[stat.rindex(")") + 2:].split()
+        return None if fields[0] in ("Z", "X") else int(fields[19])
+    except (OSError, ValueError, IndexError):
         return None
 
 
