@@ -170,8 +170,12 @@ class IpBatch:
         return timed(self.ssh, stdin=self.script(n, force=True))
 
     def T(self, n: int) -> float:
+        """Until the host lists none of the objects: `ip netns del` returns before the kernel has
+        freed the namespaces' devices (their veth ends here stay listed meanwhile), and a run
+        started then would meet them."""
         lines = ["ip -force -batch - <<'EOF'", *[f"netns del b{i}" for i in range(n)], "link del bbr0", "EOF",
-                 "nft delete table ip ipbatch", "sysctl -qw net.ipv4.ip_forward=0"]
+                 "nft delete table ip ipbatch", "sysctl -qw net.ipv4.ip_forward=0",
+                 "while ip -o link show | grep -q ' bv[0-9]*@'; do sleep 0.005; done"]
         return timed(self.ssh, stdin="\n".join(lines) + "\n")
 
 
