@@ -56,17 +56,18 @@ def heal(ledger, obs: Observed, entries: list, write: bool) -> tuple:
     return gone, [e for e in entries if e not in gone], event
 
 
-def findings(obs: Observed, ctx: Context, deep: bool = False) -> list:
+def findings(obs: Observed, ctx: Context, deep: bool = False, quiet: frozenset = frozenset()) -> list:
     """What the lab's own namespaces hold that nsprov did not record, and marked links that no
     record names: reported, never touched. DEEP (drift) also looks at what else the lab's
     namespaces hold (nft tables, routes in other tables, policy rules) and at addresses someone
-    added to the lab's links."""
+    added to the lab's links. QUIET: namespaces the lab's own commands shape (a topology's nodes
+    with exec lines: the routes and addresses those add are declared there, in the lines)."""
     lab_netns = sorted({e["name"] for e in ctx.ledger.owned_by(ctx.lab) if e["kind"] == "netns"} |
                        {e["name"] for e in ctx.ledger.owned_by(ctx.lab)
                         if e["kind"] == "nsset" and "net" in (e.get("kinds") or [])})
-    out = _deep_findings(obs, ctx, lab_netns) if deep else []
+    out = _deep_findings(obs, ctx, [ns for ns in lab_netns if ns not in quiet]) if deep else []
     for ns in lab_netns:
-        if not obs.exists(ns):
+        if not obs.exists(ns) or ns in quiet:
             continue
         n = obs.ns(ns)
         for name, link in sorted(n.links.items()):

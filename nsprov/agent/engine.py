@@ -141,8 +141,15 @@ def _report_check(run: Run, planned: list) -> bool:
             run.emit(_task_event(run, p, protocol.SKIPPED, p.skip or f"{p.module} runs on a real apply, not in "
                                                                        f"check mode"))
         else:
-            run.emit(_task_event(run, p, protocol.CHANGED if p.plan.changed else protocol.OK, _reason(p.plan)))
+            run.emit(_task_event(run, p, protocol.CHANGED if _would_change(p.plan) else protocol.OK, _reason(p.plan)))
     return True
+
+
+def _would_change(plan: TaskPlan) -> bool:
+    """What check mode and drift call a change: a command that never reports one (changed_when:
+    false, as a topology's exec lines are) is not, as a real run does not report it."""
+    return plan.changed and not all(a.op is ops.RUN_COMMAND and a.args["command"].get("changed") is False
+                                    for a in plan.actions)
 
 
 def _reason(plan: TaskPlan) -> str:

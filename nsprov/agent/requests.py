@@ -72,7 +72,7 @@ def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel, control=None) -
             tasks = pruned + tasks
         return run_tasks(run, tasks)
     ok = run_phases(phases, emit, control, phase)
-    for finding in converge.findings(run.obs, run.ctx, deep=bool(req.get("drift"))):
+    for finding in converge.findings(run.obs, run.ctx, deep=bool(req.get("drift")), quiet=set(req.get("commanded") or ())):
         emit(finding)
     return ok
 

@@ -54,7 +54,8 @@ def drift(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip
 
     def request(host: str) -> dict:
         return apply_request(name, plans[host].phases("tasks"), **host_settings(
-            inv, host, lock_timeout, drift=True, claim=book.claim, take_over=take_over, prune=prune))
+            inv, host, lock_timeout, drift=True, claim=book.claim, take_over=take_over, prune=prune,
+            commanded=list(book.commanded)))
     sink = None
     if as_json:
         from nsprov.reporting.jsonl import JsonLines

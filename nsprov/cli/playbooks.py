@@ -42,7 +42,8 @@ def run(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_t
 
     def request(host: str) -> dict:
         return apply_request(name, plans[host].phases("tasks"), **host_settings(
-            inv, host, lock_timeout, check=check, diff=diff, claim=book.claim, take_over=take_over, prune=prune))
+            inv, host, lock_timeout, check=check, diff=diff, claim=book.claim, take_over=take_over, prune=prune,
+            commanded=list(book.commanded)))
     title = f"{'CHECK ' if check else ''}{book.path} (lab {name})"
     drive(inv, plans, request, options, {"as_json": as_json, "diff": diff, "verbose": verbose, "title": title,
                                          "plays": plays_of(book, plans), "crossings": book.crossings})

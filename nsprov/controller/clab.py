@@ -372,8 +372,9 @@ def load_topology(path: str, hosts: list, options: Optional[dict] = None, pingal
                               for p in task.values() for ns, key in ((p.get("netns"), "addresses"),
                                                                      (p.get("peer_netns"), "peer_addresses"))
                               if ns for a in p.get(key) or ()}))
+    commanded = tuple(sorted(n.ns for n in topo.nodes.values() if n.ns and (n.spec.get("exec") or _hooks(n, STAGES))))
     return (Playbook(path=path, plays=tuple(plays), named_lab=topo.lab, crossings=tuple(topo.crossings),
-                     addresses=addresses), topo.problems, topo.warnings)
+                     addresses=addresses, commanded=commanded), topo.problems, topo.warnings)
 
 
 def load_for(path: str, inv, hosts: list, options: dict, pingall: bool) -> tuple:

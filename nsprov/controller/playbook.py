@@ -81,6 +81,7 @@ class Playbook:
     named_lab: Optional[str] = None     # what its plays' `lab:` say (they agree)
     crossings: tuple = ()               # a topology's links across hosts: (label, host, host)
     addresses: tuple = ()               # a topology's node addresses: (address, node's netns), for verify's matrix
+    commanded: tuple = ()               # a topology's nodes its exec lines shape: what they add there is theirs
 
     @property
     def lab(self) -> str:

@@ -56,6 +56,13 @@ def test_a_containerlab_topology_on_one_host(lab3, tmp_path):
         assert "sleep 3607" in sh(lab3, "lab1", "ip netns pids clab-chain-b | xargs -r ps -o args= -p").stdout
         proc, events = run(lab3, "run", path, "--limit", "lab1")
         assert sum(e["status"] == "changed" for e in events if e["event"] == "task") == 0
+        # drift: in sync, its exec lines (which report no change when they run) included
+        drift = nsprov("drift", "-i", str(lab3.inventory), str(path), "--limit", "lab1", check=False)
+        assert drift.returncode == 0, drift.stdout[-2000:]
+        sh(lab3, "lab1", "ip -n clab-chain-a link set eth1 mtu 1400")                # the control: a real drift
+        drift = nsprov("drift", "-i", str(lab3.inventory), str(path), "--limit", "lab1", check=False)
+        assert drift.returncode == 1 and "mtu 1400" in drift.stdout, drift.stdout[-2000:]
+        run(lab3, "run", path, "--limit", "lab1")
         # labs --nodes lists the nodes as containerlab inspect does, from the kernel
         listed = nsprov("labs", "-i", str(lab3.inventory), "--limit", "lab1", "--nodes", "--json")
         nodes = {n["name"]: n for e in json_events(listed.stdout) if e["event"] == "labs"
