@@ -72,7 +72,8 @@ def apply_request(req: dict, emit: Emit, ledger: Ledger, kernel, control=None) -
             tasks = pruned + tasks
         return run_tasks(run, tasks)
     ok = run_phases(phases, emit, control, phase)
-    for finding in converge.findings(run.obs, run.ctx, deep=bool(req.get("drift")), quiet=set(req.get("commanded") or ())):
+    quiet = set(req.get("commanded") or ())      # a topology's nodes its exec lines shape
+    for finding in converge.findings(run.obs, run.ctx, deep=bool(req.get("drift")), quiet=quiet):
         emit(finding)
     return ok
 

@@ -15,7 +15,6 @@ nodes on different hosts become VXLAN pairs (clab_links.py).
 from __future__ import annotations
 
 import fnmatch
-import ipaddress
 import os
 import re
 import shlex
@@ -339,7 +338,7 @@ def load_topology(path: str, hosts: list, options: Optional[dict] = None, pingal
     """(Playbook, problems, warnings) of the topology at PATH over the selected HOSTS. OPTIONS:
     {place: (PATTERN=HOST, ...), kind_as: {KIND: linux}, spread: bool}; UNDERLAYS: each host's
     address for the VXLAN links between them."""
-    from nsprov.controller.clab_links import link_tasks, mgmt_bridge, ping_tasks
+    from nsprov.controller.clab_links import link_tasks, mgmt_bridge, node_addresses, ping_tasks
     options = options or {}
     topo = Topology(path, kind_as=options.get("kind_as"))
     topo.underlays = underlays or {}
@@ -368,10 +367,7 @@ def load_topology(path: str, hosts: list, options: Optional[dict] = None, pingal
     for name, tasks in phases:
         if any(tasks.values()):
             plays.append(make_play(len(plays), f"{topo.lab}: {name}", tasks, line))
-    addresses = tuple(sorted({(str(ipaddress.ip_interface(a).ip), ns) for tasks in links.values() for task in tasks
-                              for p in task.values() for ns, key in ((p.get("netns"), "addresses"),
-                                                                     (p.get("peer_netns"), "peer_addresses"))
-                              if ns for a in p.get(key) or ()}))
+    addresses = tuple(sorted({(str(i.ip), ns) for ns, ends in node_addresses(links).items() if ns for i in ends}))
     commanded = tuple(sorted(n.ns for n in topo.nodes.values() if n.ns and (n.spec.get("exec") or _hooks(n, STAGES))))
     return (Playbook(path=path, plays=tuple(plays), named_lab=topo.lab, crossings=tuple(topo.crossings),
                      addresses=addresses, commanded=commanded), topo.problems, topo.warnings)

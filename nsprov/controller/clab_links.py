@@ -90,38 +90,22 @@ def _end(topo, link: dict, i: int, endpoint, where: str, lines) -> Optional[End]
     return end
 
 
+def _given(task: dict, **values) -> dict:
+    """TASK with those of VALUES that are set (an end's addresses, bridge, altname, mac)."""
+    task.update((k, v) for k, v in values.items() if v)
+    return task
+
+
 def _veth(a: End, b: End, mtu) -> dict:
     task = {"name": a.iface, "netns": a.ns, "peer": b.iface, "peer_netns": b.ns, "mtu": mtu or CLAB_MTU}
-    if a.addresses:
-        task["addresses"] = a.addresses
-    if b.addresses:
-        task["peer_addresses"] = b.addresses
-    if a.bridge:
-        task["bridge"] = a.bridge
-    if b.bridge:
-        task["peer_bridge"] = b.bridge
-    if a.altname:
-        task["altname"] = a.altname
-    if b.altname:
-        task["peer_altname"] = b.altname
-    if a.mac:
-        task["mac"] = a.mac
-    if b.mac:
-        task["peer_mac"] = b.mac
-    return {"veth": task}
+    return {"veth": _given(task, addresses=a.addresses, peer_addresses=b.addresses, bridge=a.bridge,
+                           peer_bridge=b.bridge, altname=a.altname, peer_altname=b.altname, mac=a.mac, peer_mac=b.mac)}
 
 
 def _vxlan(end: End, vni_: int, remote: str, mtu, port: int = 4789) -> dict:
-    task = {"name": end.iface, "netns": end.ns, "id": vni_, "remote": remote, "port": port}
-    if mtu:
-        task["mtu"] = mtu
-    if end.addresses:
-        task["addresses"] = end.addresses
-    if end.bridge:
-        task["bridge"] = end.bridge      # a bridge node's port: its segment spans the hosts
-    if end.altname:
-        task["altname"] = end.altname
-    return {"vxlan": task}
+    # a bridge node's port (bridge): its segment spans the hosts
+    return {"vxlan": _given({"name": end.iface, "netns": end.ns, "id": vni_, "remote": remote, "port": port},
+                            mtu=mtu, addresses=end.addresses, bridge=end.bridge, altname=end.altname)}
 
 
 def _brief(topo, link: dict, where: str, line: int, out: dict) -> None:
@@ -227,9 +211,8 @@ def dangling(crossings: tuple, statuses: dict) -> list:
     return out
 
 
-def ping_tasks(topo, links: dict) -> dict:
-    """{host: [verify task]}: each node pings every other node's address on a subnet it shares
-    (LINKS: link_tasks's)."""
+def node_addresses(links: dict) -> dict:
+    """{netns ("" the host's): [ip_interface]} of the link ends LINKS (link_tasks's) make."""
     by_node: dict = {}
     for tasks in links.values():
         for task in tasks:
@@ -237,6 +220,13 @@ def ping_tasks(topo, links: dict) -> dict:
             for ns, key in ((p.get("netns", ""), "addresses"), (p.get("peer_netns"), "peer_addresses")):
                 if ns is not None and p.get(key):
                     by_node.setdefault(ns, []).extend(ipaddress.ip_interface(a) for a in p[key])
+    return by_node
+
+
+def ping_tasks(topo, links: dict) -> dict:
+    """{host: [verify task]}: each node pings every other node's address on a subnet it shares
+    (LINKS: link_tasks's)."""
+    by_node = node_addresses(links)
     hosts = {n.ns: n.host for n in topo.nodes.values() if n.ns}
     out: dict = {}
     for src, mine in sorted(by_node.items()):

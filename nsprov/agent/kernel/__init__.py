@@ -68,7 +68,8 @@ class Kernel(Observing, Policies, Qdiscs):
         self.sockets.close()
 
     def _link(self, ns: str, name: str) -> Optional[dict]:
-        return next((x for x in observe_links(self.sockets.raw(ns)) if x["name"] == name), None)
+        """Link NAME of NS as observe_links gives it (its addresses not read), or None."""
+        return next((x for x in observe_links(self.sockets.raw(ns), addresses=False) if x["name"] == name), None)
 
     def _index(self, ns: str, name: str) -> int:
         return rtdump.link_index(self.sockets.raw(ns), name)
@@ -190,8 +191,9 @@ class Kernel(Observing, Policies, Qdiscs):
         try:
             self._send(where, rtwrite.new_link(name, kind, pack_data(data), link.get("mtu"), index, fd))
         except FileExistsError:
-            if fd is None or self._link(ns, name) is not None or self._link(where, name) is None:
-                exists_as(self._link(ns, name), kind, link.get("alias"), f"link '{name}'")
+            here = self._link(ns, name)
+            if fd is None or here is not None or self._link(where, name) is None:
+                exists_as(here, kind, link.get("alias"), f"link '{name}'")
                 return
             make_aside(lambda req: self._send(where, req), lambda n: self._index(where, n), name,
                        lambda n: rtwrite.new_link(n, kind, pack_data(data), link.get("mtu"), index, None), fd)
@@ -210,7 +212,7 @@ class Kernel(Observing, Policies, Qdiscs):
 
     def set_altnames(self, ns: str, name: str, altnames: list) -> None:
         """Link NAME's alternative names made ALTNAMES (others it has are taken away)."""
-        have = next((x["altnames"] for x in observe_links(self.sockets.raw(ns), False) if x["name"] == name), [])
+        have = (self._link(ns, name) or {}).get("altnames", [])
         for alt, add in [(a, False) for a in have if a not in altnames] + [(a, True) for a in altnames if a not in have]:
             self._send(ns, rtwrite.altname(name, alt, add))
 

@@ -1,12 +1,12 @@
-"""What bridge and veth share: telling our link from someone else's, and bringing one we own to
-what the task declares."""
+"""What the link kinds share: telling our link from someone else's, bringing one we own to what
+the task declares, and the whole plan of a link with no lower link and no peer (bridge, dummy)."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from nsprov.agent import ops
-from nsprov.agent.planning import Context, PlanError, TaskPlan, half_made
+from nsprov.agent.planning import Claim, Context, PlanError, TaskPlan, guard_management, half_made, require_ns
 from nsprov.agent.resources._lifetimes import links_going_with
 from nsprov.agent.state import Observed
 
@@ -127,3 +127,34 @@ def gone_already(tp: TaskPlan, ns: str, record: dict) -> TaskPlan:
 
 def link_exists(record: dict, obs: Observed) -> bool:
     return obs.link(record.get("netns", ""), record["name"]) is not None
+
+
+def plan_lone(p: dict, obs: Observed, ctx: Context, kind: str, make: Callable[[TaskPlan], None],
+              own: dict) -> TaskPlan:
+    """A link of KIND with no lower link and no peer (a bridge, a dummy), present or absent. MAKE(tp)
+    adds the action that makes it; OWN: the kind's own attributes, kept as declared (a bridge's stp)."""
+    tp, ns, name = TaskPlan(), p["netns"], p["name"]
+    if p["state"] == "absent" and gone_with(obs, ns):
+        return tp.goes_with(ns)
+    if p["state"] == "absent" and not obs.exists(ns):
+        return gone_already(tp, ns, {"kind": "link", "netns": ns, "name": name})
+    require_ns(obs, ns)
+    exists = own_link(obs, ctx, ns, name, kind)
+    tp.before = obs.link(ns, name).summary() if exists else {}
+    if p["state"] == "absent":
+        return delete_link(tp, ctx, ns, name, exists)
+    for a in p["addresses"]:
+        guard_management(ctx, obs, p, ns, Claim(f"address {a} on {kind} '{name}'", a, name))
+    declared = {"up": p["up"], "mtu": p["mtu"], "addresses": p["addresses"], **own}
+    if not exists:
+        make(tp)
+        tp.records.append(ctx.record("link", ns, name, kind, addresses=p["addresses"]))
+        name_it(tp, ns, name, p["altname"])
+        for a in p["addresses"]:
+            tp.act(ops.ADD_ADDRESS, ns, name, f"{name}: +{a}", dev=name, address=a)
+    else:
+        reconcile_link(tp, obs, ctx, ns, name, {**declared, "altname": p["altname"]})
+        if not tp.actions:
+            tp.reasons.append("exists as declared")
+    tp.after = after(tp.before, {"kind": kind, **declared})
+    return tp
