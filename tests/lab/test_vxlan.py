@@ -7,7 +7,9 @@ lists, never by asking nsprov:
 - a change made by hand to a vxlan's own attribute is drift, and the next run puts it back;
 - a missing underlay is refused before anything changes, naming it;
 - a vxlan dies with its underlay: by hand (the control), and in nsprov's plan;
-- destroy removes every vxlan and leaves the uplink as it was.
+- destroy removes every vxlan and leaves the uplink as it was;
+- the kinds together across two hosts: a vxlan with IPv4 and IPv6, a token bucket on it, a
+  firewall drop on one side (the other side, with none, is the control) and names by `hosts:`.
 """
 
 from __future__ import annotations
@@ -192,3 +194,82 @@ def test_a_vni_another_lab_uses_on_the_host_is_refused_naming_the_cause(lab3, tm
     finally:
         for path in (second, first):
             nsprov("destroy", "-i", str(lab3.inventory), str(path), check=False)
+
+
+MIXED = """\
+- hosts: lab1:lab2
+  lab: vxmix
+  vars:
+    me: "{{ 1 if inventory_hostname == 'lab1' else 2 }}"
+  tasks:
+    - netns:
+        name: vxm
+        hosts: {vx-a: [10.86.0.1, "fd00:86::1"], vx-b: [10.86.0.2, "fd00:86::2"]}
+    - vxlan:
+        name: vx86
+        id: 86
+        dev: eth0
+        remote: "{{ 'LAB2' if inventory_hostname == 'lab1' else 'LAB1' }}"
+        netns: vxm
+        addresses: ["10.86.0.{{ me }}/24", "fd00:86::{{ me }}/64"]
+    - netem: {link: vx86, netns: vxm, rate: 50mbit}
+    - process: {name: vxm-web, netns: vxm, command: [python3, -m, http.server, -b, "::", "8086"]}
+    - process: {name: vxm-web2, netns: vxm, command: [python3, -m, http.server, -b, "::", "8087"]}
+    - firewall:
+        netns: vxm
+        rules: [{action: drop, proto: tcp, port: 8087}]
+      when: inventory_hostname == 'lab2'
+"""
+CONNECT = "import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close()"
+
+
+def connects(lab, host: str, to: str, port: int, tries: int = 10) -> bool:
+    """A TCP connection from the host's vxm to `to`, retried while a server may still be starting
+    (a refusal comes at once; a drop waits out the 2 s timeout and is not retried)."""
+    for _ in range(tries):
+        proc = lab.ssh(host, "ip", "netns", "exec", "vxm", "python3", "-c", CONNECT, to, str(port), check=False)
+        if proc.returncode == 0:
+            return True
+        if "timed out" in proc.stderr:
+            return False
+        lab.ssh(host, "sleep", "0.3")
+    return False
+
+
+def test_two_hosts_over_a_declared_vxlan_with_ipv6_a_rate_a_firewall_drop_and_names(lab3, tmp_path):
+    """The kinds together across two lab hosts, each checked by the kernel's own tools and real
+    packets: names resolve inside the netns only; IPv4 and IPv6 cross the vxlan (IPv6 usable right
+    after the run: a TCP connection by name over IPv6 at once); the token bucket is on the vxlan;
+    lab2's firewall drops one port, and the control is the same port on lab1, which has no
+    firewall and answers; a re-run changes nothing; destroy leaves nothing."""
+    ips = {h: uplink_ip(lab3, h) for h in HOSTS}
+    path = tmp_path / "vxmix.yml"
+    path.write_text(MIXED.replace("LAB1", ips["lab1"]).replace("LAB2", ips["lab2"]))
+    try:
+        proc, events = run(lab3, path)
+        # IPv6 by name, straight after the run (no DAD wait), then IPv4 and IPv6 pings
+        assert lab3.ssh("lab1", "ip", "netns", "exec", "vxm", "getent", "ahostsv6", "vx-b").stdout.split()[0] == "fd00:86::2"
+        assert connects(lab3, "lab1", "vx-b", 8086)
+        for target in ("10.86.0.2", "fd00:86::2"):
+            ping = lab3.ssh("lab1", "ip", "netns", "exec", "vxm", "ping", "-c", "2", "-W", "2", target, check=False)
+            assert ping.returncode == 0, ping.stdout + ping.stderr
+        assert lab3.ssh("lab1", "getent", "hosts", "vx-b", check=False).returncode != 0   # the host's names untouched
+        # the token bucket on the vxlan, as tc reads it
+        qdiscs = json.loads(lab3.ssh("lab1", "ip", "netns", "exec", "vxm", "tc", "-j", "qdisc", "show",
+                                     "dev", "vx86", "root").stdout)
+        assert [(q["kind"], q["options"]["rate"]) for q in qdiscs] == [("tbf", 6250000)]
+        # lab2 drops 8087 (its table, as nft lists it); lab1 has no firewall and answers on 8087
+        ruleset = json.loads(lab3.ssh("lab2", "ip", "netns", "exec", "vxm", "nft", "-j", "list", "ruleset").stdout)
+        drops = [i["rule"] for i in ruleset["nftables"] if "rule" in i and any("drop" in x for x in i["rule"]["expr"])]
+        assert [r["table"] for r in drops] == ["nsprov_vxmix"], ruleset
+        assert "nsprov_vxmix" not in lab3.ssh("lab1", "ip", "netns", "exec", "vxm", "nft", "list", "tables").stdout
+        assert not connects(lab3, "lab1", "fd00:86::2", 8087) and not connects(lab3, "lab1", "10.86.0.2", 8087)
+        assert connects(lab3, "lab2", "vx-a", 8087) and connects(lab3, "lab2", "10.86.0.1", 8087)   # the control
+        index = {h: link(lab3, h, "vx86", "vxm")["ifindex"] for h in HOSTS}
+        proc, events = run(lab3, path)
+        assert changed(events) == 0 and {h: link(lab3, h, "vx86", "vxm")["ifindex"] for h in HOSTS} == index
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(path), check=False)
+    for host in HOSTS:
+        assert "vxm" not in lab3.ssh(host, "ip", "netns", "list").stdout.split()
+        assert lab3.ssh(host, "test", "-e", "/etc/netns/vxm", check=False).returncode == 1
