@@ -243,8 +243,18 @@ def _kinds_book(path: Path, ipvlan_mode: str = "l2", protocol: str = "802.1Q") -
         {"vlan": {"name": "eth1.10", "link": "eth1", "id": 10, "protocol": protocol, "netns": "va",
                   "addresses": [f"10.78.10.{pick.format(1, 2)}/24"]}},
         {"ipvlan": {"name": "ipv0", "link": "eth1", "netns": "ia", "mode": ipvlan_mode,
-                    "addresses": [f"10.77.0.{pick.format(21, 22)}/24"]}}]}], sort_keys=False))
+                    "addresses": [f"10.77.0.{pick.format(21, 22)}/24"]}},
+        {"netem": {"link": "eth1.10", "netns": "va", "delay": "40ms"}, "when": "inventory_hostname == 'node1'"}]}],
+        sort_keys=False))
     return str(path)
+
+
+def _rtt_ms(vms, ns: str, to: str) -> float:
+    """The median RTT of 10 echoes, as ping reports each one."""
+    out = vms.sh("node2", f"ip netns exec {ns} ping -c 10 -i 0.2 -W 2 {to}")
+    times = sorted(float(t.split("time=")[1].split()[0]) for t in out.splitlines() if "time=" in t)
+    assert len(times) == 10, out
+    return times[5]
 
 
 def _dlink(vms, host: str, ns: str, name: str) -> dict:
@@ -256,7 +266,13 @@ def test_vlan_and_ipvlan_between_two_vms_edit_in_place_or_again_and_destroy(vms,
     book = _kinds_book(tmp_path / "kinds.yml")
     try:
         proc, events, recap = run("run", "-i", vms.inventory, book)
-        assert recap["node1"]["changed"] == recap["node2"]["changed"] == 4
+        assert (recap["node1"]["changed"], recap["node2"]["changed"]) == (5, 4)
+        qdisc = json.loads(vms.sh("node1", "ip netns exec va tc -j qdisc show dev eth1.10 root"))
+        assert [(q["kind"], q["options"]["delay"]["delay"]) for q in qdisc] == [("netem", 0.04)]
+        # the VLAN between the two namespaces carries the 40 ms netem delay; the ipvlan, over the
+        # same wire without netem, is the control
+        rtt = {"vlan": _rtt_ms(vms, "va", "10.78.10.1"), "ipvlan": _rtt_ms(vms, "ia", "10.77.0.21")}
+        assert 40 <= rtt["vlan"] <= 44 and rtt["ipvlan"] < 10, rtt      # within 10 % of 40 ms
         for n in vms.names:
             vlan, ipv = _dlink(vms, n, "va", "eth1.10"), _dlink(vms, n, "ia", "ipv0")
             assert vlan["linkinfo"]["info_kind"] == "vlan" and vlan["ifalias"] == "nsprov:kinds"
