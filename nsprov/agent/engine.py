@@ -86,12 +86,40 @@ def _plan_one(t: dict, obs: Observed, ctx: Context) -> Planned:
             raise PlanError("; ".join(f"{f}: {m}" if f else m for f, m in problems))
         item.name = t.get("name") or object_name(t["module"], params)
     item.pruned = bool(t.get("pruned"))
-    item.plan = RESOURCES[t["module"]].plan(params, obs, ctx)
+    item.plan = plan_task(t["module"], params, obs, ctx)
     for a in item.plan.actions:
         item.undo.append(a.op.inverse(a, obs))
         a.op.simulate(obs, a)
     ctx.add_pending(item.plan.records)
     return item
+
+
+def plan_task(module: str, params: dict, obs: Observed, ctx: Context) -> TaskPlan:
+    """MODULE's plan for PARAMS, refused when it needs a kind the host's kernel lacks."""
+    plan = RESOURCES[module].plan(params, obs, ctx)
+    _refuse_unsupported(plan, obs)
+    return plan
+
+
+def _needs(a) -> Optional[tuple]:
+    """What the kernel must have for action A: ("link_kinds" | "qdiscs", kind), or None."""
+    if a.op is ops.ADD_LINK:
+        return "link_kinds", a.args["kind"]
+    if a.op in (ops.ADD_VETH, ops.ADD_BRIDGE):
+        return "link_kinds", "veth" if a.op is ops.ADD_VETH else "bridge"
+    if a.op is ops.SET_QDISC:
+        return "qdiscs", a.args["qdisc"]["kind"]
+    return None
+
+
+def _refuse_unsupported(plan: TaskPlan, obs: Observed) -> None:
+    """A link or qdisc of a kind this host's kernel lacks: refused while planning, before any
+    change, naming the kind and the host (its answer to the kernel's own question)."""
+    for what, kind in filter(None, map(_needs, plan.actions)):
+        if obs.read("support", what, kind) is False:
+            noun = "links" if what == "link_kinds" else "qdiscs"
+            raise PlanError(f"host {os.uname().nodename}'s kernel ({os.uname().release}) has no {kind} {noun} "
+                            f"(`nsprov facts` lists the link kinds and qdiscs it has); nothing was changed")
 
 
 def _unplanned(t: dict) -> Planned:

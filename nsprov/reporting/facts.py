@@ -26,6 +26,14 @@ def _links_table(links: dict) -> Table:
     return t
 
 
+def _has(kinds) -> str:
+    """What the kernel has, then what it lacks: "veth bridge (lacks: vlan)"."""
+    if not kinds:
+        return "could not be asked"
+    lacks = [k for k, v in kinds.items() if not v]
+    return " ".join(k for k, v in kinds.items() if v) + (f"  (lacks: {' '.join(lacks)})" if lacks else "")
+
+
 def render_facts(host: str, facts: dict) -> Panel:
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
@@ -36,6 +44,8 @@ def render_facts(host: str, facts: dict) -> Panel:
         ("kernel", f"{facts['kernel']} ({facts['machine']})"),
         ("python", facts["python"]),
         ("namespace kinds", " ".join(facts["namespace_kinds"])),
+        ("link kinds", _has(facts.get("link_kinds"))),
+        ("qdiscs", _has(facts.get("qdiscs"))),
         ("user.max_user_namespaces", str(facts["max_user_namespaces"])),
         ("nft", facts["nft"]["version"] or MISSING),
         ("iptables", f"{fw['version']} (backend {fw['backend']})" if fw["version"] else MISSING),

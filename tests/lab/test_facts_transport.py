@@ -51,6 +51,51 @@ def test_facts_agree_with_the_hosts_own_ip_json(lab3):
         lab3.ssh("lab1", "sh", "-c", "ip link del fbr0; ip link del fx0; ip netns del factsns", check=False)
 
 
+# what iproute2 makes of each kind in a throwaway netns (`unshare -n`): the oracle for facts
+IP_ASKS = {"veth": "ip link add t0 type veth", "bridge": "ip link add t0 type bridge",
+           "dummy": "ip link add t0 type dummy", "vxlan": "ip link add t0 type vxlan id 1 dstport 4789",
+           "macvlan": "ip link add t0 link lo type macvlan", "ipvlan": "ip link add t0 link lo type ipvlan",
+           "vlan": "ip link add t0 link lo type vlan id 5"}
+TC_ASKS = {"tbf": "tc qdisc add dev lo root tbf rate 1mbit burst 32kbit latency 400ms",
+           "netem": "tc qdisc add dev lo root netem delay 1ms"}
+
+
+def test_facts_say_which_link_kinds_and_qdiscs_the_kernel_has_and_a_task_needing_one_it_lacks_fails_first(
+        lab3, tmp_path):
+    """facts agree with iproute2 asking the same kernel in a throwaway netns (it says "Unknown
+    device type" / "qdisc kind is unknown" for what the kernel lacks); a run that needs a kind
+    the host lacks fails while planning, naming the kind and the host, and changes nothing,
+    while the control, the same run with a kind the host has, goes through."""
+    proc, events = _facts("-i", str(lab3.inventory), "--limit", "lab1")
+    facts = next(e for e in events if e["event"] == "facts")["facts"]
+    oracle = {}
+    for kinds, asks, unknown in (("link_kinds", IP_ASKS, "Unknown device type"), ("qdiscs", TC_ASKS, "unknown")):
+        for kind, command in asks.items():
+            out = lab3.ssh("lab1", "unshare", "-n", "sh", "-c", f"ip link set lo up; {command}", check=False)
+            oracle.setdefault(kinds, {})[kind] = unknown not in out.stderr
+    assert {k: facts[k] for k in oracle} == oracle
+    assert not all(oracle["link_kinds"].values()) and any(oracle["link_kinds"].values())   # both answers occur
+    lacking = next(k for k, v in oracle["link_kinds"].items() if not v and k in ("ipvlan", "vlan", "dummy"))
+    having = "macvlan" if oracle["link_kinds"]["macvlan"] else "veth"
+    netns = lab3.ssh("lab1", "ip", "netns", "list").stdout
+    task = {"ipvlan": "ipvlan: {name: k0, link: eth0, netns: kx}", "vlan": "vlan: {name: k0, link: eth0, id: 7, netns: kx}",
+            "dummy": "dummy: {name: k0, netns: kx}"}[lacking]
+    book = tmp_path / "kinds.yml"
+    book.write_text(f"- hosts: lab1\n  lab: kinds\n  tasks:\n    - netns: {{name: kx}}\n    - {task}\n")
+    proc = nsprov("run", "-i", str(lab3.inventory), str(book), "--json", check=False)
+    failed = [e for e in json_events(proc.stdout) if e["event"] == "task" and e["status"] == "failed"]
+    assert proc.returncode == 1 and len(failed) == 1, proc.stdout
+    assert "host lab1's kernel" in failed[0]["reason"] and f"has no {lacking} links" in failed[0]["reason"]
+    assert lab3.ssh("lab1", "ip", "netns", "list").stdout == netns          # nothing changed, the netns not even made
+    control = {"macvlan": "macvlan: {name: k0, link: eth0, netns: kx}",
+               "veth": "veth: {name: k0, netns: kx, peer: k1}"}[having]
+    book.write_text(f"- hosts: lab1\n  lab: kinds\n  tasks:\n    - netns: {{name: kx}}\n    - {control}\n")
+    try:
+        nsprov("run", "-i", str(lab3.inventory), str(book))
+    finally:
+        nsprov("destroy", "-i", str(lab3.inventory), str(book), check=False)
+
+
 def test_one_connection_one_command_per_host_and_the_second_run_uploads_nothing(lab3, tmp_path):
     lab3.ssh("lab2", "rm", "-rf", "/var/lib/nsprov/agent")
     # facts only reads: with nothing cached it brings the agent each time and keeps nothing

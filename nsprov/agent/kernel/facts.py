@@ -51,6 +51,13 @@ def firewall_facts() -> dict:
     }
 
 
+def _support() -> dict:
+    """Which link kinds and qdiscs the kernel has (kernel/support.py), asked of it."""
+    from nsprov.agent.kernel.support import probe
+    found = probe()
+    return {"link_kinds": found.get("link_kinds"), "qdiscs": found.get("qdiscs")}
+
+
 def observe_facts(managed: list) -> dict:
     kinds = sorted(k for k in os.listdir("/proc/self/ns") if k in NS_KINDS)
     names = netns.named_netns()
@@ -70,6 +77,7 @@ def observe_facts(managed: list) -> dict:
         "max_user_namespaces": _int(_read("/proc/sys/user/max_user_namespaces")),
         "ip_forward": _int(_read("/proc/sys/net/ipv4/ip_forward")),
         **firewall_facts(),
+        **_support(),
         "netns": names,
         "links": links,
         "managed": managed,

@@ -28,6 +28,11 @@ class FakePolicies:
         self._call("remove_firewall", ns, name)
         self._ns(ns).setdefault("firewall", {}).pop(name, None)
 
+    lacking: frozenset = frozenset()     # (what, kind) this fake kernel has not: ("link_kinds", "vlan")
+
+    def supports(self, what: str, kind: str) -> Optional[bool]:
+        return (what, kind) not in self.lacking
+
     def read_qdisc(self, ns: str, link: str) -> Optional[dict]:
         x = self._ns(ns)["links"].get(link)
         q = x.get("qdisc") if x else None

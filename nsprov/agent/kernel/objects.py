@@ -126,6 +126,7 @@ ASPECTS = {
     "file": ("read_file", False, lambda *key: None),
     "firewall": ("read_firewall", True, lambda made, *key: None),
     "qdisc": ("read_qdisc", True, lambda made, *key: None),
+    "support": ("supports", False, lambda *key: None),     # ("link_kinds" | "qdiscs", kind): has it
 }
 
 

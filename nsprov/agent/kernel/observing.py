@@ -22,6 +22,14 @@ class Observing:
     def read_rules(self, ns: str, table: str) -> Optional[dict]:
         return self.fw.list_rules(ns, table)
 
+    def supports(self, what: str, kind: str) -> Optional[bool]:
+        """Whether this kernel has link kind KIND (WHAT "link_kinds") or qdisc KIND ("qdiscs"):
+        asked of the kernel once a run (kernel/support.py), None when it could not be asked."""
+        if getattr(self, "_support", None) is None:
+            from nsprov.agent.kernel.support import probe
+            self._support = probe()
+        return (self._support.get(what) or {}).get(kind)
+
     read_nsset = staticmethod(nsset.observe)
     read_process = staticmethod(processes.observe)
     read_file = staticmethod(files.read)
