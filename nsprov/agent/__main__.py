@@ -177,10 +177,21 @@ def dispatch(request: dict, emit, control: Control) -> bool:
     if op == "labs":
         from nsprov.agent.ledger import Ledger
         ledger = Ledger.open_readonly()
-        emit(event("labs", labs={lab: {**meta, "objects": len(ledger.owned_by(lab)), "nodes": _nodes(ledger, lab)}
+        emit(event("labs", labs={lab: {**meta, "objects": len(ledger.owned_by(lab)), "nodes": _nodes(ledger, lab),
+                                       **_lifetime(meta, lab)}
                                  for lab, meta in sorted(ledger.labs.items())}))
         return True
     raise ProtocolError(f"op {op!r} is not handled by this agent")
+
+
+def _lifetime(meta: dict, lab: str) -> dict:
+    """Whether the lab persists (and how its last restore went), and whether the host booted
+    since its last run (then what it made is gone, unless it persists)."""
+    import calendar
+    from nsprov.agent import persist
+    updated = meta.get("updated")
+    since = bool(updated) and calendar.timegm(time.strptime(updated, "%Y-%m-%dT%H:%M:%SZ")) < persist.booted_at()
+    return {"persist": persist.status(lab), "rebooted_since": since}
 
 
 def _nodes(ledger, lab: str) -> list:
@@ -221,6 +232,10 @@ def _change(request: dict, emit, control: Control) -> bool:
                                          all(isinstance(p, dict) and isinstance(p.get("tasks"), list)
                                              for p in request["phases"]) or isinstance(request.get("tasks"), list)):
         raise ProtocolError("apply needs phases, each with its list of tasks (or one list of tasks)")
+    from nsprov.agent import persist
+    warning = persist.preflight(request) if request["op"] == "apply" else None   # --persist where it cannot be: stop
+    if warning is not None:
+        emit(warning)
     kernel = Kernel(request.get("firewall"))
     try:
         # drift reads, and writes nothing (not even the lock file): the host stays as it was
@@ -229,7 +244,12 @@ def _change(request: dict, emit, control: Control) -> bool:
         with opened as ledger:
             emit(event("locked"))
             run = apply_request if request["op"] == "apply" else destroy_request
-            return run(request, emit, ledger, kernel, control)
+            ok = run(request, emit, ledger, kernel, control)
+            if request["op"] == "apply":
+                persist.after_apply(request, ok and not control.stopping, emit)
+            elif ok and not request.get("check") and not ledger.owned_by(request["lab"]):
+                persist.drop(request["lab"])            # the lab is gone: so is its unit
+            return ok
     finally:
         kernel.close()
 
@@ -290,14 +310,20 @@ def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "ns-init":   # the init of a namespace set (see kernel/nsset.py)
         from nsprov.agent.kernel.nsset import init_main
         return init_main(sys.argv[2])
+    if len(sys.argv) == 4 and sys.argv[1] == "supervise":   # a process's supervisor (kernel/supervise.py)
+        from nsprov.agent.kernel.supervise import supervise_main
+        return supervise_main(sys.argv[2], sys.argv[3])
     began, began_wall = time.monotonic(), time.time()
-    emit = Events(sys.stdout.buffer)
     raw, rest = read_request(Lines(0))
     try:
         request = decode_request(raw)
     except ProtocolError as exc:
-        emit(protocol.error_event("ProtocolError", str(exc)))
+        Events(sys.stdout.buffer)(protocol.error_event("ProtocolError", str(exc)))
         return 2
+    if request["op"] == "restore":              # the boot unit's: plain lines for the journal
+        from nsprov.agent.persist import restore_main
+        return restore_main(request)
+    emit = Events(sys.stdout.buffer)
     control = Control(rest)
     try:
         ok = dispatch(request, emit, control)

@@ -27,8 +27,11 @@ from nsprov.cli.common import (connection_options, connections, console, drive, 
 @click.option("--diff", "-D", is_flag=True, help="show before/after for each change")
 @click.option("--keep-undeclared", is_flag=True,
               help="keep what this lab made on a host and the playbook no longer declares (run removes it)")
+@click.option("--persist", "persist", is_flag=True,
+              help="keep the lab across reboots: a systemd unit on each host re-applies it at boot (a host without "
+                   "systemd fails before any change; `persist: true` on a play asks the same, and only warns there)")
 def run(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_tags, verbose, lab, take_over, limit,
-        reach, as_json, listing, check, diff, keep_undeclared) -> None:
+        reach, as_json, listing, check, diff, keep_undeclared, persist) -> None:
     """Bring hosts to the state a playbook declares, and remove what its lab made there and no
     longer declares: plays in order across hosts, one connection and one command per host."""
     from nsprov.model.protocol import apply_request
@@ -39,14 +42,22 @@ def run(inventories, playbook, lock_timeout, fail_fast, extra_vars, tags, skip_t
     why = ("--tags/--skip-tags select a part of the playbook" if tags or skip_tags else
            "--keep-undeclared" if keep_undeclared else "")
     prune = {"enabled": not why, "why": why}
+    kept = _persist("required" if persist else "wanted" if book.persist else None)
 
     def request(host: str) -> dict:
         return apply_request(name, plans[host].phases("tasks"), **host_settings(
             inv, host, lock_timeout, check=check, diff=diff, claim=book.claim, take_over=take_over, prune=prune,
-            commanded=list(book.commanded)))
+            commanded=list(book.commanded), **kept))
     title = f"{'CHECK ' if check else ''}{book.path} (lab {name})"
     drive(inv, plans, request, options, {"as_json": as_json, "diff": diff, "verbose": verbose, "title": title,
                                          "plays": plays_of(book, plans), "crossings": book.crossings})
+
+
+def _persist(mode: Optional[str]) -> dict:
+    """A request's persist setting: MODE (required: --persist; wanted: persist: true), and the
+    bootstrap the host's boot unit runs the kept agent with."""
+    from nsprov.controller.bundle import bootstrap_code
+    return {"persist": {"mode": mode, "bootstrap": bootstrap_code()}} if mode else {}
 
 
 @cli.command()

@@ -72,6 +72,7 @@ class Play:
     line: int
     any_errors_fatal: bool = False
     index: int = 0                  # its place in the playbook: play k waits for plays 0..k-1
+    persist: bool = False           # keep the lab across reboots (agent/persist.py)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ class Playbook:
     crossings: tuple = ()               # a topology's links across hosts: (label, host, host)
     addresses: tuple = ()               # a topology's node addresses: (address, node's netns), for verify's matrix
     commanded: tuple = ()               # a topology's nodes its exec lines shape: what they add there is theirs
+    labelled_persist: bool = False      # a topology's label nsprov.persist
+
+    @property
+    def persist(self) -> bool:
+        """Whether the lab is kept across reboots: `persist: true` on any play (or the label)."""
+        return self.labelled_persist or any(p.persist for p in self.plays)
 
     @property
     def lab(self) -> str:
@@ -100,6 +107,14 @@ class Playbook:
 
 def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() in ("yes", "true", "on", "1"))
+
+
+def _boolean(value: Any) -> Optional[bool]:
+    """A YAML boolean, as Ansible reads one (yes/no, true/false, on/off, 1/0); None if not one."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).lower()
+    return True if word in ("yes", "true", "on", "1") else False if word in ("no", "false", "off", "0") else None
 
 
 def _tags(value: Any) -> tuple:
@@ -227,10 +242,14 @@ def load_playbook_lenient(path: str) -> tuple[Playbook, list]:
             ptags = ()
         if raw.get("lab") is not None:
             _play_lab(path, raw, where, labs, problems)
+        if raw.get("persist") is not None and _boolean(raw["persist"]) is None:
+            problems.append(Problem(path, raw.line_of("persist"), f"{where}.persist",
+                                    f"must be true or false, not {raw['persist']!r}"))
         plays.append(Play(name=str(raw.get("name") or raw.get("hosts") or f"play {i}"),
                           hosts=str(raw.get("hosts") or ""), vars=plain(pvars), become=_truthy(raw.get("become")),
                           tags=ptags, tasks=tuple(tasks), line=line,
-                          any_errors_fatal=_truthy(raw.get("any_errors_fatal")), index=i))
+                          any_errors_fatal=_truthy(raw.get("any_errors_fatal")), index=i,
+                          persist=bool(_boolean(raw.get("persist")))))
     return Playbook(path=path, plays=tuple(plays), named_lab=next(iter(labs), None)), problems
 
 

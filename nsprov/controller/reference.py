@@ -88,7 +88,7 @@ def _play() -> dict:
     kinds = {"name": {"type": "string"}, "hosts": {"type": "string", "minLength": 1},
              "vars": {"type": ["object", "null"]}, "become": _BOOLISH, "tags": _TAGS,
              "tasks": {"type": ["array", "null"], "items": {"$ref": "#/definitions/task"}},
-             "gather_facts": _BOOLISH, "any_errors_fatal": _BOOLISH,
+             "gather_facts": _BOOLISH, "any_errors_fatal": _BOOLISH, "persist": _BOOLISH,
              "lab": {"type": "string", "pattern": _NAME_PATTERN, "description": f"{NAME_RULE}"}}
     props = {k: {**kinds[k], "description": PLAY_KEYWORDS[k] +
                  (f"; {kinds[k]['description']}" if "description" in kinds[k] else "")} for k in PLAY_KEYWORDS}

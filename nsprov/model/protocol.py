@@ -13,7 +13,7 @@ import json
 from typing import Any, Optional
 
 PROTOCOL_VERSION = 1
-OPS = ("facts", "apply", "destroy", "verify", "exec", "labs")
+OPS = ("facts", "apply", "destroy", "verify", "exec", "labs", "restore")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 # task statuses, as the recap counts them (Ansible's: `ok` counts every task that succeeded)
@@ -70,7 +70,8 @@ def apply_request(lab: str, phases: list, **settings) -> dict:
     request written by hand may give "tasks" instead: one phase. SETTINGS: check, diff,
     firewall (nftables | iptables), lock_timeout (s), claim {playbook, controller, user} (the
     lab is this playbook's), take_over, prune {enabled, why} (remove what the lab made and no
-    longer declares), drift (read-only: report, write nothing)."""
+    longer declares), drift (read-only: report, write nothing), persist {mode: required |
+    wanted, bootstrap: its text} (keep the lab across reboots: agent/persist.py)."""
     return {"protocol": PROTOCOL_VERSION, "op": "apply", "lab": lab, "phases": phases, **settings}
 
 

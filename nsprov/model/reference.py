@@ -18,6 +18,8 @@ PLAY_KEYWORDS = {
     "gather_facts": "accepted for Ansible playbooks; nsprov's agent always observes the kernel itself",
     "any_errors_fatal": "a failure on one host stops every host of the play at its next safe point",
     "lab": "the lab's name (default: the playbook's file name); every play of a file names the same lab",
+    "persist": "keep the lab across reboots of its hosts: a systemd unit on each re-applies it at boot (true on "
+               "any play keeps the whole lab; a host without systemd warns and goes on; --persist insists)",
 }
 TASK_KEYWORDS = {
     "name": "what the task is called in the output (default: the object it manages)",

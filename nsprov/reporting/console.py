@@ -29,7 +29,7 @@ def _note(ev: dict) -> str:
     if ev["event"] == "healed":
         verb = "dropped the records of" if ev.get("dropped") else "would drop the records of"
         return f"{verb} {len(ev['records'])} object(s) gone from the kernel: {', '.join(ev['records'])}"
-    if ev["event"] == "claimed":
+    if ev["event"] in ("claimed", "persist"):
         return ev["message"]
     return f"not nsprov's, left alone: {ev['what']}"
 
@@ -270,7 +270,7 @@ class ConsoleReporter:
             if ev.get("play") is not None and host in self.play_hosts:
                 self.finished.add(host)
                 self._drain()
-        elif kind in ("prune", "healed", "drift", "claimed"):
+        elif kind in ("prune", "healed", "drift", "claimed", "persist"):
             self._flush_fold(host)
             self._out(host, Text(f"{host:<{self.width}} {_note(ev)}", style="yellow"))
         elif kind == "error":

@@ -8,15 +8,15 @@ from rich.text import Text
 
 def render_labs(rows: dict, results: dict) -> Table:
     table = Table(title="LABS", title_justify="left", title_style="bold")
-    for col in ("host", "lab", "playbook", "made by", "updated", "objects"):
+    for col in ("host", "lab", "playbook", "made by", "updated", "objects", "persists"):
         table.add_column(col, overflow="fold")
     for host, labs in rows.items():
         r = results[host]
         if r.status != "ok":
-            table.add_row(Text(host), Text(r.status.upper(), style="bold red"), Text(r.error or ""), "", "", "")
+            table.add_row(Text(host), Text(r.status.upper(), style="bold red"), Text(r.error or ""), "", "", "", "")
             continue
         if not labs:
-            table.add_row(Text(host), Text("-", style="dim"), "", "", "", "")
+            table.add_row(Text(host), Text("-", style="dim"), "", "", "", "", "")
         for name, meta in labs.items():
             path = Text(meta.get("playbook") or "(not known: made before labs were recorded)")
             if meta.get("playbook_exists") is False:
@@ -24,9 +24,26 @@ def render_labs(rows: dict, results: dict) -> Table:
             elif meta.get("playbook_exists") is None and meta.get("playbook"):
                 path.append(f"  (on {meta.get('controller')})", style="dim")
             who = f"{meta.get('user')}@{meta.get('controller')}" if meta.get("controller") else "-"
-            table.add_row(Text(host), Text(name, style="bold"), path, Text(who), Text(meta.get("updated") or "-"),
-                          Text(str(meta.get("objects", 0))))
+            updated = Text(meta.get("updated") or "-")
+            if meta.get("rebooted_since") and not meta.get("persist"):
+                updated.append("  (the host rebooted since: what it made is gone)", style="bold yellow")
+            table.add_row(Text(host), Text(name, style="bold"), path, Text(who), updated,
+                          Text(str(meta.get("objects", 0))), persists(meta.get("persist")))
     return table
+
+
+def persists(kept) -> Text:
+    """A lab's persistence as `labs` shows it: no; yes (and how its last restore went)."""
+    if not kept:
+        return Text("no", style="dim")
+    result = kept.get("result")
+    if result is None:
+        return Text("yes (not restored yet)")
+    out = Text("yes: ")
+    out.append(f"{result} {kept.get('when', '')}", style="green" if result == "restored" else "bold red")
+    for f in kept.get("failed") or []:
+        out.append(f"\n  failed: {f['task']}: {f['reason']}")
+    return out
 
 
 def render_nodes(rows: dict, results: dict) -> Table:

@@ -114,7 +114,7 @@ EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out
     ("namespace", "mounts"): [{"type": "tmpfs", "target": "/tmp"}], ("namespace", "allow_host_root"): True,
     ("namespace", "hosts"): {"web": "10.0.0.2"}, ("namespace", "resolv"): {"nameservers": ["10.0.0.53"]},
     ("process", "name"): "ep2", ("process", "netns"): "e2", ("process", "command"): ["sleep", "3602"],
-    ("process", "env"): {"EDITED": "1"}, ("process", "chdir"): "/tmp",
+    ("process", "env"): {"EDITED": "1"}, ("process", "chdir"): "/tmp", ("process", "restart"): "always",
     ("process", "namespace"): "es0",
     ("firewall", "netns"): "e2", ("firewall", "rules"): [{"action": "drop", "proto": "udp", "port": 53}],
     ("firewall", "policy"): {"forward": "drop"}, ("firewall", "stateful"): False,
@@ -207,8 +207,11 @@ for l in run("ps", "-eo", "pid=,args=").splitlines():
     pid, args = l.split(None, 1)
     if "sleep 36" in args and not args.startswith("nsenter"):
         env = open(f"/proc/{pid}/environ").read().split("\0")
+        parent = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]
+        up = open(f"/proc/{parent}/cmdline").read().split("\0")
         procs.append([args, os.readlink(f"/proc/{pid}/ns/net"), os.readlink(f"/proc/{pid}/cwd"),
-                      sorted(e for e in env if e.startswith(("EDITED", "NSPROV")))])
+                      sorted(e for e in env if e.startswith(("EDITED", "NSPROV"))),
+                      up[up.index("supervise") + 1] if "supervise" in up else ""])   # its supervisor's policy
 netns_ids = {}
 for ns in spaces:
     try:
@@ -218,7 +221,7 @@ for ns in spaces:
 foreign = json.loads(run("ip", "-j", "addr", "show", "frb0") or "[{}]")[0]
 out["foreign"] = [foreign.get("ifindex"), [a["local"] for a in foreign.get("addr_info", []) if a["family"] == "inet"],
                   "foreignt" in run("nft", "list", "tables", "inet")]
-out["processes"] = sorted([a, netns_ids.get(int(n.split("[")[1][:-1]), "other"), c, e] for a, n, c, e in procs)
+out["processes"] = sorted([a, netns_ids.get(int(n.split("[")[1][:-1]), "other"), c, e, s] for a, n, c, e, s in procs)
 print(json.dumps(out, sort_keys=True))
 '''
 

@@ -52,7 +52,8 @@ class FakeSets:
         self._call("ensure_process", ns, name)
         self._pid += 1
         self.procs[name] = {"alive": True, "pid": self._pid, "argv": list(command["argv"]), "target": dict(target),
-                            "cwd": command.get("cwd", "/"), "env": dict(command.get("env") or {})}
+                            "cwd": command.get("cwd", "/"), "env": dict(command.get("env") or {}),
+                            "restart": command.get("restart", "no")}
 
     def remove_process(self, ns: str, name: str) -> None:
         self._call("remove_process", ns, name)

@@ -92,17 +92,20 @@ def remove_logs(lab: str) -> None:
 def start(name: str, command: dict, target: dict, lab: str) -> dict:
     """Start COMMAND {argv, env, cwd} as process NAME of LAB, in its own session."""
     argv, env, cwd = command["argv"], command["env"], command.get("cwd", "/")
+    restart = command.get("restart", "no")
     for d in (RUN_DIR, os.path.join(RUN_DIR, "proc"), STATE_DIR, os.path.join(STATE_DIR, "log"), log_dir(lab)):
         ensure_private_dir(d)
     log_path = os.path.join(log_dir(lab), f"{name}.log")
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        from nsprov.agent.kernel.nsset import self_command
+        run = argv if restart == "no" else [*self_command(), "supervise", restart, json.dumps(argv)]
+        proc = subprocess.Popen(run, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                 close_fds=True, env={**environment(env), MARKER: name}, cwd=cwd)
     finally:
         os.close(log)
     pid = proc.pid
-    if argv and argv[0] == "nsenter" and any(a.startswith("--pid=") for a in argv):
+    if restart == "no" and argv and argv[0] == "nsenter" and any(a.startswith("--pid=") for a in argv):
         # nsenter forks into a PID namespace and waits: the command is its child
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline:
@@ -123,7 +126,7 @@ def start(name: str, command: dict, target: dict, lab: str) -> dict:
             tail = " ".join(f.read().strip().splitlines()[-3:])
         raise OSError(5, f"exited at once (status {proc.poll()}): {tail or 'no output'}")
     rec = {"pid": pid, "started": _start_time(pid), "wrapper": proc.pid, "argv": argv, "target": target,
-           "cwd": cwd, "env": env, "log": log_path}
+           "cwd": cwd, "env": env, "log": log_path, "restart": restart}
     tmp = _pidfile(name) + ".tmp"
     with open(tmp, "w") as f:
         json.dump(rec, f)

@@ -27,7 +27,8 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         return tp
     where, prefix, cwd = target(p, obs)
     argv = prefix + p["command"]
-    how = {"command": {"argv": argv, "env": p["env"], "cwd": cwd}, "target": where, "lab": ctx.lab}
+    how = {"command": {"argv": argv, "env": p["env"], "cwd": cwd, "restart": p["restart"]}, "target": where,
+           "lab": ctx.lab}
     if cur is None:
         tp.act(ops.START_PROCESS, "", name, "started", **how)
         tp.records.append(ctx.record("process", "", name, MODULE))
@@ -38,6 +39,9 @@ def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
         tp.act(ops.START_PROCESS, "", name, "started in the new one", **how)
     elif cur.get("argv") != argv or cur.get("cwd", "/") != cwd or cur.get("env", p["env"]) != p["env"]:
         tp.act(ops.STOP_PROCESS, "", name, "stopped: its command changed")
+        tp.act(ops.START_PROCESS, "", name, "started", **how)
+    elif cur.get("restart", "no") != p["restart"]:
+        tp.act(ops.STOP_PROCESS, "", name, f"stopped: restart {cur.get('restart', 'no')}→{p['restart']}")
         tp.act(ops.START_PROCESS, "", name, "started", **how)
     else:
         tp.reasons.append(f"running (pid {cur['pid']})")

@@ -8,6 +8,10 @@ ENV_DOC = ("extra environment; every command starts with PATH=/usr/local/sbin:/u
 CHDIR_DOC = "the working directory (inside the set's mount namespace when it has one)"
 NAMESPACE_DOC = "the namespace set it runs in (every kind of the set)"
 NETNS_DOC = "or: the netns it runs in (network namespace only)"
+RESTART = t.Type("no | always | on-failure", t.choice("no", "always", "on-failure"),
+                 {"enum": ["no", "always", "on-failure"]}, "always")
+RESTART_DOC = ("no: a run starts it again if it died; always (on-failure: unless it exited 0): a supervisor "
+               "starts it again at once when it exits, pausing 1 s, doubling to 30 s while it keeps dying young")
 
 
 def where_rules(p: dict) -> list:
@@ -62,6 +66,7 @@ class Process(Kind):
         "command": Param(t.COMMAND, "argv (required when present)"),
         "env": Param(t.ENV, ENV_DOC, default={}),
         "chdir": Param(t.PATH, CHDIR_DOC, default="/", example="/srv/www"),
+        "restart": Param(RESTART, RESTART_DOC, default="no"),
         "state": STATE,
     }
     label = staticmethod(_label)
