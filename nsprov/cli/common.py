@@ -279,7 +279,8 @@ def resolve_playbook(inventories, playbook, limit, extra, tags: tuple = ("", "")
     tags, skip_tags = tags
     from nsprov.controller.listing import unmatched_tags
     from nsprov.cli.topologies import load_book
-    from nsprov.controller.resolve import resolve, resolve_hosts
+    from nsprov.controller import plancache
+    from nsprov.controller.resolve import resolve_hosts
     from nsprov.controller.yamlsrc import InputError, Problem
     inv = load_inventory(inventories)
     problems: list = []
@@ -291,7 +292,7 @@ def resolve_playbook(inventories, playbook, limit, extra, tags: tuple = ("", "")
             message = unmatched_tags(book, wanted)
             if message:
                 problems.append(Problem(option, 0, "", message))
-        plans = (resolve(book, inv, limit=limit, extra_vars=extra_vars(extra), tags=only, skip_tags=skip) if tasks
+        plans = (plancache.resolved(playbook, book, inv, limit, extra_vars(extra), (only, skip)) if tasks
                  else resolve_hosts(book, inv, limit=limit))
     except InputError as exc:
         problems = problems + exc.problems
