@@ -436,3 +436,15 @@ def test_a_topology_is_held_to_containerlabs_schema_structure_with_file_line_and
             (9, "topology.nodes.b.startup-delay"), (12, "topology.links[0].mtu")} <= found, problems
     assert all(p.file.endswith("t.clab.yml") for p in problems)
     assert "is a list in containerlab's schema" in next(p.message for p in problems if p.field.endswith(".exec"))
+
+
+@pytest.mark.parametrize("labels, persists", [
+    ("", False),
+    ("  defaults: {labels: {nsprov.persist: 'true'}}\n", True),       # every node inherits it
+    ("  defaults: {labels: {nsprov.persist: 'false'}}\n", False),
+])
+def test_the_label_nsprov_persist_keeps_the_topology_across_reboots(tmp_path, labels, persists):
+    text = "name: keep\ntopology:\n" + labels + "  nodes:\n    a: {kind: linux}\n    b: {kind: linux}\n" \
+           "  links:\n    - endpoints: [a:eth1, b:eth1]\n"
+    book = compile_text(tmp_path, text)[0]
+    assert book.persist is persists
