@@ -56,7 +56,8 @@ class Process(Kind):
     summary = "a long-running command started inside a namespace set or netns (restarted if it died)"
     doc = ("Starts COMMAND (an argv list, never a shell string) in its own session, with a pid file "
            "(PID and start time) under /run/nsprov/proc and its output in /var/lib/nsprov/log/LAB/NAME.log. "
-           "A re-run restarts it only if it died or its command changed.")
+           "A re-run restarts it only if it died or its command or restart policy changed; with `restart: "
+           "always` (or on-failure) a supervisor of its own starts it again at once.")
     absent = "Stops it (SIGTERM, then SIGKILL after 3 s)."
     example = 'process: {name: web, namespace: box1, command: [python3, -m, http.server, "80"]}'
     params = {
