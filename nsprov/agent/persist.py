@@ -68,7 +68,15 @@ def after_apply(req: dict, ok: bool, emit) -> None:
         return
     mode = (req.get("persist") or {}).get("mode")
     if mode in KEEPS and unavailable() is None:
-        if keep(req):
+        try:
+            kept = keep(req)
+        except OSError as exc:      # the lab stands; only its boot-time copy could not be made
+            if mode == "required":
+                raise Unavailable(f"--persist: the lab was applied, but could not be kept for the next boot: {exc}")
+            emit(protocol.event("persist", status="failed", lab=req["lab"],
+                                message=f"persist: lab {req['lab']} could not be kept for the next boot: {exc}"))
+            return
+        if kept:
             emit(protocol.event("persist", status="kept", lab=req["lab"],
                                 message=f"lab {req['lab']} persists: {unit_name(req['lab'])} re-applies it at boot"))
     elif os.path.exists(_path(req["lab"])):

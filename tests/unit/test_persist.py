@@ -102,3 +102,25 @@ def test_nothing_that_can_come_back_is_failed_not_partial(ledger):
     request = protocol.apply_request("boot", [protocol.phase(0, tasks=[named(0, alone)])], prune={"enabled": True})
     outcome = persist.restore(request, ledger, FakeKernel(), [].append)
     assert outcome["result"] == "failed" and outcome["restored"] == 0 and len(outcome["failed"]) == 1
+
+
+def test_a_lab_that_cannot_be_kept_for_boot_warns_or_fails_as_asked(monkeypatch, tmp_path):
+    """systemctl refusing (a read-only /etc, say) after the lab was applied: persist: true says
+    so and the run stands; --persist makes the run fail, saying the lab was applied. The
+    control: with systemd answering, the lab is kept."""
+    monkeypatch.setattr(persist, "unavailable", lambda: None)
+    monkeypatch.setattr(persist, "_prune_bundles", lambda: None)
+
+    def refused(*a, **k):
+        raise OSError("systemctl enable nsprov-lab-boot.service: Read-only file system")
+    req = {**stored(TASKS), "persist": {"mode": "wanted", "bootstrap": "# bootstrap\n"}}
+    monkeypatch.setattr(persist, "keep", refused)
+    said: list = []
+    persist.after_apply(req, True, said.append)
+    assert [(e["status"], "Read-only file system" in e["message"]) for e in said] == [("failed", True)]
+    with pytest.raises(persist.Unavailable, match="the lab was applied, but could not be kept"):
+        persist.after_apply({**req, "persist": {**req["persist"], "mode": "required"}}, True, said.append)
+    monkeypatch.setattr(persist, "keep", lambda r: True)
+    said.clear()
+    persist.after_apply(req, True, said.append)
+    assert [e["status"] for e in said] == ["kept"]
