@@ -26,7 +26,7 @@ def test_on_failure_ends_with_a_clean_exit_and_always_starts_it_again():
     assert proc.returncode == 0 and out.count("ran") == 1 and err == ""
     proc = supervise("always", ["sh", "-c", "echo ran; exit 0"])
     try:
-        time.sleep(3.6)                 # runs at 0 s, 1 s and 3 s: the pause doubles while it dies young
+        time.sleep(5)                   # runs at 0 s, 1 s and 3 s (the next at 7 s): the pause doubles
     finally:
         proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=10)
