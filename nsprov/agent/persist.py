@@ -141,8 +141,22 @@ def keep(req: dict) -> bool:
                "request": _stored(req)}
     new |= _write(_path(lab), json.dumps(request, separators=(",", ":")) + "\n")
     new |= units.install(unit_name(lab), _unit(lab, sha, size), _write)
+    _mark_repaired(lab)
     _prune_bundles()
     return new
+
+
+def _mark_repaired(lab: str) -> None:
+    """A whole run after a restore that was not whole: the lab stands again, and `labs` says
+    so beside what the restore could not bring back."""
+    try:
+        with open(_path(lab, ".status.json")) as f:
+            last = json.load(f)
+    except (OSError, ValueError):
+        return
+    if last.get("result") != "restored" and "repaired" not in last:
+        last["repaired"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        _write(_path(lab, ".status.json"), json.dumps(last) + "\n")
 
 
 def drop(lab: str) -> None:

@@ -41,6 +41,8 @@ def persists(kept) -> Text:
         return Text("yes (not restored yet)")
     out = Text("yes: ")
     out.append(f"{result} {kept.get('when', '')}", style="green" if result == "restored" else "bold red")
+    if kept.get("repaired"):
+        out.append(f", repaired by a run {kept['repaired']}", style="green")
     for f in kept.get("failed") or []:
         out.append(f"\n  failed: {f['task']}: {f['reason']}")
     return out

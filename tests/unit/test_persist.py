@@ -6,6 +6,8 @@ plain apply a run does, comes back with nothing at all."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from nsprov.agent import persist, requests
@@ -124,3 +126,17 @@ def test_a_lab_that_cannot_be_kept_for_boot_warns_or_fails_as_asked(monkeypatch,
     said.clear()
     persist.after_apply(req, True, said.append)
     assert [e["status"] for e in said] == ["kept"]
+
+
+def test_a_whole_run_after_a_partial_restore_says_the_lab_is_repaired(monkeypatch, tmp_path):
+    """The restore's record stays (what failed at boot), and a later whole run adds when it was
+    repaired; a restore that went well gets no such mark (the control)."""
+    monkeypatch.setattr(persist, "PERSIST_DIR", str(tmp_path))
+    status = tmp_path / "boot.status.json"
+    status.write_text(json.dumps({"result": "partial", "failed": [{"task": "macvlan", "reason": "eth1"}]}))
+    persist._mark_repaired("boot")
+    kept = json.loads(status.read_text())
+    assert kept["result"] == "partial" and kept["failed"] and kept["repaired"].endswith("Z")
+    status.write_text(json.dumps({"result": "restored", "failed": []}))
+    persist._mark_repaired("boot")
+    assert "repaired" not in json.loads(status.read_text())
