@@ -98,7 +98,13 @@ vagrant box add --force --name "$box_name" "$box_file" >/dev/null || exit 1
 say "box added; vagrant up (driver $NSPROV_VAGRANT_DRIVER)"
 in_ns vagrant up --no-parallel >"$run/up.log" 2>&1 || { tail -40 "$run/up.log"; say "vagrant up failed"; exit 1; }
 say "VMs up"
-in_ns "$repo/.venv/bin/nsprov" inventory from-vagrant "$vdir" --group lab -o "$run/inventory.yml" || exit 1
+# the keys a VM printed at first boot may reach its console log after its ssh answers: ask again
+for try in $(seq 15); do
+  in_ns "$repo/.venv/bin/nsprov" inventory from-vagrant "$vdir" --group lab -o "$run/inventory.yml" \
+    2>"$run/from-vagrant.err" && break
+  [ "$try" = 15 ] && { cat "$run/from-vagrant.err" >&2; exit 1; }
+  sleep 2
+done
 in_ns vagrant ssh-config >"$run/ssh_config" 2>/dev/null
 # known_hosts from the consoles, for testinfra's ssh too (strict checking on)
 sed -i "s|^  StrictHostKeyChecking no|  StrictHostKeyChecking yes|; s|^  UserKnownHostsFile /dev/null|  UserKnownHostsFile $run/known_hosts|" "$run/ssh_config"
