@@ -105,6 +105,7 @@ for try in $(seq 15); do
   [ "$try" = 15 ] && { cat "$run/from-vagrant.err" >&2; exit 1; }
   sleep 2
 done
+cat "$run/from-vagrant.err"        # what it made, and from which keys
 in_ns vagrant ssh-config >"$run/ssh_config" 2>/dev/null
 # known_hosts from the consoles, for testinfra's ssh too (strict checking on)
 sed -i "s|^  StrictHostKeyChecking no|  StrictHostKeyChecking yes|; s|^  UserKnownHostsFile /dev/null|  UserKnownHostsFile $run/known_hosts|" "$run/ssh_config"
