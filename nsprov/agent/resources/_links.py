@@ -125,6 +125,18 @@ def gone_already(tp: TaskPlan, ns: str, record: dict) -> TaskPlan:
     return tp
 
 
+def absent_where_gone(tp: TaskPlan, p: dict, obs: Observed, ns: str, record: dict) -> Optional[TaskPlan]:
+    """The whole plan of an absent task whose netns NS this plan deletes (the object goes with
+    it) or is gone already (only its RECORD goes); None for any other task."""
+    if p["state"] != "absent":
+        return None
+    if gone_with(obs, ns):
+        return tp.goes_with(ns)
+    if not obs.exists(ns):
+        return gone_already(tp, ns, record)
+    return None
+
+
 def link_exists(record: dict, obs: Observed) -> bool:
     return obs.link(record.get("netns", ""), record["name"]) is not None
 
@@ -134,10 +146,9 @@ def plan_lone(p: dict, obs: Observed, ctx: Context, kind: str, make: Callable[[T
     """A link of KIND with no lower link and no peer (a bridge, a dummy), present or absent. MAKE(tp)
     adds the action that makes it; OWN: the kind's own attributes, kept as declared (a bridge's stp)."""
     tp, ns, name = TaskPlan(), p["netns"], p["name"]
-    if p["state"] == "absent" and gone_with(obs, ns):
-        return tp.goes_with(ns)
-    if p["state"] == "absent" and not obs.exists(ns):
-        return gone_already(tp, ns, {"kind": "link", "netns": ns, "name": name})
+    done = absent_where_gone(tp, p, obs, ns, {"kind": "link", "netns": ns, "name": name})
+    if done is not None:
+        return done
     require_ns(obs, ns)
     exists = own_link(obs, ctx, ns, name, kind)
     tp.before = obs.link(ns, name).summary() if exists else {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nsprov.agent import ops
 from nsprov.agent.planning import Claim, Context, PlanError, TaskPlan, guard_management, require_ns
-from nsprov.agent.resources._links import gone_already, gone_with
+from nsprov.agent.resources._links import absent_where_gone
 from nsprov.agent.state import Observed
 
 MODULE = "address"
@@ -15,10 +15,9 @@ RECORDS = ("address",)
 def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp, ns, dev, addr = TaskPlan(), p["netns"], p["interface"], p["address"]
     key = f"{dev}/{addr}"
-    if p["state"] == "absent" and gone_with(obs, ns):
-        return tp.goes_with(ns)
-    if p["state"] == "absent" and not obs.exists(ns):
-        return gone_already(tp, ns, {"kind": "address", "netns": ns, "name": key})
+    done = absent_where_gone(tp, p, obs, ns, {"kind": "address", "netns": ns, "name": key})
+    if done is not None:
+        return done
     require_ns(obs, ns)
     link = obs.link(ns, dev)
     if link is None:

@@ -11,7 +11,7 @@ from typing import Optional
 
 from nsprov.agent import ops
 from nsprov.agent.planning import Context, PlanError, TaskPlan, require_ns
-from nsprov.agent.resources._links import gone_already, gone_with
+from nsprov.agent.resources._links import absent_where_gone
 from nsprov.agent.state import Observed
 
 MODULE = "firewall"
@@ -107,10 +107,9 @@ def guard_management(ctx: Context, p: dict) -> None:
 
 def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp, ns, table = TaskPlan(), p["netns"], ctx.table
-    if p["state"] == "absent" and gone_with(obs, ns):
-        return tp.goes_with(ns)
-    if p["state"] == "absent" and not obs.exists(ns):
-        return gone_already(tp, ns, {"kind": "firewall", "netns": ns, "name": table})
+    done = absent_where_gone(tp, p, obs, ns, {"kind": "firewall", "netns": ns, "name": table})
+    if done is not None:
+        return done
     require_ns(obs, ns)
     now, ours = obs.read("firewall", ns, table), ctx.owns("firewall", ns, table)
     if now is not None and not ours:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from nsprov.agent import ops
 from nsprov.agent.kernel.policies import same_qdisc
 from nsprov.agent.planning import Context, PlanError, TaskPlan, require_ns
-from nsprov.agent.resources._links import gone_already, gone_with
+from nsprov.agent.resources._links import absent_where_gone
 from nsprov.agent.state import Observed
 from nsprov.model.kinds.netem import describe, duration_us, rate_bps
 
@@ -43,10 +43,9 @@ def _guard_management(ctx: Context, obs: Observed, p: dict) -> None:
 def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp, ns, link = TaskPlan(), p["netns"], p["link"]
     gone = {"kind": "qdisc", "netns": ns, "name": link}
-    if p["state"] == "absent" and gone_with(obs, ns):
-        return tp.goes_with(ns)
-    if p["state"] == "absent" and not obs.exists(ns):
-        return gone_already(tp, ns, gone)
+    done = absent_where_gone(tp, p, obs, ns, gone)
+    if done is not None:
+        return done
     require_ns(obs, ns)
     ours, where = ctx.owns("qdisc", ns, link), f" in netns '{ns}'" if ns else ""
     if obs.link(ns, link) is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nsprov.agent import ops
 from nsprov.agent.planning import Claim, Context, PlanError, TaskPlan, dev_towards, guard_management, require_ns
-from nsprov.agent.resources._links import gone_already, gone_with
+from nsprov.agent.resources._links import absent_where_gone
 from nsprov.agent.state import Observed
 
 MODULE = "route"
@@ -13,10 +13,9 @@ RECORDS = ("route",)
 
 def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp, ns, dst = TaskPlan(), p["netns"], p["to"]
-    if p["state"] == "absent" and gone_with(obs, ns):
-        return tp.goes_with(ns)
-    if p["state"] == "absent" and not obs.exists(ns):
-        return gone_already(tp, ns, {"kind": "route", "netns": ns, "name": dst})
+    done = absent_where_gone(tp, p, obs, ns, {"kind": "route", "netns": ns, "name": dst})
+    if done is not None:
+        return done
     require_ns(obs, ns)
     cur = obs.ns(ns).routes.get(dst)
     tp.before = cur.summary() if cur else {}

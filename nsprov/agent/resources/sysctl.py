@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nsprov.agent import ops
 from nsprov.agent.planning import Context, PlanError, TaskPlan, require_ns
-from nsprov.agent.resources._links import gone_already, gone_with
+from nsprov.agent.resources._links import absent_where_gone
 from nsprov.agent.state import NEW_NETNS_DEFAULT, Observed
 
 MODULE = "sysctl"
@@ -17,10 +17,9 @@ RECORDS = ("sysctl",)
 
 def plan(p: dict, obs: Observed, ctx: Context) -> TaskPlan:
     tp, ns, key = TaskPlan(), p["netns"], p["name"]
-    if p["state"] == "absent" and gone_with(obs, ns):
-        return tp.goes_with(ns)
-    if p["state"] == "absent" and not obs.exists(ns):
-        return gone_already(tp, ns, {"kind": "sysctl", "netns": ns, "name": key})
+    done = absent_where_gone(tp, p, obs, ns, {"kind": "sysctl", "netns": ns, "name": key})
+    if done is not None:
+        return done
     require_ns(obs, ns)
     cur = obs.sysctl(ns, key)
     if cur is None:
