@@ -189,8 +189,9 @@ def _lifetime(meta: dict, lab: str) -> dict:
     since its last run (then what it made is gone, unless it persists)."""
     import calendar
     from nsprov.agent import persist
+    from nsprov.agent.ledger import STAMP
     updated = meta.get("updated")
-    since = bool(updated) and calendar.timegm(time.strptime(updated, "%Y-%m-%dT%H:%M:%SZ")) < persist.booted_at()
+    since = bool(updated) and calendar.timegm(time.strptime(updated, STAMP)) < persist.booted_at()
     return {"persist": persist.status(lab), "rebooted_since": since}
 
 

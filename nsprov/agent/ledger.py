@@ -26,6 +26,11 @@ from typing import Iterable, Optional
 from nsprov.agent.kernel.statedir import STATE_DIR, ensure_private_dir
 
 LEDGER_VERSION = 2
+STAMP = "%Y-%m-%dT%H:%M:%SZ"       # when a lab was made, updated, restored: UTC, to the second
+
+
+def stamp() -> str:
+    return time.strftime(STAMP, time.gmtime())
 
 
 class LockTimeout(RuntimeError):
@@ -123,7 +128,7 @@ class Ledger:
                              f"{held.get('controller')}); this run is from {claim.get('playbook')} (from "
                              f"{claim.get('user')}@{claim.get('controller')}): refusing. Name another lab (lab: in "
                              f"the play, or --lab), or pass --take-over to move the lab to this playbook")
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        now = stamp()
         entry = {"created": now, **(held or {}), **claim, "updated": now}
         if held and held.get("playbook") and held["playbook"] != claim.get("playbook"):
             entry["taken_over_from"] = held["playbook"]

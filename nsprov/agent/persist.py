@@ -21,10 +21,10 @@ import json
 import os
 import shutil
 import sys
-import time
 from typing import Callable, Optional
 
 from nsprov.agent.kernel import units
+from nsprov.agent.ledger import stamp
 from nsprov.agent.kernel.statedir import STATE_DIR, ensure_private_dir
 from nsprov.model import protocol
 
@@ -155,7 +155,7 @@ def _mark_repaired(lab: str) -> None:
     except (OSError, ValueError):
         return
     if last.get("result") != "restored" and "repaired" not in last:
-        last["repaired"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        last["repaired"] = stamp()
         _write(_path(lab, ".status.json"), json.dumps(last) + "\n")
 
 
@@ -253,7 +253,7 @@ def restore(stored: dict, ledger, kernel, say: Callable[[str], None], attempts: 
         say(f"FAILED: {f['task']}: {f['reason']}")
     result = "restored" if not failed else "partial" if done else "failed"
     return {"result": result, "restored": len(done), "failed": failed,
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "when": stamp()}
 
 
 def restore_main(request: dict) -> int:
@@ -271,7 +271,7 @@ def restore_main(request: dict) -> int:
             outcome = restore(request["request"], ledger, kernel, say)
     except Exception as exc:     # said, and kept for `nsprov labs`
         outcome = {"result": "failed", "restored": 0, "failed": [{"task": "(restore)", "reason": f"{exc}"}],
-                   "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                   "when": stamp()}
         say(f"FAILED: {exc}")
     finally:
         kernel.close()

@@ -21,7 +21,7 @@ import shlex
 from pathlib import Path
 from typing import Optional
 
-from nsprov.controller.playbook import Play, Playbook, Task
+from nsprov.controller.playbook import Play, Playbook, Task, boolean_or_none
 from nsprov.controller.yamlsrc import InputError, MarkedDict, Problem, load_yaml, read_input
 from nsprov.model import types as t
 
@@ -369,7 +369,7 @@ def load_topology(path: str, hosts: list, options: Optional[dict] = None, pingal
             plays.append(make_play(len(plays), f"{topo.lab}: {name}", tasks, line))
     addresses = tuple(sorted({(str(i.ip), ns) for ns, ends in node_addresses(links).items() if ns for i in ends}))
     commanded = tuple(sorted(n.ns for n in topo.nodes.values() if n.ns and (n.spec.get("exec") or _hooks(n, STAGES))))
-    persist = any(str((n.spec.get("labels") or {}).get("nsprov.persist", "")).lower() in ("true", "yes", "1", "on")
+    persist = any(boolean_or_none((n.spec.get("labels") or {}).get("nsprov.persist")) is True
                   for n in topo.nodes.values())     # the label, on a node or in topology.defaults
     return (Playbook(path=path, plays=tuple(plays), named_lab=topo.lab, crossings=tuple(topo.crossings),
                      addresses=addresses, commanded=commanded, labelled_persist=persist), topo.problems, topo.warnings)

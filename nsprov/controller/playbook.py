@@ -21,7 +21,7 @@ from nsprov.controller.yamlsrc import InputError, MarkedDict, MarkedList, Proble
 from nsprov.model.errors import did_you_mean
 from nsprov.model.kinds import MODULES
 from nsprov.model.reference import PLAY_KEYWORDS, TASK_KEYWORDS
-from nsprov.model.types import lab_name
+from nsprov.model.types import boolean, lab_name
 
 PLAY_KEYS = set(PLAY_KEYWORDS)
 TASK_KEYS = set(TASK_KEYWORDS)
@@ -109,12 +109,13 @@ def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() in ("yes", "true", "on", "1"))
 
 
-def _boolean(value: Any) -> Optional[bool]:
-    """A YAML boolean, as Ansible reads one (yes/no, true/false, on/off, 1/0); None if not one."""
-    if isinstance(value, bool):
-        return value
-    word = str(value).lower()
-    return True if word in ("yes", "true", "on", "1") else False if word in ("no", "false", "off", "0") else None
+def boolean_or_none(value: Any) -> Optional[bool]:
+    """A YAML boolean as a module's boolean parameter reads one (types.boolean: yes/no,
+    true/false, on/off, 1/0; an integer as its digits); None if it is not one."""
+    try:
+        return boolean(str(value) if isinstance(value, int) and not isinstance(value, bool) else value)
+    except ValueError:
+        return None
 
 
 def _tags(value: Any) -> tuple:
@@ -242,14 +243,14 @@ def load_playbook_lenient(path: str) -> tuple[Playbook, list]:
             ptags = ()
         if raw.get("lab") is not None:
             _play_lab(path, raw, where, labs, problems)
-        if raw.get("persist") is not None and _boolean(raw["persist"]) is None:
+        if raw.get("persist") is not None and boolean_or_none(raw["persist"]) is None:
             problems.append(Problem(path, raw.line_of("persist"), f"{where}.persist",
                                     f"must be true or false, not {raw['persist']!r}"))
         plays.append(Play(name=str(raw.get("name") or raw.get("hosts") or f"play {i}"),
                           hosts=str(raw.get("hosts") or ""), vars=plain(pvars), become=_truthy(raw.get("become")),
                           tags=ptags, tasks=tuple(tasks), line=line,
                           any_errors_fatal=_truthy(raw.get("any_errors_fatal")), index=i,
-                          persist=bool(_boolean(raw.get("persist")))))
+                          persist=bool(boolean_or_none(raw.get("persist")))))
     return Playbook(path=path, plays=tuple(plays), named_lab=next(iter(labs), None)), problems
 
 
