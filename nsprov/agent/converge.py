@@ -65,7 +65,7 @@ def findings(obs: Observed, ctx: Context, deep: bool = False, quiet: frozenset =
     lab_netns = sorted({e["name"] for e in ctx.ledger.owned_by(ctx.lab) if e["kind"] == "netns"} |
                        {e["name"] for e in ctx.ledger.owned_by(ctx.lab)
                         if e["kind"] == "nsset" and "net" in (e.get("kinds") or [])})
-    out = _deep_findings(obs, ctx, [ns for ns in lab_netns if ns not in quiet]) if deep else []
+    out = _deep_findings(obs, ctx, [ns for ns in lab_netns if ns not in quiet], quiet) if deep else []
     for ns in lab_netns:
         if not obs.exists(ns) or ns in quiet:
             continue
@@ -103,7 +103,7 @@ def foreign_in(obs: Observed, ctx: Context, ns: str) -> list:
     return out
 
 
-def _deep_findings(obs: Observed, ctx: Context, lab_netns: list) -> list:
+def _deep_findings(obs: Observed, ctx: Context, lab_netns: list, quiet: frozenset = frozenset()) -> list:
     out = []
     for ns in lab_netns:
         if obs.exists(ns):
@@ -112,7 +112,7 @@ def _deep_findings(obs: Observed, ctx: Context, lab_netns: list) -> list:
     for e in ctx.ledger.owned_by(ctx.lab):
         ns = e.get("netns", "")
         mine = (ctx.latest(e["kind"], ns, e["name"]) or e).get("addresses")
-        link = obs.link(ns, e["name"]) if e["kind"] == "link" and mine is not None else None
+        link = obs.link(ns, e["name"]) if e["kind"] == "link" and mine is not None and ns not in quiet else None
         for a in link.addresses if link is not None else ():
             if not a.startswith("fe80:") and a not in mine and not ctx.owns("address", ns, f"{e['name']}/{a}"):
                 where = f" in netns {ns}" if ns else ""

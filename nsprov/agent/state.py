@@ -94,6 +94,10 @@ class Observed:
         """A file's text (one nsprov may write: /etc/netns/NAME/hosts), or None."""
         return self.read("file", path)
 
+    def path_exists(self, path: str) -> bool:
+        """Whether anything (a file, a directory, a link) is at PATH on the host."""
+        return bool(self.read("path", path))
+
     def process(self, name: str) -> Optional[dict]:
         """A process nsprov started: {alive, pid, argv, target}, or None."""
         return self.read("process", name)

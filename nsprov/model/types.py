@@ -292,14 +292,17 @@ def mounts(value: Any) -> list:
         raise ValueError("mounts must be a list of {type: tmpfs|bind, target: /path, ...}")
     out = []
     for m in value:
-        if not isinstance(m, dict) or m.get("type") not in ("tmpfs", "bind"):
-            raise ValueError(f"each mount needs type tmpfs or bind, not {m!r}")
-        extra = set(m) - {"type", "target", "source", "options"}
+        if not isinstance(m, dict) or m.get("type") not in ("tmpfs", "bind", "file"):
+            raise ValueError(f"each mount needs type tmpfs, bind or file, not {m!r}")
+        extra = set(m) - {"type", "target", "source", "options", "content"}
         if extra:
             raise ValueError(f"unknown mount keys {sorted(extra)}")
         e = {"type": m["type"], "target": abs_path(m.get("target"))}
         if m["type"] == "bind":
             e["source"] = abs_path(m.get("source"))
+        if m["type"] == "file" and not isinstance(m.get("content"), str):
+            raise ValueError(f"a file mount needs content (its text), as in {m!r}")
+        e.update({"content": m["content"]} if m["type"] == "file" else {})
         opts = m.get("options") or ""
         if not isinstance(opts, str) or not _MOUNT_OPTS.match(opts):
             raise ValueError(f"mount options {opts!r} may only hold letters, digits and _=,.")
@@ -378,10 +381,11 @@ ENV = Type("mapping of NAME: value", env, {"type": "object", "propertyNames": {"
 KINDS = Type(f"list of {' '.join(NS_KINDS)}", kinds, {"type": "array", "minItems": 1,
                                                      "items": {"enum": list(NS_KINDS)}}, ["uts", "pid", "mnt", "net"])
 ID_MAP = Type("list of {inside, outside, count}", id_map, _S_MAP, [{"inside": 0, "outside": 100000, "count": 65536}])
-MOUNTS = Type("list of {type: tmpfs|bind, target, source, options}", mounts, {"type": "array", "items": {
-    "type": "object", "required": ["type", "target"], "additionalProperties": False,
-    "properties": {"type": {"enum": ["tmpfs", "bind"]}, "target": {"type": "string"},
-                   "source": {"type": "string"}, "options": {"type": "string"}}}},
+MOUNTS = Type("list of {type: tmpfs|bind|file, target, source, content, options}", mounts, {
+    "type": "array", "items": {"type": "object", "required": ["type", "target"], "additionalProperties": False,
+                               "properties": {"type": {"enum": ["tmpfs", "bind", "file"]}, "target": {"type": "string"},
+                                              "source": {"type": "string"}, "content": {"type": "string"},
+                                              "options": {"type": "string"}}}},
     [{"type": "tmpfs", "target": "/tmp"}, {"type": "bind", "source": "/srv/www", "target": "/www", "options": "ro"}])
 NAME_LIST = Type("list of namespace names", name_list, {"type": ["array", "string"], "items": {"type": "string"}},
                  ["red", "blue"])

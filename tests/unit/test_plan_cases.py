@@ -63,6 +63,8 @@ def strict_observed(case: dict) -> Observed:
         survey = staticmethod(lambda ns: None)
         # what the case's kernel has: all but the (what, kind) pairs it says it lacks
         supports = staticmethod(lambda what, kind: [what, kind] not in data.get("lacking", []))
+        # host paths: those the case lists under "paths" (a bind's target), and its files
+        path_exists = staticmethod(lambda path: path in data.get("paths", []) or path in data.get("files", {}))
 
     return Observed(set(data.get("netns", [])), observers(Declared), placeholders=set(data.get("placeholders", [])))
 

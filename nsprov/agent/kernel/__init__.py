@@ -339,6 +339,7 @@ class Kernel(Observing, Policies, Qdiscs):
 
     # ------------------------------------------------------------ namespace sets, processes, commands
     def ensure_nsset(self, ns: str, name: str, spec: dict) -> None:
+        self._netns_dir()       # before its pin: made later, the shared bind would hide the pin
         nsset.create(name, spec)
 
     def remove_nsset(self, ns: str, name: str) -> None:
@@ -349,6 +350,7 @@ class Kernel(Observing, Policies, Qdiscs):
         """Set NAME made again with SPEC (nsset.replace: the old one stays if the new one cannot be
         made); returns once GOES_WITH, the links elsewhere that died with its netns, are unlisted."""
         self.sockets.drop(name)
+        self._netns_dir()
         nsset.replace(name, spec)
         deadline = time.monotonic() + 10
         while goes_with and time.monotonic() < deadline:

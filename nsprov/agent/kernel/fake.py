@@ -33,6 +33,7 @@ class FakeKernel(FakeSets, FakePolicies):
         self.sets: dict = {}         # name -> {kinds, alive, hostname, ...}
         self.procs: dict = {}        # name -> {alive, pid, argv, target, cwd}
         self.files: dict = {}        # path -> text
+        self.paths: set = {"/etc/hosts", "/etc/resolv.conf", "/etc/frr/frr.conf", "/srv/www", "/run/frr", "/tmp"}
         self.fail: dict = {}         # (primitive, name) -> errno: the next such call fails
         self.calls: list = []        # (primitive, ns, name), in order
         self.sockets = None
@@ -93,6 +94,11 @@ class FakeKernel(FakeSets, FakePolicies):
 
     def read_file(self, path: str) -> Optional[str]:
         return self.files.get(path)
+
+    def path_exists(self, path: str) -> bool:
+        """A file it holds, a directory one of them is in, or one of a Debian host's usual paths."""
+        held = set(self.files) | self.paths
+        return path in held or any(p.startswith(path.rstrip("/") + "/") for p in held)
 
     def write_file(self, ns: str, name: str, content: str) -> None:
         self._call("write_file", ns, name)

@@ -32,12 +32,21 @@ def write(path: str, content: str) -> None:
     os.replace(tmp, path)
 
 
+KEPT = "/var/lib/nsprov/files/"     # the texts of namespace sets' file mounts, one tree per set
+
+
 def remove(path: str) -> None:
+    """PATH, and the directory it leaves empty (under KEPT, every one up to KEPT's own)."""
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
-    try:
-        os.rmdir(os.path.dirname(path))      # only when empty: someone else's files keep it
-    except OSError:
-        pass
+    parent = os.path.dirname(path)
+    while True:
+        try:
+            os.rmdir(parent)      # only when empty: someone else's files keep it
+        except OSError:
+            return
+        parent = os.path.dirname(parent)
+        if not parent.startswith(KEPT):
+            return

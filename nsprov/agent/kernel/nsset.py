@@ -30,6 +30,7 @@ from nsprov.agent.kernel.statedir import ensure_private_dir
 CLONE = {"mnt": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "user": 0x10000000,
          "pid": 0x20000000, "net": 0x40000000, "cgroup": 0x02000000, "time": 0x00000080}
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 0x1000, 0x4000, 1 << 18
+MS_RDONLY, MS_REMOUNT = 1, 32
 MNT_DETACH = 2
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 1
 
@@ -82,16 +83,22 @@ def _reveal_proc() -> None:
 
 
 def _mount_inside(m: dict) -> None:
-    """One of a set's mounts, made by its init: a tmpfs, or a bind (a file over a file: /etc/hosts)."""
-    if m["type"] == "bind" and os.path.isfile(m["source"]):
+    """One of a set's mounts, made by its init: a tmpfs, or a bind (a file over a file: /etc/hosts;
+    a file mount is a bind of the file nsprov keeps). A missing target is made only where the
+    plan allowed it: inside one of the set's own tmpfs mounts, or a tmpfs's mount point; `ro`
+    binds read-only."""
+    if m["type"] != "tmpfs" and os.path.isfile(m["source"]):
         if not os.path.exists(m["target"]):
+            os.makedirs(os.path.dirname(m["target"]), exist_ok=True)
             os.close(os.open(m["target"], os.O_WRONLY | os.O_CREAT, 0o644))
     else:
         os.makedirs(m["target"], exist_ok=True)
     if m["type"] == "tmpfs":
         _mount("nsprov", m["target"], "tmpfs", MS_NOSUID | MS_NODEV, m.get("options") or None)
-    else:
-        _mount(m["source"], m["target"], None, MS_BIND | MS_REC)
+        return       # (bind and file options are nsprov's own: ro, optional)
+    _mount(m["source"], m["target"], None, MS_BIND | MS_REC)
+    if "ro" in (m.get("options") or "").split(","):
+        _mount(None, m["target"], None, MS_BIND | MS_REMOUNT | MS_RDONLY)
 
 
 def init_main(spec_json: str) -> int:

@@ -124,6 +124,7 @@ ASPECTS = {
     "nsset": ("read_nsset", False, lambda *key: None),
     "process": ("read_process", False, lambda *key: None),
     "file": ("read_file", False, lambda *key: None),
+    "path": ("path_exists", False, lambda *key: None),       # whether anything is at this host path
     "firewall": ("read_firewall", True, lambda made, *key: None),
     "qdisc": ("read_qdisc", True, lambda made, *key: None),
     "support": ("supports", False, lambda *key: None),     # ("link_kinds" | "qdiscs", kind): has it

@@ -3,6 +3,7 @@ the few reads the engine makes after a run (what links are left, what holds a na
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 from nsprov.agent.kernel import files, netns, nsset, processes, rtdump
@@ -33,6 +34,7 @@ class Observing:
     read_nsset = staticmethod(nsset.observe)
     read_process = staticmethod(processes.observe)
     read_file = staticmethod(files.read)
+    path_exists = staticmethod(os.path.lexists)
 
     def survey(self, ns: str) -> dict:
         from nsprov.agent.kernel import survey

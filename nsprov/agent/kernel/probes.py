@@ -6,7 +6,9 @@ the agent runs). Standard library only: no iperf, no netcat on the hosts."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
+import subprocess
 import threading
 import time
 from typing import Optional
@@ -277,3 +279,31 @@ def trace(src: str, address: str, max_hops: int, wait: float = 1.0) -> list:
         if end:
             break
     return hops
+
+
+def _route_seen(entry: dict) -> Optional[dict]:
+    """The route to PREFIX in NODE's main table as `ip -j route` shows it, or None."""
+    proc = subprocess.run(["ip", "-n", entry["node"], "-j", "route", "show", "exact", entry["prefix"]],
+                          capture_output=True, text=True, timeout=10)
+    found = json.loads(proc.stdout or "[]") if proc.returncode == 0 else []
+    return found[0] if found else None
+
+
+def check_route(entry: dict, check) -> dict:
+    """A route to PREFIX in NODE, from PROTOCOL and through VIA (one of its next hops, ECMP too),
+    polled every 0.2 s until it is there or WITHIN seconds have passed."""
+    want = " ".join(x for x in (entry["prefix"], entry["via"] and f"via {entry['via']}",
+                                entry["protocol"] and f"proto {entry['protocol']}") if x)
+    deadline, began = time.monotonic() + entry["within"], time.monotonic()
+    while True:
+        route = _route_seen(entry)
+        hops = [h.get("gateway") for h in (route or {}).get("nexthops") or [route or {}]]
+        ok = route is not None and (entry["via"] is None or entry["via"] in hops) and (
+            entry["protocol"] is None or route.get("protocol") == entry["protocol"])
+        if ok or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    seen = "no such route" if route is None else " ".join(
+        x for x in (entry["prefix"], "via " + ",".join(h for h in hops if h) if any(hops) else "",
+                    f"proto {route.get('protocol')}", f"after {time.monotonic() - began:.1f} s" if ok else "") if x)
+    return check("routes", f"{entry['node']}: {entry['prefix']}", want, seen, ok)

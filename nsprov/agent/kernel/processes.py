@@ -74,7 +74,17 @@ def observe(name: str) -> Optional[dict]:
             return None
         return {"pid": pids[-1], "started": _start_time(pids[-1]), "argv": None, "alive": True, "orphan": pids}
     rec["alive"] = _start_time(rec["pid"]) == rec["started"]
+    if rec["alive"] and rec.get("restart", "no") != "no" and not _children(rec["pid"]):
+        rec["alive"], rec["idle"] = False, True      # its supervisor waits to start it again: it is dead now
     return rec
+
+
+def _children(pid: int) -> list:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return f.read().split()
+    except OSError:
+        return []
 
 
 def log_dir(lab: str) -> str:
@@ -157,7 +167,7 @@ def stop(name: str) -> None:
     if rec and rec.get("orphan"):
         for pid in rec["orphan"]:
             _end(pid, _start_time(pid))
-    elif rec and rec["alive"]:
+    elif rec and (rec["alive"] or rec.get("idle")):
         _end(rec["pid"], rec["started"])
     try:
         os.unlink(_pidfile(name))

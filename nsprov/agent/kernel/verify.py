@@ -363,6 +363,8 @@ def verify_assertions(p: dict, sockets) -> list:
         out.append(check_reach(r, False, sockets))
     for entry in p.get("path", []):
         out.append(check_path(entry))
+    for entry in p.get("routes", []):
+        out.append(probes.check_route(entry, _check))
     for entry in p.get("link", []):
         try:
             out += probes.measure_link(entry, sockets, _check)

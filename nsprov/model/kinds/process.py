@@ -10,6 +10,20 @@ NAMESPACE_DOC = "the namespace set it runs in (every kind of the set)"
 NETNS_DOC = "or: the netns it runs in (network namespace only)"
 RESTART = t.Type("no | always | on-failure", t.choice("no", "always", "on-failure"),
                  {"enum": ["no", "always", "on-failure"]}, "always")
+
+
+def _revision(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"expected a version or digest (text), not {value!r}")
+    return str(value)
+
+
+REVISION = t.Type("text", _revision, {"type": ["string", "integer"]}, "frr.conf 3f2a9c")
+REVISION_DOC = ("what the process reads, as a version or a digest of its configuration: when it changes, a "
+                "run runs `reload` in the process's namespaces (without reload: restarts the process)")
+RELOAD_DOC = "argv that makes the running process read its configuration again (e.g. [frr-reload.py, --reload, F])"
 RESTART_DOC = ("no: a run starts it again if it died; always (on-failure: unless it exited 0): a supervisor "
                "starts it again at once when it exits, pausing 1 s, doubling to 30 s while it keeps dying young")
 
@@ -29,6 +43,8 @@ def _rules(p: dict) -> list:
     out = where_rules(p)
     if p["state"] == "present" and not p["command"]:
         out.append(("command", "is required when state is present"))
+    if p["reload"] and not p["revision"]:
+        out.append(("reload", "runs when revision changes: give revision too"))
     return out
 
 
@@ -68,6 +84,8 @@ class Process(Kind):
         "env": Param(t.ENV, ENV_DOC, default={}),
         "chdir": Param(t.PATH, CHDIR_DOC, default="/", example="/srv/www"),
         "restart": Param(RESTART, RESTART_DOC, default="no"),
+        "revision": Param(REVISION, REVISION_DOC, default=""),
+        "reload": Param(t.COMMAND, RELOAD_DOC),
         "state": STATE,
     }
     label = staticmethod(_label)

@@ -6,7 +6,8 @@ from nsprov.model import types as t
 from nsprov.model.kinds.base import Declares, Kind, Param
 
 SET_CHECKS = ("isolation", "ipc_isolated", "pid1", "mount_isolated", "isolated_from_host")
-CHECKS = (*SET_CHECKS, "reach", "no_reach", "link", "path", "hostname", "uid_map")
+CHECKS = (*SET_CHECKS, "reach", "no_reach", "link", "path", "routes", "hostname", "uid_map")
+PROTOCOLS = ("ospf", "ospf6", "bgp", "isis", "rip", "ripng", "eigrp", "babel", "static", "kernel", "boot", "zebra")
 _LINK_KEYS = ("from", "to", "rtt", "loss", "rate", "count", "tolerance")
 
 
@@ -103,6 +104,35 @@ PATH_LIST = t.Type("list of {from, to, via, max_hops}", path_list, {"type": "arr
         "max_hops": t._S_INT}}}, [{"from": "red", "to": "10.2.0.3", "via": ["10.1.0.1"]}])
 
 
+def route_list(value: Any) -> list:
+    """[{node, prefix, via, protocol, within}]: a route that must appear in NODE's main table."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("expected a list of {node, prefix, via, protocol, within}")
+    out = []
+    for r in value:
+        if not isinstance(r, dict) or not {"node", "prefix"} <= set(r) or set(r) - {"node", "prefix", "via",
+                                                                                     "protocol", "within"}:
+            raise ValueError(f"each entry needs node and prefix (and optional via, protocol, within), not {r!r}")
+        protocol = t.choice(*PROTOCOLS)(r["protocol"]) if r.get("protocol") is not None else None
+        within = r.get("within", 30)
+        if isinstance(within, bool) or not isinstance(within, (int, float)) or not 0 <= within <= 600:
+            raise ValueError(f"within {within!r}: seconds, from 0 to 600")
+        out.append({"node": t.netns_name(r["node"]), "prefix": t.network(r["prefix"]),
+                    "via": t.ip(r["via"]) if r.get("via") is not None else None, "protocol": protocol,
+                    "within": float(within)})
+    return out
+
+
+ROUTE_LIST = t.Type("list of {node, prefix, via, protocol, within}", route_list, {"type": "array", "items": {
+    "type": "object", "additionalProperties": False, "required": ["node", "prefix"], "properties": {
+        "node": {"type": "string"}, "prefix": {"type": "string"}, "via": t._S_IP,
+        "protocol": {"enum": list(PROTOCOLS)}, "within": {"type": "number"}}}},
+    [{"node": "clab-frr01-router1", "prefix": "192.168.13.0/24", "via": "192.168.2.2", "protocol": "ospf",
+      "within": 60}])
+
+
 def _rules(p: dict) -> list:
     return [] if any(p[k] for k in CHECKS) else [("", "verify needs at least one check")]
 
@@ -111,12 +141,13 @@ def _declares(p: dict) -> Declares:
     sets = [(k, n) for k in SET_CHECKS for n in p[k]]
     sets += [(k, h["namespace"]) for k in ("hostname", "uid_map") for h in p[k]]
     netns = [(f"{k}.from", r["from"]) for k in ("reach", "no_reach", "link", "path") for r in p[k] if r["from"]]
+    netns += [("routes.node", r["node"]) for r in p["routes"]]
     return Declares(netns_used=tuple(netns), sets_used=tuple(sets))
 
 
 class Verify(Kind):
     name = "verify"
-    summary = "assertions: reach/no_reach, link, path, hostname, ipc_isolated, pid1, mount_isolated, uid_map, isolation"
+    summary = "assertions: reach/no_reach, link, path, routes, hostname, ipc_isolated, pid1, mount_isolated, uid_map, isolation"
     doc = ("Runs the seed tutorial's experiments for real on the host once the tasks before it are done, "
            "and reachability by packets: ping, or a TCP connect when a port is given (a refused port that must "
            "be reached is retried for 10 s), or with `proto: udp` a datagram that must come back: where the "
@@ -138,6 +169,10 @@ class Verify(Kind):
                                  "the namespace to the address pass these hops, in this order (others may come "
                                  "between), and arrive: TTL-limited UDP probes the agent sends and records, as "
                                  "traceroute does; the hops seen are in the check's result", default=[]),
+        "routes": Param(ROUTE_LIST, "{node: NAMESPACE, prefix: NETWORK, via: ADDRESS, protocol: ospf|bgp|..., "
+                                    "within: 30}: a route (a routing daemon's, say) that must be in the namespace's "
+                                    "main table, through VIA (one of its next hops) and from PROTOCOL, within that "
+                                    "many seconds of the check's start", default=[]),
         "hostname": Param(t.HOSTNAME_CHECKS, "{namespace, equals}: the hostname inside", default=[]),
         "ipc_isolated": Param(t.NAME_LIST, "sets whose SysV message queues are their own", default=[]),
         "pid1": Param(t.NAME_LIST, "sets whose init is PID 1 inside and another PID outside", default=[]),
