@@ -8,7 +8,8 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 packages=(openssh-server openssh-client iproute2 nftables iptables procps iputils-ping util-linux
-          sudo python3 python3-venv ca-certificates ash)   # ash: the shell containerlab's alpine-based files call
+          sudo python3 python3-venv ca-certificates ash    # ash: the shell containerlab's alpine-based files call
+          frr frr-pythontools)   # FRR's daemons and frr-reload.py, for topology nodes whose image is FRR
 . scripts/apt.sh
 EXTRA_APT_ARGS=--no-install-recommends apt_install_missing "${packages[@]}"
 if [ ! -x .venv/bin/python ]; then

@@ -10,7 +10,8 @@ bash scripts/setup.sh || exit $?
 # The Vagrant part's packages and box are made while pytest runs, at the lowest CPU and I/O
 # priority (apt and debootstrap mostly wait on the mirror and the disk); the VMs start only
 # once pytest is done. Its output follows pytest's.
-box="${NSPROV_VAGRANT_BOX_FILE:-/var/tmp/nsprov-debian12.box}"
+# the box is named by its recipe: a changed package list builds a new one
+box="${NSPROV_VAGRANT_BOX_FILE:-/var/tmp/nsprov-debian12-$(sha256sum vagrant/build-box.sh | cut -c1-12).box}"
 prep_log="$(mktemp /tmp/nsprov-vagrant-prep.XXXXXX)"
 nice -n 19 ionice -c 3 bash -c "bash scripts/setup-vagrant.sh && { [ -f '$box' ] || bash vagrant/build-box.sh '$box'; }" \
   >"$prep_log" 2>&1 &

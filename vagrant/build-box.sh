@@ -5,7 +5,9 @@
 #   sudo bash vagrant/build-box.sh [OUT.box]      (default: vagrant/nsprov-debian12.box)
 #
 # What is in it: Debian 12 minbase + systemd, linux-image-cloud-amd64, openssh-server, python3,
-# sudo, iproute2, nftables, iptables, ifupdown + isc-dhcp-client (for the management network).
+# sudo, iproute2, nftables, iptables, ifupdown + isc-dhcp-client (for the management network),
+# FRR with frr-reload.py (frr, frr-pythontools: routing daemons in topology nodes). The VM's
+# own FRR service runs as Debian enables it: the nodes' daemons never touch it.
 # A `vagrant` user (not root) with Vagrant's well-known insecure key and passwordless sudo, so
 # nsprov's `become` runs through sudo for real. No SSH host keys are baked in: each VM makes its
 # own at first boot and prints them on its serial console (the cloud-init way), where
@@ -33,7 +35,7 @@ trap cleanup EXIT
 root="$work/root"
 t0=$(date +%s)
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,udev,kmod,linux-image-cloud-amd64,openssh-server,python3,sudo,iproute2,nftables,iptables,ifupdown,isc-dhcp-client,procps,iputils-ping,netbase \
+  --include=systemd,systemd-sysv,udev,kmod,linux-image-cloud-amd64,openssh-server,python3,sudo,iproute2,nftables,iptables,ifupdown,isc-dhcp-client,procps,iputils-ping,netbase,frr,frr-pythontools \
   bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || { tail -30 "$work/debootstrap.log" >&2; exit 1; }
 echo "debootstrap: $(( $(date +%s) - t0 )) s"
 

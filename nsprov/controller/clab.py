@@ -17,18 +17,19 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import shlex
 from pathlib import Path
 from typing import Optional
 
+from nsprov.controller.clab_nodes import STAGES, _hooks, node_tasks, start_tasks
 from nsprov.controller.playbook import Play, Playbook, Task, boolean_or_none
 from nsprov.controller.yamlsrc import InputError, MarkedDict, Problem, load_yaml, read_input
 from nsprov.model import types as t
 
-NODE_KINDS = ("linux", "bridge", "host")
-HONOURED = ("kind", "group", "exec", "cmd", "env", "labels", "network-mode", "wait-for", "stages", "startup-delay")
+NODE_KINDS = ("linux", "bridge", "host", "frr")
+HONOURED = ("kind", "group", "exec", "cmd", "env", "labels", "network-mode", "wait-for", "stages", "startup-delay",
+            "image", "binds", "startup-config", "extras")
 # what containerlab does with Docker that nsprov has no use for: one warning names them
-IGNORED = ("image", "mgmt-ipv4", "mgmt-ipv6", "mgmt_ipv4", "mgmt_ipv6", "ports", "dns", "healthcheck",
+IGNORED = ("mgmt-ipv4", "mgmt-ipv6", "mgmt_ipv4", "mgmt_ipv6", "ports", "dns", "healthcheck",
            "restart-policy", "cpu", "cpu-set", "memory", "shm-size", "user", "entrypoint", "sysctls")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-=])([^}]*))?\}")
 _TOP = ("name", "prefix", "topology", "mgmt", "settings")
@@ -65,6 +66,9 @@ class Node:
         self.ns = ""                     # its netns ("" the host's own)
         self.cname = name                # its name as containerlab names its container
         self.set_kinds: Optional[list] = None
+        self.role: Optional[str] = None  # what its image is as host software (clab_nodes.py)
+        self.mounts: list = []
+        self.daemons: list = []          # the frr role's [(daemon, argv)]
 
     @property
     def mode(self) -> str:
@@ -107,6 +111,7 @@ class Topology:
 
     def __init__(self, path: str, text: Optional[str] = None, kind_as: Optional[dict] = None):
         self.path, self.problems, self.warnings, self.underlays = path, [], [], {}
+        self.unmapped: dict = {}            # image -> the nodes whose image has no role
         self.kind_as, self.mgmt_used, self.vnis = kind_as or {}, False, set()   # VNIS: ids its links took
         self.crossings: list = []           # (label, host, host) of each link across hosts
         data = load_yaml(Path(path), text=expand_env(text if text is not None else read_input(Path(path))))
@@ -234,12 +239,15 @@ class Topology:
                 del left[n]
         return steps
 
-    def namespaces(self) -> None:
+    def namespaces(self, image_as: tuple = ()) -> None:
         """Each node's namespace: its container name, the host's own (network-mode host), or the
-        one it shares (container:X); a namespace set with the kinds its label nsprov.namespaces asks."""
+        one it shares (container:X); a namespace set with the kinds its label nsprov.namespaces asks,
+        and with a mount namespace for its binds and its image's role (clab_nodes.py)."""
+        from nsprov.controller.clab_nodes import assign_role, prepare
         for node in self.nodes.values():
             node.cname = container_name(self.lab, self.prefix, node.name)
             mode = node.mode
+            assign_role(self, node, image_as)
             if node.kind in ("host", "bridge") or mode == "host":
                 node.ns = ""
                 continue
@@ -248,16 +256,18 @@ class Topology:
             if kinds:
                 kinds = kinds.replace(",", " ").split() if isinstance(kinds, str) else list(kinds)
                 node.set_kinds = sorted(set(kinds) | {"net"})
+            if not mode.startswith("container:"):
+                prepare(self, node)
+        if self.unmapped:
+            self.warnings.append(f"{self.path}: no role for image " + "; ".join(
+                f"{image} ({', '.join(names)})" for image, names in sorted(self.unmapped.items())) +
+                ": the nodes run the host's software and nothing is started for the image (--image-as "
+                "PATTERN=frr|tools says what it is)")
         for node in self.nodes.values():
             mode = node.mode
             if mode.startswith("container:") and mode.split(":", 1)[1] in self.nodes:
                 other = self.nodes[mode.split(":", 1)[1]]
                 node.ns, node.set_kinds = other.ns, other.set_kinds
-
-
-def scalar(value) -> str:
-    """A YAML scalar as the string containerlab reads it into (`- false` is the command false)."""
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def waits_for(node: Node) -> list:
@@ -266,60 +276,6 @@ def waits_for(node: Node) -> list:
     stages = node.spec.get("stages") or {}
     for stage in stages.values() if isinstance(stages, dict) else ():
         out += [str(w.get("node")) for w in (stage or {}).get("wait-for") or [] if isinstance(w, dict)]
-    return out
-
-
-def node_tasks(node: Node) -> list:
-    """The node itself: its netns, namespace set, or bridge (nothing for a host-mode node)."""
-    mode = node.mode
-    if node.kind == "bridge":
-        return [{"bridge": {"name": node.name}}]
-    if node.kind == "host" or mode == "host" or mode.startswith("container:"):
-        return []
-    if node.set_kinds:
-        task = {"name": node.ns, "kinds": node.set_kinds}
-        if "uts" in node.set_kinds:
-            task["hostname"] = node.name
-        return [{"namespace": task}]
-    return [{"netns": {"name": node.ns}}]
-
-
-STAGES = ("create", "create-links", "configure", "healthy", "exit")     # containerlab's, in order
-
-
-def _hooks(node: Node, stages: tuple) -> list:
-    """(command, on the host?) of the exec hooks of STAGES (`stages.STAGE.exec: [{command, target:
-    container|host, phase: on-enter|on-exit}]`, or a command alone), stage by stage, on-enter first."""
-    spec = node.spec.get("stages") if isinstance(node.spec.get("stages"), dict) else {}
-    out = []
-    for stage in stages:
-        hooks = (spec.get(stage) or {}).get("exec") if isinstance(spec.get(stage), dict) else None
-        hooks = [h if isinstance(h, dict) else {"command": h} for h in hooks or [] if h]
-        for phase in ("on-enter", "on-exit"):
-            out += [(scalar(h["command"]), h.get("target") == "host") for h in hooks
-                    if h.get("command") and (h.get("phase") or "on-enter") == phase]
-    return out
-
-
-def start_tasks(node: Node) -> list:
-    """Its `exec` lines, one by one and without a shell (a failing one is reported and the rest
-    run, as containerlab does), then its `cmd` as its long-running process; `env` for both. The
-    exec hooks of its stages come around them, in stage order: those of create and create-links
-    before its exec lines, the others after; `target: host` runs one in the host's namespaces."""
-    env = {str(k): scalar(v) for k, v in (node.spec.get("env") or {}).items()}
-    out = []
-    delay = node.spec.get("startup-delay")
-    if delay:       # containerlab holds the node back this many seconds
-        out.append({"exec": {"command": ["sleep", str(int(delay))], "changed_when": False}})
-    lines = [(line, False) for line in node.spec.get("exec") or []]
-    for line, on_host in _hooks(node, STAGES[:2]) + lines + _hooks(node, STAGES[2:]):
-        out.append({"exec": {**({} if on_host else node.target), "command": shlex.split(scalar(line)), "env": env,
-                             "failed_when": False, "changed_when": False}})
-    if node.spec.get("cmd"):
-        cmd = node.spec["cmd"]
-        argv = shlex.split(cmd) if isinstance(cmd, str) else [str(x) for x in cmd]
-        # named as its container: process names are the host's, and two labs may both have a node `l1`
-        out.append({"process": {"name": node.cname[:64], **node.target, "command": argv, "env": env}})
     return out
 
 
@@ -343,7 +299,10 @@ def load_topology(path: str, hosts: list, options: Optional[dict] = None, pingal
     topo = Topology(path, kind_as=options.get("kind_as"))
     topo.underlays = underlays or {}
     topo.place(hosts, tuple(options.get("place") or ()), bool(options.get("spread")))
-    topo.namespaces()
+    from nsprov.controller.clab_nodes import image_rules
+    rules, problems = image_rules(tuple(options.get("image_as") or ()))
+    topo.problems += problems
+    topo.namespaces(rules)
     links = link_tasks(topo)
     per_host = {h: [] for h in hosts}
     for node in topo.nodes.values():
@@ -361,14 +320,17 @@ def load_topology(path: str, hosts: list, options: Optional[dict] = None, pingal
         tasks = {h: [x for n in names if topo.nodes[n].host == h for x in start_tasks(topo.nodes[n])] for h in hosts}
         phases.append(("exec and cmd" + (f", step {level + 1} (after what they wait for)" if level else ""), tasks))
     if pingall:
+        from nsprov.controller.clab_nodes import route_checks
         phases.append(("ping between nodes that share a subnet", {h: x for h, x in ping_tasks(topo, links).items()
                                                                   if h in per_host}))
+        phases.append(("routes the routers learn", {h: x for h, x in route_checks(topo).items() if h in per_host}))
     plays, line = [], topo.data.line_of("topology")
     for name, tasks in phases:
         if any(tasks.values()):
             plays.append(make_play(len(plays), f"{topo.lab}: {name}", tasks, line))
     addresses = tuple(sorted({(str(i.ip), ns) for ns, ends in node_addresses(links).items() if ns for i in ends}))
-    commanded = tuple(sorted(n.ns for n in topo.nodes.values() if n.ns and (n.spec.get("exec") or _hooks(n, STAGES))))
+    commanded = tuple(sorted({n.ns for n in topo.nodes.values()        # what exec lines and routing daemons add
+                              if n.ns and (n.spec.get("exec") or _hooks(n, STAGES) or n.daemons)}))
     persist = any(boolean_or_none((n.spec.get("labels") or {}).get("nsprov.persist")) is True
                   for n in topo.nodes.values())     # the label, on a node or in topology.defaults
     return (Playbook(path=path, plays=tuple(plays), named_lab=topo.lab, crossings=tuple(topo.crossings),

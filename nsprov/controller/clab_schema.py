@@ -10,7 +10,7 @@ TOPOLOGY = ("nodes", "kinds", "defaults", "groups", "links")
 # node settings (in nodes, kinds, groups and defaults) and the type containerlab's schema gives them
 NODE_TYPES = {"kind": str, "group": str, "image": str, "cmd": (str, list), "exec": list, "binds": list,
               "ports": list, "env": dict, "labels": dict, "wait-for": list, "stages": dict, "startup-delay": int,
-              "network-mode": str, "mgmt-ipv4": str, "mgmt-ipv6": str, "mgmt_ipv4": str, "mgmt_ipv6": str}
+              "network-mode": str, "startup-config": str, "extras": dict, "mgmt-ipv4": str, "mgmt-ipv6": str, "mgmt_ipv4": str, "mgmt_ipv6": str}
 TYPE_NAMES = {str: "a string", list: "a list", dict: "a mapping", int: "a number", (str, list): "a string or a list"}
 LINK_TYPES = {"endpoints": list, "type": str, "endpoint": dict, "mtu": int, "vars": dict, "labels": dict,
               "host-interface": str, "remote": str, "vni": int, "udp-port": int, "mode": str}

@@ -120,17 +120,26 @@ def test_containerlabs_own_smoke_files_deploy_unmodified(lab3, tmp_path):
     one, three = tmp_path / "01.clab.yml", tmp_path / "03.clab.yml"
     shutil.copy(CLAB / "01-linux-nodes.clab.yml", one)
     shutil.copy(CLAB / "03-linux-nodes-to-bridge-and-host.clab.yml", three)
+    # its binds' host files, as containerlab's own smoke test has them
+    shutil.copy(CLAB / "01-test.json", tmp_path / "01-test.json")
+    (tmp_path / "clab-01-test.txt").write_text("bound\n")
     try:
-        proc, _ = run(lab3, "run", one, "--limit", "lab3")
+        proc, events = run(lab3, "run", one, "--limit", "lab3")
         assert "ignores (they are Docker's): " in proc.stderr and "healthcheck (l1)" in proc.stderr
+        # l1 has its own mount namespace; its binds' node paths are an image's, not the host's: said, left out
+        l1 = next(e for e in events if e["event"] == "task" and e["module"] == "namespace")
+        assert "not mounted: no /01-test.txt, /test.json on this host" in l1["reason"]
+        assert sh(lab3, "lab3", "ls /01-test.txt /test.json", check=False).returncode != 0
         eth1 = json.loads(sh(lab3, "lab3", "ip -n clab-2-linux-nodes-l1 -j link show eth1").stdout)[0]
         assert eth1["mtu"] == 2000 and eth1["link_netnsid"] is not None
         assert json.loads(sh(lab3, "lab3", "ip -j link show l2eth4").stdout)[0]["ifname"] == "l2eth4"
         mgmt = json.loads(sh(lab3, "lab3", "ip -j link show l2eth5mgmt").stdout)[0]["master"]
         assert mgmt.startswith("mgmt-")
-        # l1's cmd (ash -c "echo $MYVAR > /tmp/var && sleep 9999") got the node's env
-        assert sh(lab3, "lab3", "for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /tmp/var ] && break; sleep 0.2; done; "
-                                "cat /tmp/var").stdout.strip() == "MYVAR is SET"
+        # l1's cmd (ash -c "echo $MYVAR > /tmp/var && sleep 9999") got the node's env, in its own /tmp
+        inside = "nsenter --mount=/run/nsprov/ns/clab-2-linux-nodes-l1/mnt --"
+        assert sh(lab3, "lab3", f"for i in 1 2 3 4 5 6 7 8 9 10; do {inside} test -s /tmp/var && break; sleep 0.2; "
+                                f"done; {inside} cat /tmp/var").stdout.strip() == "MYVAR is SET"
+        assert sh(lab3, "lab3", "test -e /tmp/var", check=False).returncode != 0        # not the host's /tmp
         proc, events = run(lab3, "run", one, "--limit", "lab3")
         assert sum(e["status"] == "changed" for e in events if e["event"] == "task") == 0
         run(lab3, "run", three, "--limit", "lab3")

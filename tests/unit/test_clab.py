@@ -4,6 +4,7 @@ hosts, and every task a topology compiles to validates as a playbook task would.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def test_the_chain_topology_compiles_to_plays_whose_tasks_all_validate(tmp_path)
                                                   underlays=UNDERLAYS)
     assert problems == []
     assert book.lab == "chain" and [p.hosts for p in book.plays] == ["h1", "h1", "h1"]
-    assert any("image (a, b, c)" in w for w in warnings)              # one warning names the nodes
+    assert not any("image" in w for w in warnings)        # alpine is the host's tools: nothing to warn of
     for module, params in tasks_of(book):
         assert validate_params(module, params)[1] == [], (module, params)
     made = tasks_of(book)
@@ -181,7 +182,8 @@ def test_a_node_with_nsprov_namespaces_is_a_namespace_set_named_as_its_container
     text = "name: n\ntopology:\n  nodes:\n    a:\n      kind: linux\n      labels: {nsprov.namespaces: [uts, pid, mnt]}\n"
     book, problems, _ = compile_text(tmp_path, text)
     assert tasks_of(book) == [("namespace", {"name": "clab-n-a", "kinds": ["mnt", "net", "pid", "uts"],
-                                             "hostname": "a"})]
+                                             "hostname": "a", "mounts": [{"type": "tmpfs", "target": "/tmp",
+                                                                          "options": "mode=1777"}]})]
 
 
 WAITS = """\
@@ -223,8 +225,25 @@ CLAB = DATA / "containerlab"
 
 
 def test_containerlab_smoke_files_compile_unmodified_with_what_is_ignored_said_once(tmp_path):
-    book, problems, warnings = clab.load_topology(str(CLAB / "01-linux-nodes.clab.yml"), ["h1"])
+    path = tmp_path / "01-linux-nodes.clab.yml"
+    shutil.copy(CLAB / "01-linux-nodes.clab.yml", path)
+    # its binds' host files are missing: each an error naming the node, the field and the path
+    _, problems, _ = clab.load_topology(str(path), ["h1"])
+    assert sorted((p.line, p.field, p.message) for p in problems) == [
+        (14, "topology.nodes.l1.binds[0]", f"node l1: {tmp_path}/clab-01-test.txt does not exist"),
+        (15, "topology.nodes.l1.binds[1]", f"node l1: {tmp_path}/01-test.json does not exist")]
+    # as containerlab's own smoke test has them: its 01-test.json, and a clab-01-test.txt it writes
+    shutil.copy(CLAB / "01-test.json", tmp_path / "01-test.json")
+    (tmp_path / "clab-01-test.txt").write_text("written by the test\n")
+    book, problems, warnings = clab.load_topology(str(path), ["h1"])
     assert problems == []
+    l1 = next(p for m, p in tasks_of(book) if m == "namespace")
+    assert l1["name"] == "clab-2-linux-nodes-l1" and l1["kinds"] == ["mnt", "net"]
+    assert l1["mounts"] == [{"type": "tmpfs", "target": "/tmp", "options": "mode=1777"},
+                            {"type": "file", "target": "/01-test.txt", "content": "written by the test\n",
+                             "options": "optional"},
+                            {"type": "file", "target": "/test.json", "content": '{\n    "containerlab": "is cool"\n}',
+                             "options": "optional"}]
     for module, params in tasks_of(book):
         assert validate_params(module, params)[1] == [], (module, params)
     made = tasks_of(book)
@@ -239,11 +258,15 @@ def test_containerlab_smoke_files_compile_unmodified_with_what_is_ignored_said_o
     assert ("bridge", {"name": mgmt}) in made and len(mgmt) == 15
     assert ("veth", {"name": "eth5", "netns": "clab-2-linux-nodes-l2", "peer": "l2eth5mgmt", "peer_netns": "",
                      "mtu": 9500, "peer_bridge": mgmt, "mac": "02:00:00:00:00:05"}) in made
-    assert [p["name"] for m, p in made if m == "netns"] == ["clab-2-linux-nodes-l1", "clab-2-linux-nodes-l2"]
+    assert [p["name"] for m, p in made if m == "netns"] == ["clab-2-linux-nodes-l2"]
     ignored = next(w for w in warnings if "ignores" in w)
-    for key in ("image (l1, l2, l3)", "healthcheck (l1)", "ports (l2)", "dns (l2)", "mgmt_ipv4 (l1)"):
+    for key in ("healthcheck (l1)", "ports (l2)", "dns (l2)", "mgmt_ipv4 (l1)"):
         assert key in ignored
-    assert any("does not implement: binds (l1)" in w for w in warnings)
+    # alpine is the host's tools; nginx has no role: said once, naming its nodes
+    assert [w.split(": ", 1)[1] for w in warnings if "no role" in w] == [
+        "no role for image nginx:stable-alpine (l2, l3): the nodes run the host's software and nothing is started "
+        "for the image (--image-as PATTERN=frr|tools says what it is)"]
+    assert not any("binds" in w for w in warnings)
     assert any("mgmt-net" in w for w in warnings)
 
 
