@@ -80,9 +80,10 @@ def observe(name: str) -> Optional[dict]:
 
 
 def _children(pid: int) -> list:
+    """PID's living children (one that exited and waits to be reaped is not)."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return f.read().split()
+            return [c for c in f.read().split() if _start_time(int(c)) is not None]
     except OSError:
         return []
 
