@@ -76,7 +76,11 @@ class Namespace(Kind):
         "domainname": Param(t.HOSTNAME, "NIS domain name inside (kind uts)"),
         "uid_map": Param(t.ID_MAP, "uid ranges (kind user): inside -> outside, count"),
         "gid_map": Param(t.ID_MAP, "gid ranges (kind user)"),
-        "mounts": Param(t.MOUNTS, "tmpfs or bind mounts made inside (kind mnt)", default=[]),
+        "mounts": Param(t.MOUNTS, "mounts made inside (kind mnt), in order: tmpfs; bind (source: a host path); "
+                                  "file (content: text nsprov keeps under /var/lib/nsprov/files/NAME/ and binds "
+                                  "over target, rewritten in place when it changes). A bind's target must be on "
+                                  "the host or inside an earlier tmpfs of the set (made there); options ro: "
+                                  "read-only", default=[]),
         "hosts": netns_kind.KIND.params["hosts"].but(
             "names its processes resolve (kind mnt): bind-mounted over /etc/hosts inside, from a file nsprov keeps "
             "under /run/nsprov-names/NAME; unset: the host's"),
