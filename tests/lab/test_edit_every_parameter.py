@@ -8,6 +8,9 @@ state), a lab is built with the parameter at one value, then edited to another a
   taken with ip -j, nft -j, /proc and ps, ifindexes, the kernel's random MACs and pids aside), and differs from
   before the edit wherever the parameter is something the kernel holds;
 - a foreign bridge with a foreign address and a foreign nft table, made by hand, are untouched.
+On the lab host the runs go over OpenSSH with a ControlMaster kept for ControlPersist, as a user
+who runs a playbook again and again would: each of the cases' many runs pays no key exchange
+(paramiko, the default, is what the other lab tests use); the checks' plain ssh keeps its own.
 EDITS lists the two values per parameter; a test fails while any parameter of any kind (a new
 kind's included) has none, so a new kind gets this test as soon as it names its values.
 """
@@ -15,11 +18,16 @@ kind's included) has none, so a new kind gets this test as soon as it names its 
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import json_events, nsprov
+from tests.conftest import host_entry, json_events, nsprov, sh, write_inventory
 from nsprov.agent.resources import RESOURCES
 from nsprov.model.kinds import KINDS
 
@@ -278,10 +286,25 @@ class Target:
 
 @pytest.fixture(scope="module")
 def target(lab3):
-    at = Target(lab3.inventory, HOST, lambda *argv, check=True: lab3.ssh(HOST, *argv, check=check))
-    at.make_foreign()
-    yield at
-    at.remove_foreign()
+    control = Path(tempfile.mkdtemp(prefix="nsprov-cp-"))       # short: a socket's path is at most 107 bytes
+    inventory = write_inventory(Path(tempfile.mkdtemp(prefix="nsprov-edits-")) / "inventory.yml", {
+        HOST: host_entry(lab3, HOST, ansible_connection="ssh", ansible_control_path_dir=str(control))})
+    master = ["-o", "ControlMaster=auto", "-o", f"ControlPath={control}/checks", "-o", "ControlPersist=60s"]
+
+    def run_there(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+        """The checks: plain OpenSSH as lab3.ssh, over a master of their own."""
+        return sh("ssh", "-F", str(lab3.ssh_config), "-o", "StrictHostKeyChecking=yes", *master, HOST, "--",
+                  shlex.join(argv), check=check)
+    at = Target(inventory, HOST, run_there)
+    try:
+        at.make_foreign()
+        yield at
+        at.remove_foreign()
+    finally:            # the master this module started, ended by its socket
+        for sock in control.glob("*"):
+            subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "master"], capture_output=True)
+        shutil.rmtree(control, ignore_errors=True)
+        shutil.rmtree(inventory.parent, ignore_errors=True)
 
 
 def edit_converges(at: Target, tmp_path, case) -> None:
