@@ -61,7 +61,8 @@ rm -f "$root"/etc/ssh/ssh_host_*
 cat >"$root/etc/systemd/system/nsprov-hostkeys.service" <<'UNIT'
 [Unit]
 Description=Make this VM's own SSH host keys and print them on the serial console
-Before=ssh.service
+# before any getty opens the console: a getty starting flushes what is still unsent on it
+Before=ssh.service serial-getty@ttyS0.service getty.target
 DefaultDependencies=no
 After=local-fs.target
 

@@ -96,7 +96,7 @@ if [ ! -f "$box_file" ]; then
 fi
 vagrant box add --force --name "$box_name" "$box_file" >/dev/null || exit 1
 say "box added; vagrant up (driver $NSPROV_VAGRANT_DRIVER)"
-in_ns vagrant up --no-parallel >"$run/up.log" 2>&1 || { tail -40 "$run/up.log"; say "vagrant up failed"; exit 1; }
+in_ns vagrant up >"$run/up.log" 2>&1 || { tail -40 "$run/up.log"; say "vagrant up failed"; exit 1; }
 say "VMs up"
 # the keys a VM printed at first boot may reach its console log after its ssh answers: ask again
 for try in $(seq 15); do
