@@ -47,11 +47,21 @@ class LabHosts:
     def address(self, host: str) -> str:
         return self.status()[host]["address"]
 
-    def ssh(self, host: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Plain OpenSSH with strict host key checking: independent of nsprov's transport."""
+    def ssh(self, host: str, *command: str, check: bool = True, options: tuple = ()) -> subprocess.CompletedProcess:
+        """Plain OpenSSH with strict host key checking: independent of nsprov's transport.
+        OPTIONS: more ssh options (a ControlMaster of the caller's, say)."""
         # ssh hands the remote shell one string: quote each argument
-        return sh("ssh", "-F", str(self.ssh_config), "-o", "StrictHostKeyChecking=yes", host, "--",
+        return sh("ssh", "-F", str(self.ssh_config), "-o", "StrictHostKeyChecking=yes", *options, host, "--",
                   shlex.join(command), check=check)
+
+
+def end_masters(directory: Path) -> None:
+    """End every OpenSSH master whose control socket is in DIRECTORY (by its socket), and remove
+    the directory."""
+    import shutil
+    for sock in directory.glob("*"):
+        subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "master"], capture_output=True)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def lab_up(directory: Path, hosts: int) -> LabHosts:

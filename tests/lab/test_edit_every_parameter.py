@@ -18,16 +18,14 @@ kind's included) has none, so a new kind gets this test as soon as it names its 
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import host_entry, json_events, nsprov, sh, write_inventory
+from tests.conftest import end_masters, host_entry, json_events, nsprov, write_inventory
 from nsprov.agent.resources import RESOURCES
 from nsprov.model.kinds import KINDS
 
@@ -136,8 +134,8 @@ EDITS = {   # (kind, parameter): (value in BASE, or None when BASE leaves it out
     ("netem", "duplicate"): 1, ("netem", "corrupt"): 1, ("netem", "reorder"): 10, ("netem", "limit"): 500,
 }
 # an edit that moves a task to where another of its parameters must follow
-ALSO = {("process", "namespace"): {"netns": ""}, ("process", "reload"): {"revision": "2"}, ("macvlan", "link_netns"): {"link": "eth0"},
-        ("ipvlan", "link_netns"): {"link": "eth0"}, ("vlan", "link_netns"): {"link": "eth0"},
+ALSO = {("process", "namespace"): {"netns": ""}, ("process", "reload"): {"revision": "2"},
+        ("macvlan", "link_netns"): {"link": "eth0"}, ("ipvlan", "link_netns"): {"link": "eth0"}, ("vlan", "link_netns"): {"link": "eth0"},
         ("vxlan", "dev_netns"): {"dev": "eth0"}, ("vxlan", "group"): {"remote": None},
         ("netem", "netns"): {"link": "eth0"}}
 EXTRA_PREAMBLE = {("process", "namespace"): [{"namespace": {"name": "es0", "kinds": ["uts", "pid"]}}]}
@@ -289,21 +287,14 @@ def target(lab3):
     control = Path(tempfile.mkdtemp(prefix="nsprov-cp-"))       # short: a socket's path is at most 107 bytes
     inventory = write_inventory(Path(tempfile.mkdtemp(prefix="nsprov-edits-")) / "inventory.yml", {
         HOST: host_entry(lab3, HOST, ansible_connection="ssh", ansible_control_path_dir=str(control))})
-    master = ["-o", "ControlMaster=auto", "-o", f"ControlPath={control}/checks", "-o", "ControlPersist=60s"]
-
-    def run_there(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
-        """The checks: plain OpenSSH as lab3.ssh, over a master of their own."""
-        return sh("ssh", "-F", str(lab3.ssh_config), "-o", "StrictHostKeyChecking=yes", *master, HOST, "--",
-                  shlex.join(argv), check=check)
-    at = Target(inventory, HOST, run_there)
+    master = ("-o", "ControlMaster=auto", "-o", f"ControlPath={control}/checks", "-o", "ControlPersist=60s")
+    at = Target(inventory, HOST, lambda *argv, check=True: lab3.ssh(HOST, *argv, check=check, options=master))
     try:
         at.make_foreign()
         yield at
         at.remove_foreign()
-    finally:            # the master this module started, ended by its socket
-        for sock in control.glob("*"):
-            subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "master"], capture_output=True)
-        shutil.rmtree(control, ignore_errors=True)
+    finally:            # the masters this module started (nsprov's and the checks'), ended by their sockets
+        end_masters(control)
         shutil.rmtree(inventory.parent, ignore_errors=True)
 
 

@@ -6,14 +6,12 @@ become through sudo, and still one command per host. Checked on the hosts (their
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import add_sudo_user, host_entry, json_events, nsprov, sh, sshd_counts, sshd_log, write_inventory
+from tests.conftest import add_sudo_user, end_masters, host_entry, json_events, nsprov, sh, sshd_counts, sshd_log, write_inventory
 
 pytestmark = pytest.mark.lab
 
@@ -33,9 +31,7 @@ def control_dir():
     try:
         yield directory
     finally:
-        for sock in directory.glob("*"):
-            subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "master"], capture_output=True)
-        shutil.rmtree(directory, ignore_errors=True)
+        end_masters(directory)
 
 
 def netns(lab, host: str) -> set:

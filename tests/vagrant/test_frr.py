@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import nsprov
-from tests.vagrant.test_vagrant import PRIVATE, run, vms  # noqa: F401  (vms: the fixture)
+from tests.vagrant.test_vagrant import run, vms  # noqa: F401  (vms: the fixture)
 
 pytestmark = pytest.mark.vagrant
 FRR01 = Path(__file__).parents[1] / "data" / "topologies" / "containerlab" / "frr01"
@@ -45,12 +44,7 @@ def _full(vms, name: str, router: str) -> int:
 
 
 def test_frr01_across_the_two_vms_beside_their_own_frr(vms, tmp_path):
-    doc = json.loads(json.dumps(vms.doc))
-    group = next(iter(doc["all"]["children"]))
-    for name, address in PRIVATE.items():
-        doc["all"]["children"][group]["hosts"][name]["nsprov_underlay"] = address
-    inventory, lab = tmp_path / "inventory.yml", tmp_path / "frr01"
-    inventory.write_text(yaml.safe_dump(doc))
+    inventory, lab = vms.underlay_inventory(tmp_path / "inventory.yml"), tmp_path / "frr01"
     shutil.copytree(FRR01, lab)
     topo = lab / "frr01.clab.yml"
     place = [a for n, h in PLACE.items() for a in ("--place", f"{n}={h}")]

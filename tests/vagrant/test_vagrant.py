@@ -49,6 +49,16 @@ class VMs:
     def netns(self, name: str) -> set:
         return {x["name"] for x in json.loads(self.sh(name, "ip -j netns list") or "[]")}
 
+    def underlay_inventory(self, path: Path) -> Path:
+        """The VMs' inventory written to PATH with each VM's private address as its
+        nsprov_underlay: the network a topology's links across the VMs go over."""
+        doc = json.loads(json.dumps(self.doc))
+        group = next(iter(doc["all"]["children"]))
+        for name, address in PRIVATE.items():
+            doc["all"]["children"][group]["hosts"][name]["nsprov_underlay"] = address
+        path.write_text(yaml.safe_dump(doc))
+        return path
+
 
 @pytest.fixture(scope="session")
 def vms(request) -> VMs:
@@ -324,12 +334,7 @@ def test_a_containerlab_link_between_the_two_vms_is_a_vxlan_pair_over_their_priv
     """The underlay is the VMs' private network (nsprov_underlay); each end seen on its VM with
     ip -d -j link, the long name kept as an altname; the link pings; a dummy link is a dummy in
     its node; a re-run changes nothing."""
-    doc = json.loads(json.dumps(vms.doc))
-    group = next(iter(doc["all"]["children"]))
-    for name, address in PRIVATE.items():
-        doc["all"]["children"][group]["hosts"][name]["nsprov_underlay"] = address
-    inventory, topo = tmp_path / "inventory.yml", tmp_path / "across.clab.yml"
-    inventory.write_text(yaml.safe_dump(doc))
+    inventory, topo = vms.underlay_inventory(tmp_path / "inventory.yml"), tmp_path / "across.clab.yml"
     topo.write_text(CROSS)
     ends = {"node1": ("clab-across-a", "ethernet-1-to-node2"), "node2": ("clab-across-b", "eth1")}
     try:
