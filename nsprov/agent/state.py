@@ -41,6 +41,7 @@ class Observed:
         self.taken: dict = {}            # (netns, link) -> what this plan deletes that takes it ("netns 'red'")
         self.observers = observers       # aspect -> Observer
         self._seen: dict = {}            # (aspect, *key) -> what it holds
+        self._in: dict = {}              # netns -> the keys of _seen read in it (forgotten with it)
 
     # ------------------------------------------------------------ reading (lazily)
     def exists(self, ns: str) -> bool:
@@ -55,11 +56,16 @@ class Observed:
                 self._seen[k] = o.blank(key[0] in self.created, *key)
             else:
                 self._seen[k] = o.read(*key)
+            if o.in_netns:
+                self._in.setdefault(key[0], set()).add(k)
         return self._seen[k]
 
     def put(self, aspect: str, *key, value) -> None:
         """ASPECT at KEY holds VALUE now (a simulated effect)."""
-        self._seen[(aspect, *key)] = value
+        k = (aspect, *key)
+        self._seen[k] = value
+        if self.observers[aspect].in_netns:
+            self._in.setdefault(key[0], set()).add(k)
 
     def ns(self, name: str) -> Namespace:
         return self.read("netns", name)
@@ -119,8 +125,8 @@ class Observed:
         self._forget_netns(name)
 
     def _forget_netns(self, name: str) -> None:
-        for k in [k for k in self._seen if len(k) > 1 and k[1] == name and self.observers[k[0]].in_netns]:
-            del self._seen[k]
+        for k in self._in.pop(name, ()):
+            self._seen.pop(k, None)
 
     def set_sysctl(self, ns: str, key: str, value: str) -> None:
         self.put("sysctl", ns, key, value=value)

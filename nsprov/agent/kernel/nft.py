@@ -9,7 +9,6 @@ Commands run inside the target network namespace (a short-lived child that inher
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
@@ -86,27 +85,20 @@ class Nft:
         neither exists. What nsprov never adds is listed too, under keys no record can have: a
         rule without a comment as `(rule in CHAIN handle N)`, a chain of another name as `(chain
         NAME)`."""
-        from nsprov.agent.kernel.survey import nft_tables
-        families = [f for f, name in nft_tables(ns) if name == table and f in FAMILIES]
+        from nsprov.agent.kernel import nfnl
+        families = [f for f, name in nfnl.tables(ns) if name == table and f in FAMILIES]
         if not families:
             return None
         out: dict = {}
         for family in families:
-            argv = ["nft", "-j", "-a", "list", "table", family, table]
-            proc = _run(ns, argv)
-            if proc.returncode != 0:
-                if "No such file or directory" in proc.stderr:
-                    continue
-                raise _fail(argv, proc)
-            for item in json.loads(proc.stdout).get("nftables", []):
-                rule, chain = item.get("rule"), item.get("chain")
-                if rule:
-                    where = rule["chain"] if family == "ip" else f"{family} {rule['chain']}"
-                    key = rule.get("comment") or f"(rule in {where} handle {rule['handle']})"
-                    out[key] = {"chain": rule["chain"], "handle": rule["handle"], "family": family}
-                elif chain and chain.get("name") not in _CHAINS:
-                    out[f"(chain {chain['name'] if family == 'ip' else family + ' ' + chain['name']})"] = {"chain": chain["name"], "handle": chain.get("handle"),
-                                                               "family": family}
+            for chain, handle in nfnl.chains(ns, family, table):
+                if chain not in _CHAINS:
+                    out[f"(chain {chain if family == 'ip' else family + ' ' + chain})"] = {
+                        "chain": chain, "handle": handle, "family": family}
+            for chain, handle, comment in nfnl.rules(ns, family, table):
+                where = chain if family == "ip" else f"{family} {chain}"
+                out[comment or f"(rule in {where} handle {handle})"] = {"chain": chain, "handle": handle,
+                                                                        "family": family}
         return out
 
     def add_rules(self, ns: str, table: str, rules: dict) -> None:
@@ -128,11 +120,12 @@ class Nft:
 
     def delete_table(self, ns: str, table: str) -> None:
         """The table (both halves) with whatever rules it holds; nothing if it is gone."""
-        for family in FAMILIES:
-            argv = ["nft", "-f", "-"]
-            proc = _run(ns, argv, stdin=f"delete table {family} {table}\n")
-            if proc.returncode != 0 and "No such file or directory" not in proc.stderr:
-                raise _fail(argv, proc)
+        from nsprov.agent.kernel import nfnl
+        names = [(f, name) for f, name in nfnl.tables(ns) if name == table and f in FAMILIES]
+        try:
+            nfnl.delete_tables(ns, names)
+        except OSError as exc:
+            raise FirewallError(f"deleting table {table}: {exc.strerror or exc}") from None
 
     def _apply(self, ns: str, script: str) -> None:
         argv = ["nft", "-f", "-"]

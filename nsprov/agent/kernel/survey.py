@@ -8,14 +8,13 @@ from __future__ import annotations
 import socket
 import struct
 
-from nsprov.agent.kernel import netns
+from nsprov.agent.kernel.nfnl import tables as nft_tables
 from nsprov.agent.kernel.nl import RTA_DST, RTA_TABLE, RTM_GETROUTE, RTM_NEWROUTE
-from nsprov.agent.kernel.rtdump import _attrs, _dump, _replies, _str
+from nsprov.agent.kernel.rtdump import _attrs, _dump
 
-NETLINK_NETFILTER, NFNL_SUBSYS_NFTABLES, NFT_MSG_GETTABLE, NFT_MSG_NEWTABLE = 12, 10, 1, 0
-NFTA_TABLE_NAME = 1
 RTM_GETRULE, RTM_NEWRULE, FRA_PRIORITY, FRA_TABLE = 34, 32, 6, 15
-RT_TABLES = {253: "default", 254: "main", 255: "local"}
+RT_TABLES = {253: "default", 254: "main", 255: "local"}   # a table above 255: RT_TABLE_COMPAT (252) and RTA_TABLE
+_ATTRS = frozenset((RTA_TABLE, RTA_DST))
 RTNL_FAMILY_IPMR, RTNL_FAMILY_IP6MR = 128, 129
 # the rules every namespace starts with: (family, priority, table); a kernel with multicast
 # routing's multiple tables (Debian's) adds one default rule each for IPv4 and IPv6 multicast
@@ -24,32 +23,6 @@ KERNEL_RULES = {(socket.AF_INET, 0, 255), (socket.AF_INET, 32766, 254), (socket.
                 (RTNL_FAMILY_IPMR, 32767, 253), (RTNL_FAMILY_IP6MR, 32767, 254)}   # ip6mr: RT6_TABLE_DFLT is main
 VERSIONS = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6", RTNL_FAMILY_IPMR: "ipv4 multicast",
             RTNL_FAMILY_IP6MR: "ipv6 multicast"}
-FAMILIES = {1: "inet", 2: "ip", 3: "arp", 5: "netdev", 7: "bridge", 10: "ip6"}
-
-
-def nft_tables(ns: str) -> list:
-    """[(family, name)] of every nftables table in NS; [] where the kernel has no nf_tables."""
-    try:
-        with netns.entered(ns):
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
-    except OSError:
-        return []
-    out = []
-    try:
-        sock.bind((0, 0))
-        kind = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE
-        for msg, payload in _replies(sock, kind, 0x300, struct.pack("=BBH", 0, 0, 0), 1, "nftables table dump"):
-            if msg & 0xFF != NFT_MSG_NEWTABLE:
-                continue
-            family = payload[0]
-            a = _attrs(payload, 4, len(payload))
-            if NFTA_TABLE_NAME in a:
-                out.append((FAMILIES.get(family, str(family)), _str(a[NFTA_TABLE_NAME])))
-    except OSError:
-        return out
-    finally:
-        sock.close()
-    return sorted(out)
 
 
 def other_routes(sock) -> list:
@@ -60,7 +33,9 @@ def other_routes(sock) -> list:
         if kind != RTM_NEWROUTE:
             continue
         family, dst_len, _src, _tos, table = struct.unpack_from("=BBBBB", p, 0)
-        a = _attrs(p, 12, len(p), frozenset((RTA_TABLE, RTA_DST)))
+        if table in RT_TABLES:      # most of a dump (local, broadcast), told apart by the header
+            continue
+        a = _attrs(p, 12, len(p), _ATTRS)
         if RTA_TABLE in a:
             table = struct.unpack("=I", a[RTA_TABLE])[0]
         if table in RT_TABLES:
