@@ -253,9 +253,10 @@ def _deletes_netns(p: Planned) -> bool:
 
 def _links_ahead(run: Run, planned: list, n: int, inodes: dict) -> None:
     """The veth ends a netns deletion leaves outside (its tasks await them), for the netns
-    tasks from N on: deleted now, together, with one kernel batch per namespace, and waited
-    for only until they are out of the kernel's lists (kernel/unlink.py). Unpinned, a
-    namespace is freed by the kernel later, its veths with it, and waiting for that took most
+    tasks from N on: their deletion begun now, together, with one kernel batch per namespace,
+    while the tasks go on unpinning the namespaces; the run waits at its end until they are
+    out of the kernel's lists (settle.py; kernel/unlink.py), not until they are freed. Unpinned,
+    a namespace is freed by the kernel later, its veths with it, and waiting for that took most
     of a teardown (T(100): 0.17 s). A namespace a process still holds keeps its veth, as
     before: it is awaited, and reported with the process."""
     run_of = list(takewhile(_deletes_netns, planned[n:]))
@@ -264,14 +265,12 @@ def _links_ahead(run: Run, planned: list, n: int, inodes: dict) -> None:
     for q in run_of:
         for w in q.plan.awaits:
             if w[2] not in holders:
-                by_ns.setdefault(w[0], []).append((q, w))
-    for ns, items in by_ns.items():
+                by_ns.setdefault(w[0], []).append(w[1])
+    for ns, names in by_ns.items():
         try:
-            run.kernel.remove_links(ns, [w[1] for _, w in items])
+            run.kernel.remove_links(ns, names, wait=False)
         except OSError:
-            continue    # they are awaited, as they would be without this
-        for q, w in items:
-            q.plan.awaits.remove(w)
+            continue    # they are awaited all the same: they go with their namespace
 
 
 def apply_planned(run: Run, planned: list, inodes: Optional[dict] = None) -> str:

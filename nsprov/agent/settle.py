@@ -73,7 +73,7 @@ def _wait_links_gone(run, awaited: list, inodes: dict, index: int, timeout: floa
         present = {ns: run.kernel.links_present(ns) for ns in {w[0] for w in pending}}
         pending = [w for w in pending if w[1] in present[w[0]]]
         if pending:
-            time.sleep(0.01)
+            time.sleep(0.002)
     left = [w for w in awaited if w[2] in holders] + pending
     if left:
         run.emit(_cleanup_failed(left, holders, index))

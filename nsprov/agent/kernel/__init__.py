@@ -260,29 +260,26 @@ class Kernel(Observing, Policies, Qdiscs):
                 raise
 
     def begin_remove_links(self, ns: str, names: list):
-        """Begin deleting links NAMES of NS in one kernel batch; wait() on what this returns.
-        Each is put in a link group no link of NS is in, then the group is deleted with one
-        request: the kernel unregisters them together, and the agent waits only until they are
-        out of the kernel's lists, not until they are freed (unlink.py)."""
+        """Begin deleting links NAMES of NS in one kernel batch; wait() on what this returns. A
+        child process puts each in a link group no link of NS is in, then deletes the group with
+        one request: the kernel unregisters them together, and the agent waits only until they
+        are out of the kernel's lists, not until they are freed (unlink.py)."""
         in_use = {x["group"] for x in rtdump.links(self.sockets.raw(ns))}
         group = 0
         while group == 0 or group in in_use:
             group = 0x40000000 | int.from_bytes(os.urandom(3), "big")
-        tagged = []
-        for name in names:
-            try:
-                self._send(ns, rtwrite.set_link(name, group=group))
-                tagged.append(name)
-            except OSError as exc:
-                if exc.errno != errno.ENODEV:
-                    raise
-        if not tagged:
-            return unlink.Done()
-        return unlink.begin(self.sockets.raw(ns), ns, rtwrite.del_group(group), tagged)
+        return unlink.begin(self.sockets.raw(ns), ns, [rtwrite.set_link(name, group=group) for name in names] +
+                            [rtwrite.del_group(group)], names) if names else unlink.Done()
 
-    def remove_links(self, ns: str, names: list) -> None:
-        """Delete links NAMES of NS in one kernel batch (begin_remove_links, waited for)."""
-        self.begin_remove_links(ns, names).wait()
+    def remove_links(self, ns: str, names: list, wait: bool = True) -> None:
+        """Delete links NAMES of NS in one kernel batch (begin_remove_links). WAIT false: the run
+        goes on while the kernel deletes them (whoever needs them gone waits for that), and a
+        link made later in this run waits for the deletion to end first."""
+        pending = self.begin_remove_links(ns, names)
+        if wait:
+            pending.wait()
+        elif isinstance(pending, unlink.Pending):
+            self._deleting.append(pending.pid)
 
     # ------------------------------------------------------------ addresses and routes
     def ensure_address(self, ns: str, name: str, dev: str, address: str) -> None:

@@ -311,7 +311,7 @@ class FakeKernel(FakeSets, FakePolicies):
         from nsprov.agent.kernel.unlink import Done
         return Done()
 
-    def remove_links(self, ns: str, names: list) -> None:
+    def remove_links(self, ns: str, names: list, wait: bool = True) -> None:
         for name in [n for n in names if n in self._ns(ns)["links"]]:
             self._call("remove_links", ns, name)
             self._delete_link(ns, name)

@@ -15,14 +15,16 @@ output, its lock), waits out the rest and exits; its exit status is the request'
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 
 from nsprov.agent.kernel import netns, rtdump, rtwrite
 
 
-def _child(ns: str, request: bytes) -> None:
-    """In the forked child: nothing of the agent's, then the one request; exit with its errno."""
+def _child(ns: str, requests: list) -> None:
+    """In the forked child: nothing of the agent's, then the requests in order (one naming a
+    link already gone is done); exit with the errno of the first that failed."""
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
@@ -30,7 +32,12 @@ def _child(ns: str, request: bytes) -> None:
         os.closerange(3, 65536)     # the agent's lock, its sockets, the channel to sshd: not ours
         with netns.entered(ns):
             sock = rtdump.open_socket()
-        rtwrite.request(sock, request)
+        for request in requests:
+            try:
+                rtwrite.request(sock, request)
+            except OSError as exc:
+                if exc.errno != errno.ENODEV:   # gone already (its veth peer went first)
+                    raise
         os._exit(0)
     except OSError as exc:
         os._exit(exc.errno or 1)
@@ -69,16 +76,16 @@ class Pending:
             time.sleep(0.001)
 
 
-def begin(sock, ns: str, request: bytes, names: list, timeout: float = 30.0) -> Pending:
-    """Send REQUEST (a deletion of links NAMES of NS) from a child process; wait() on what
-    this returns for the links to be out of the lists. SOCK: the agent's own netlink socket in
-    NS, for looking."""
+def begin(sock, ns: str, request, names: list, timeout: float = 30.0) -> Pending:
+    """Send REQUEST (a deletion of links NAMES of NS; or a list of requests ending in one) from
+    a child process; wait() on what this returns for the links to be out of the lists. SOCK:
+    the agent's own netlink socket in NS, for looking."""
     import warnings
     with warnings.catch_warnings():     # Python 3.12 warns of forking a process with threads:
         warnings.simplefilter("ignore", DeprecationWarning)   # the child only sends and exits
         pid = os.fork()
     if pid == 0:
-        _child(ns, request)
+        _child(ns, request if isinstance(request, list) else [request])
     return Pending(sock, pid, names, timeout)
 
 
