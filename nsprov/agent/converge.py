@@ -105,6 +105,7 @@ def foreign_in(obs: Observed, ctx: Context, ns: str) -> list:
 
 def _deep_findings(obs: Observed, ctx: Context, lab_netns: list, quiet: frozenset = frozenset()) -> list:
     out = []
+    obs.look_ahead(lab_netns)
     for ns in lab_netns:
         if obs.exists(ns):
             out += [_finding(kind, ns, name, f"{what} in netns {ns} was not made by nsprov")

@@ -321,6 +321,9 @@ def _new_run(req: dict, emit: Emit, ledger: Ledger, kernel, control) -> Run:
 def run_tasks(run: Run, tasks: list, first: tuple = ()) -> bool:
     """Plan TASKS, then report (check mode) or apply them; the ledger follows."""
     began = time.perf_counter()
+    run.obs.look_ahead(t["params"]["name"] for t in tasks if t["module"] == "netns" and not t.get("skip")
+                       and isinstance(t.get("params"), dict) and t["params"].get("state") == "absent"
+                       and isinstance(t["params"].get("name"), str))
     planned, failure = plan_all(tasks, run.obs, run.ctx, first)
     planning = time.perf_counter() - began
     TIMINGS["observe_and_plan"] = round(TIMINGS.get("observe_and_plan", 0) + planning, 4)

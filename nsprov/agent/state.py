@@ -7,7 +7,7 @@ namespace when first needed) and then kept in step by each planned action's simu
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from nsprov.agent.kernel.objects import NEW_NETNS_DEFAULT, Link, Namespace, Observer, Route, blank_survey, observers
 
@@ -42,6 +42,7 @@ class Observed:
         self.observers = observers       # aspect -> Observer
         self._seen: dict = {}            # (aspect, *key) -> what it holds
         self._in: dict = {}              # netns -> the keys of _seen read in it (forgotten with it)
+        self.look_many: Optional[Callable] = None    # the kernel's look into many namespaces at once
 
     # ------------------------------------------------------------ reading (lazily)
     def exists(self, ns: str) -> bool:
@@ -83,6 +84,19 @@ class Observed:
 
     def rules(self, ns: str, table: str) -> Optional[dict]:
         return self.read("rules", ns, table)
+
+    def look_ahead(self, names) -> None:
+        """Read what a plan asks of each namespace NAMES (links, routes, the survey) in one pass
+        (kernel/looks.py), before the plan asks namespace by namespace: a teardown and a deep
+        drift ask of every one. Namespaces not there, made by this plan or read already are
+        left out."""
+        todo = [n for n in dict.fromkeys(names) if n in self.netns and n not in self.created
+                and ("netns", n) not in self._seen]
+        if len(todo) < 2 or self.look_many is None:
+            return
+        for name, found in self.look_many(todo).items():
+            self.put("netns", name, value=found["netns"])
+            self.put("survey", name, value=found["survey"])
 
     def survey(self, ns: str) -> dict:
         """What NS holds beyond links and main-table routes: {tables: [(family, name)], routes:
@@ -144,4 +158,6 @@ class Observed:
 def observed(kernel) -> Observed:
     """The host as a plan starts from it: KERNEL's named network namespaces and its observers."""
     netns, placeholders = kernel.netns_names()
-    return Observed(netns, observers(kernel), placeholders)
+    obs = Observed(netns, observers(kernel), placeholders)
+    obs.look_many = getattr(kernel, "look_many", None)
+    return obs

@@ -114,6 +114,10 @@ class FakeKernel(FakeSets, FakePolicies):
     def survey(self, ns: str) -> Optional[dict]:
         return None
 
+    def look_many(self, names: list) -> dict:
+        return {name: {"netns": self.observe_ns(name), "survey": self.survey(name)} for name in names
+                if name in self.namespaces}
+
     def _connected(self, ns: str) -> dict:
         out = {}
         for name, link in self.namespaces[ns]["links"].items():

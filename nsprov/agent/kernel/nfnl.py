@@ -32,22 +32,28 @@ _HDR = struct.Struct("=IHHII")
 _GEN = struct.Struct("=BBH")
 
 
-def _open(ns: str):
-    """A NETLINK_NETFILTER socket in NS; None where the kernel has no nfnetlink."""
+def open_socket():
+    """A NETLINK_NETFILTER socket in the calling thread's network namespace; None where the
+    kernel has no nfnetlink."""
     try:
-        with netns.entered(ns):
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
     except OSError:
         return None
     sock.bind((0, 0))
     return sock
 
 
-def _dump(ns: str, get: int, family: int, body: bytes, what: str, strict: bool = True) -> list:
-    """[(family number, {attribute: bytes})] of what a dump GET answers (its NEW messages, GET - 1); []
-    where the kernel has no nf_tables. A failed dump raises OSError naming WHAT (unless not
-    STRICT: then what came before the failure)."""
-    sock = _open(ns)
+def _open(ns: str):
+    with netns.entered(ns):
+        return open_socket()
+
+
+def _dump(ns, get: int, family: int, body: bytes, what: str, strict: bool = True) -> list:
+    """[(family number, {attribute: bytes})] of what a dump GET answers (its NEW messages, GET - 1)
+    in NS (a name, or a socket of open_socket() there, which stays open); [] where the kernel
+    has no nf_tables. A failed dump raises OSError naming WHAT (unless not STRICT: then what
+    came before the failure)."""
+    sock = _open(ns) if isinstance(ns, str) else ns
     if sock is None:
         return []
     out = []
@@ -60,12 +66,14 @@ def _dump(ns: str, get: int, family: int, body: bytes, what: str, strict: bool =
         if strict:
             raise
     finally:
-        sock.close()
+        if isinstance(ns, str):
+            sock.close()
     return out
 
 
-def tables(ns: str) -> list:
-    """[(family, name)] of every nftables table in NS; [] where the kernel has no nf_tables."""
+def tables(ns) -> list:
+    """[(family, name)] of every nftables table in NS (a name, or a socket of open_socket()
+    there); [] where the kernel has no nf_tables."""
     found = _dump(ns, NFT_MSG_GETTABLE, 0, b"", "nftables table dump", strict=False)
     return sorted((FAMILIES.get(f, str(f)), _str(a[NFTA_TABLE_NAME])) for f, a in found if NFTA_TABLE_NAME in a)
 

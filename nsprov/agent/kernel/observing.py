@@ -43,29 +43,40 @@ class Observing:
     def observe_ns(self, ns: str) -> Namespace:
         """One namespace in up to three dumps: its links now, their addresses and its routes
         when a plan first asks for them (a namespace that is only deleted needs neither)."""
-        sock = self.sockets.raw(ns)
+        return self._namespace(ns, observe_links(self.sockets.raw(ns), addresses=False))
+
+    def look_many(self, names: list) -> dict:
+        """{name: {"netns": Namespace, "survey": survey}} of the namespaces NAMES, read in one
+        pass over the host's cores (looks.py): what a teardown or a deep drift asks of each."""
+        from nsprov.agent.kernel import looks
+        return {name: {"netns": self._namespace(name, found["links"], found["routes"]), "survey": found["survey"]}
+                for name, found in looks.many(names).items()}
+
+    def _namespace(self, ns: str, found: list, routes: Optional[list] = None) -> Namespace:
+        """A Namespace of the links FOUND (sockets.observe_links); their addresses are read when
+        first asked for, and its main-table routes too unless ROUTES (rtdump.routes) are given."""
         links: dict = {}
 
         def fill() -> None:
             by_index: dict = {}
-            for index, cidr in rtdump.addresses(sock):
+            for index, cidr in rtdump.addresses(self.sockets.raw(ns)):
                 by_index.setdefault(index, []).append(cidr)
             for link in links.values():
                 if link._addresses is None:
                     link.addresses = by_index.get(link.index, [])
 
-        for x in observe_links(sock, addresses=False):
+        for x in found:
             links[x["name"]] = Link(name=x["name"], kind=x["kind"], fill=fill, up=x["up"], mtu=x["mtu"],
                                     master=x["master"], alias=x["alias"], index=x["index"], stp=x["stp"],
                                     parent=x["parent"], info=x["data"], altnames=tuple(x["altnames"]), mac=x["mac"])
 
-        def routes() -> dict:
+        def load_routes() -> dict:
             names = {link.index: link.name for link in links.values()}
             out: dict = {}
-            for r in rtdump.routes(sock):
+            for r in routes if routes is not None else rtdump.routes(self.sockets.raw(ns)):
                 out.setdefault(r["dst"], Route(r["dst"], r["via"], names.get(r["oif"]), r["metric"], r["proto"]))
             return out
-        return Namespace(links, load_routes=routes)
+        return Namespace(links, load_routes=load_routes)
 
     def read_sysctl(self, ns: Optional[str], key: str) -> Optional[str]:
         """KEY's value in NS; NS None: in a network namespace made now."""

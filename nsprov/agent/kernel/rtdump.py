@@ -58,6 +58,7 @@ _LINK_ATTRS = frozenset((IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_
                          IFLA_IFALIAS, IFLA_GROUP, IFLA_LINK, IFLA_LINK_NETNSID, IFLA_PROP_LIST))
 _BRIDGE_ATTRS = frozenset((IFLA_BR_STP_STATE,))
 _ROUTE_ATTRS = frozenset((RTA_TABLE, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY))
+_KERNEL_TABLES = (253, 255)     # default, local
 IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS = 29, 1 << 3
 
 
@@ -168,28 +169,51 @@ def addresses(sock: socket.socket) -> list:
     return out
 
 
-def routes(sock: socket.socket) -> list:
-    """Unicast routes of the main table: [{dst, via, oif, metric, proto}] (dst "default" / "::/0")."""
-    out = []
-    body = struct.pack("=BBBBBBBBI", 0, 0, 0, 0, RT_TABLE_MAIN, 0, 0, 0, 0)
-    for kind, p in _dump(sock, RTM_GETROUTE, body, 3):
+def _main_route(family: int, dst: str, a: dict, proto: int) -> dict:
+    return {
+        "dst": dst,
+        "via": socket.inet_ntop(family, a[RTA_GATEWAY]) if RTA_GATEWAY in a else None,
+        "oif": struct.unpack("=I", a[RTA_OIF])[0] if RTA_OIF in a else None,
+        "metric": struct.unpack("=I", a[RTA_PRIORITY])[0] if RTA_PRIORITY in a else None,
+        "proto": PROTOS.get(proto, str(proto)),
+    }
+
+
+def _routes(sock: socket.socket, table: int, seq: int) -> Iterator[tuple]:
+    """(table, type, family, dst, attributes, proto) of each route a dump of TABLE (0: every
+    table) returns, but the local and default tables' (the kernel's own)."""
+    body = struct.pack("=BBBBBBBBI", 0, 0, 0, 0, table, 0, 0, 0, 0)
+    for kind, p in _dump(sock, RTM_GETROUTE, body, seq):
         if kind != RTM_NEWROUTE:
             continue
         family, dst_len, _src_len, _tos, table, proto, _scope, rtype, _flags = struct.unpack_from("=BBBBBBBBI", p, 0)
+        if table in _KERNEL_TABLES:     # told apart by the header: most of an every-table dump
+            continue
         a = _attrs(p, 12, len(p), _ROUTE_ATTRS)
         if RTA_TABLE in a:
             table = struct.unpack("=I", a[RTA_TABLE])[0]
-        if table != RT_TABLE_MAIN or rtype != RTN_UNICAST:
+        if table in _KERNEL_TABLES:
             continue
         if RTA_DST in a:
             dst = f"{socket.inet_ntop(family, a[RTA_DST])}/{dst_len}"
         else:
             dst = "default" if family == socket.AF_INET else "::/0"
-        out.append({
-            "dst": dst,
-            "via": socket.inet_ntop(family, a[RTA_GATEWAY]) if RTA_GATEWAY in a else None,
-            "oif": struct.unpack("=I", a[RTA_OIF])[0] if RTA_OIF in a else None,
-            "metric": struct.unpack("=I", a[RTA_PRIORITY])[0] if RTA_PRIORITY in a else None,
-            "proto": PROTOS.get(proto, str(proto)),
-        })
-    return out
+        yield table, rtype, family, dst, a, proto
+
+
+def routes(sock: socket.socket) -> list:
+    """Unicast routes of the main table: [{dst, via, oif, metric, proto}] (dst "default" / "::/0")."""
+    return [_main_route(family, dst, a, proto) for table, rtype, family, dst, a, proto in
+            _routes(sock, RT_TABLE_MAIN, 3) if table == RT_TABLE_MAIN and rtype == RTN_UNICAST]
+
+
+def every_table(sock: socket.socket) -> tuple:
+    """(routes() of the main table, [(table, dst)] of the routes in tables other than main, local
+    and default) from one dump of every table."""
+    main, other = [], []
+    for table, rtype, family, dst, a, proto in _routes(sock, 0, 7):
+        if table != RT_TABLE_MAIN:
+            other.append((table, dst))
+        elif rtype == RTN_UNICAST:
+            main.append(_main_route(family, dst, a, proto))
+    return main, sorted(other)

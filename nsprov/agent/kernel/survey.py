@@ -9,12 +9,10 @@ import socket
 import struct
 
 from nsprov.agent.kernel.nfnl import tables as nft_tables
-from nsprov.agent.kernel.nl import RTA_DST, RTA_TABLE, RTM_GETROUTE, RTM_NEWROUTE
-from nsprov.agent.kernel.rtdump import _attrs, _dump
+from nsprov.agent.kernel.rtdump import _attrs, _dump, every_table
 
 RTM_GETRULE, RTM_NEWRULE, FRA_PRIORITY, FRA_TABLE = 34, 32, 6, 15
-RT_TABLES = {253: "default", 254: "main", 255: "local"}   # a table above 255: RT_TABLE_COMPAT (252) and RTA_TABLE
-_ATTRS = frozenset((RTA_TABLE, RTA_DST))
+RT_TABLES = {253: "default", 254: "main", 255: "local"}
 RTNL_FAMILY_IPMR, RTNL_FAMILY_IP6MR = 128, 129
 # the rules every namespace starts with: (family, priority, table); a kernel with multicast
 # routing's multiple tables (Debian's) adds one default rule each for IPv4 and IPv6 multicast
@@ -27,23 +25,7 @@ VERSIONS = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6", RTNL_FAMILY_IPMR: "
 
 def other_routes(sock) -> list:
     """[(table, dst)] of routes in every table but main, local and default (nsprov uses main)."""
-    out = []
-    body = struct.pack("=BBBBBBBBI", 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    for kind, p in _dump(sock, RTM_GETROUTE, body, 7):
-        if kind != RTM_NEWROUTE:
-            continue
-        family, dst_len, _src, _tos, table = struct.unpack_from("=BBBBB", p, 0)
-        if table in RT_TABLES:      # most of a dump (local, broadcast), told apart by the header
-            continue
-        a = _attrs(p, 12, len(p), _ATTRS)
-        if RTA_TABLE in a:
-            table = struct.unpack("=I", a[RTA_TABLE])[0]
-        if table in RT_TABLES:
-            continue
-        dst = f"{socket.inet_ntop(family, a[RTA_DST])}/{dst_len}" if RTA_DST in a else (
-            "default" if family == socket.AF_INET else "::/0")
-        out.append((table, dst))
-    return sorted(out)
+    return every_table(sock)[1]
 
 
 def policy_rules(sock) -> list:
