@@ -144,3 +144,17 @@ def pytest_addoption(parser):
     group = parser.getgroup("nsprov-vagrant", "the Vagrant suite (tests/vagrant, run by vagrant/run-suite.sh)")
     group.addoption("--vagrant-inventory", default=None, help="inventory made by `nsprov inventory from-vagrant`")
     group.addoption("--vagrant-ssh-config", default=None, help="`vagrant ssh-config` output, strict host keys")
+
+
+@pytest.fixture
+def scratch_netns():
+    """A throwaway named netns (needs root, as the lab suite does)."""
+    import uuid
+    if os.geteuid() != 0:
+        pytest.fail("needs root (CI runs as root)")
+    name = f"nsprov-t-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=True)

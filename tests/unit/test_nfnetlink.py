@@ -12,7 +12,6 @@ import pytest
 
 from nsprov.agent.kernel import nfnl
 from nsprov.agent.kernel.nft import Nft
-from tests.unit.test_rtnetlink import scratch_netns   # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.lab
 

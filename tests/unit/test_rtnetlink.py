@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import subprocess
-import uuid
 
 import pytest
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
@@ -90,19 +89,6 @@ def test_route_requests_decode():
     assert (r.get_attr("RTA_DST"), r["dst_len"], r.get_attr("RTA_OIF"), r.get_attr("RTA_PRIORITY")) == \
         ("10.88.0.0", 24, 3, 50)
     assert r["scope"] == rtwrite.RT_SCOPE_LINK
-
-
-@pytest.fixture
-def scratch_netns():
-    """A throwaway named netns (needs root, as the lab suite does)."""
-    if os.geteuid() != 0:
-        pytest.fail("needs root (CI runs as root)")
-    name = f"nsprov-t-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=True)
 
 
 def _ip(ns: str, *args: str) -> None:
