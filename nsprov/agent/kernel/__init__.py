@@ -264,12 +264,14 @@ class Kernel(Observing, Policies, Qdiscs):
         child process puts each in a link group no link of NS is in, then deletes the group with
         one request: the kernel unregisters them together, and the agent waits only until they
         are out of the kernel's lists, not until they are freed (unlink.py)."""
+        if not names:
+            return unlink.Done()
         in_use = {x["group"] for x in rtdump.links(self.sockets.raw(ns))}
         group = 0
         while group == 0 or group in in_use:
             group = 0x40000000 | int.from_bytes(os.urandom(3), "big")
-        return unlink.begin(self.sockets.raw(ns), ns, [rtwrite.set_link(name, group=group) for name in names] +
-                            [rtwrite.del_group(group)], names) if names else unlink.Done()
+        tag = [rtwrite.set_link(name, group=group) for name in names]
+        return unlink.begin(self.sockets.raw(ns), ns, tag + [rtwrite.del_group(group)], names)
 
     def remove_links(self, ns: str, names: list, wait: bool = True) -> None:
         """Delete links NAMES of NS in one kernel batch (begin_remove_links). WAIT false: the run

@@ -27,9 +27,7 @@ def look(sock, nf) -> dict:
     """{links, routes, survey} of a namespace; SOCK: a NETLINK_ROUTE socket inside it, NF a
     NETLINK_NETFILTER one (None: the kernel has no nftables)."""
     main, other = rtdump.every_table(sock)
-    return {"links": observe_links(sock, addresses=False), "routes": main,
-            "survey": {"tables": nfnl.tables(nf) if nf is not None else [], "routes": other,
-                       "rules": survey.policy_rules(sock)}}
+    return {"links": observe_links(sock, addresses=False), "routes": main, "survey": survey.survey(nf, sock, other)}
 
 
 def _share(names: list) -> dict:
@@ -69,7 +67,8 @@ def workers_for(count: int) -> int:
 
 def many(names: list) -> dict:
     """{name: look} of the namespaces NAMES, read in one pass over the host's cores."""
-    shares = [names[i::workers_for(len(names))] for i in range(workers_for(len(names)))]
+    workers = workers_for(len(names))
+    shares = [names[i::workers] for i in range(workers)]
     children = []
     import warnings
     for share in shares[1:]:

@@ -73,7 +73,7 @@ def _dump(ns, get: int, family: int, body: bytes, what: str, strict: bool = True
 
 def tables(ns) -> list:
     """[(family, name)] of every nftables table in NS (a name, or a socket of open_socket()
-    there); [] where the kernel has no nf_tables."""
+    there: None, as it returns where the kernel has no nf_tables, reads [])."""
     found = _dump(ns, NFT_MSG_GETTABLE, 0, b"", "nftables table dump", strict=False)
     return sorted((FAMILIES.get(f, str(f)), _str(a[NFTA_TABLE_NAME])) for f, a in found if NFTA_TABLE_NAME in a)
 

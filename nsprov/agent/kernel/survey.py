@@ -45,6 +45,9 @@ def policy_rules(sock) -> list:
     return sorted(out)
 
 
-def survey(ns: str, sock) -> dict:
-    """{tables, routes, rules} of NS (SOCK: a NETLINK_ROUTE socket inside it)."""
-    return {"tables": nft_tables(ns), "routes": other_routes(sock), "rules": policy_rules(sock)}
+def survey(ns, sock, other=None) -> dict:
+    """{tables, routes, rules} of NS: its name, or a NETLINK_NETFILTER socket inside it (None:
+    the kernel has no nftables). SOCK: a NETLINK_ROUTE socket inside it; OTHER: other_routes()
+    when the route dump was read already (rtdump.every_table)."""
+    return {"tables": nft_tables(ns), "routes": other_routes(sock) if other is None else other,
+            "rules": policy_rules(sock)}

@@ -76,29 +76,24 @@ class Pending:
             time.sleep(0.001)
 
 
-def begin(sock, ns: str, request, names: list, timeout: float = 30.0) -> Pending:
-    """Send REQUEST (a deletion of links NAMES of NS; or a list of requests ending in one) from
-    a child process; wait() on what this returns for the links to be out of the lists. SOCK:
-    the agent's own netlink socket in NS, for looking."""
+def begin(sock, ns: str, requests: list, names: list, timeout: float = 30.0) -> Pending:
+    """Send REQUESTS (ending in a deletion of links NAMES of NS) from a child process; wait()
+    on what this returns for the links to be out of the lists. SOCK: the agent's own netlink
+    socket in NS, for looking."""
     import warnings
     with warnings.catch_warnings():     # Python 3.12 warns of forking a process with threads:
         warnings.simplefilter("ignore", DeprecationWarning)   # the child only sends and exits
         pid = os.fork()
     if pid == 0:
-        _child(ns, request if isinstance(request, list) else [request])
+        _child(ns, requests)
     return Pending(sock, pid, names, timeout)
-
-
-def delete_unlisted(sock, ns: str, request: bytes, names: list, timeout: float = 30.0) -> None:
-    """begin() and wait(): the deletion done as far as anyone can see."""
-    begin(sock, ns, request, names, timeout).wait()
 
 
 def delete_begun(sock, ns: str, request: bytes, names: list, timeout: float = 30.0) -> int:
     """begin() and wait(): the links unlisted; returns the child's pid, for finish() before a
     link is made again (a veth made while the child was still in the kernel's deletion of a pair
     it shares a name with was seen to vanish)."""
-    pending = begin(sock, ns, request, names, timeout)
+    pending = begin(sock, ns, [request], names, timeout)
     pending.wait()
     return pending.pid
 
